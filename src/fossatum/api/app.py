@@ -1,0 +1,42 @@
+"""Wires the node into an ASGI application."""
+
+from __future__ import annotations
+
+from html import escape
+
+from fastapi import FastAPI
+from fastapi.responses import HTMLResponse
+
+from .. import __version__
+from ..node import Node
+from . import directory, problems, reports
+from .limits import BodyLimit
+
+_LANDING = """<!doctype html><html lang="en"><meta charset="utf-8"><title>Fossatum — {name}</title>
+<body style="font-family:sans-serif;max-width:40em;margin:3em auto">
+<h1>Fossatum</h1><p>{name} ({country}) · node <code>{node_id}</code></p>
+<p>The API is at <a href="/api/v1/openapi.json">/api/v1/openapi.json</a>.
+Log in with <code>POST /api/v1/auth/token</code>.</p></body></html>"""
+
+
+def create_app(node: Node) -> FastAPI:
+    app = FastAPI(
+        title="Fossatum",
+        version=__version__,
+        description="Joint border-security coordination node: reports under need-to-know.",
+        openapi_url="/api/v1/openapi.json",
+        docs_url=None,  # the bundled docs pages load scripts from a CDN; a node makes no outside requests
+        redoc_url=None,
+    )
+    app.state.node = node
+    problems.install(app)
+    app.include_router(directory.router)
+    app.include_router(reports.router)
+    app.add_middleware(BodyLimit, max_bytes=node.settings.max_body_bytes)
+
+    @app.get("/", include_in_schema=False)
+    def landing() -> HTMLResponse:
+        return HTMLResponse(_LANDING.format(name=escape(node.name), country=escape(node.country),
+                                            node_id=escape(node.node_id)))
+
+    return app

@@ -1,0 +1,135 @@
+"""/api/v1: login, the node, the taxonomy, agencies, users, units and border sections."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Request, Response
+
+from ..domain.org import Role
+from ..domain.report import State
+from ..domain.taxonomy import REPORT_TYPES, ImpactLevel, Layer
+from ..errors import NotFound
+from ..schemas import AgencyIn, ImpactIn, LoginIn, PositionIn, SectionIn, UnitIn, UserIn
+from .deps import NodeDep, Token, Viewer
+from .json_response import items, raw
+
+router = APIRouter(prefix="/api/v1")
+
+
+@router.post("/auth/token", tags=["auth"], summary="Log in: a bearer token for one shift")
+def login(node: NodeDep, request: Request, body: Annotated[LoginIn, Body()]) -> dict[str, str]:
+    client = request.client.host if request.client else ""
+    token, expires_at, _ = node.login(username=body.username, password=body.password, client=client)
+    return {"access_token": token, "token_type": "bearer", "expires_at": expires_at}
+
+
+@router.post("/auth/logout", tags=["auth"], status_code=204, summary="End this token's session")
+def logout(node: NodeDep, token: Token, viewer: Viewer) -> Response:
+    node.logout(token)
+    return Response(status_code=204)
+
+
+@router.get("/me", tags=["auth"], summary="The logged-in user")
+def me(viewer: Viewer) -> dict[str, Any]:
+    return viewer.to_doc()
+
+
+@router.get("/node", tags=["node"], summary="This node: id, country, public key, partner roster")
+def node_info(node: NodeDep, viewer: Viewer) -> dict[str, Any]:
+    return node.info()
+
+
+@router.get("/health", tags=["node"], summary="Liveness (no login needed)")
+def health(node: NodeDep) -> dict[str, Any]:
+    return {"status": "ok", "node_id": node.node_id, "country": node.country}
+
+
+@router.get("/taxonomy", tags=["node"], summary="Report types, layers, states, impact levels, grades")
+def taxonomy() -> dict[str, Any]:
+    return {
+        "types": [{"code": t, "layer": layer.value} for t, layer in REPORT_TYPES.items()],
+        "layers": [x.value for x in Layer],
+        "states": [s.value for s in State],
+        "impact_levels": [i.value for i in ImpactLevel],
+        "roles": [r.value for r in Role],
+        "grade": {"source": list("ABCDEF"), "info": [1, 2, 3, 4, 5, 6]},
+    }
+
+
+@router.get("/agencies", tags=["directory"])
+def agencies(node: NodeDep, viewer: Viewer) -> dict[str, Any]:
+    return {"items": node.store.agencies()}
+
+
+@router.post("/agencies", tags=["directory"], status_code=201, summary="Register an agency (admin)")
+def add_agency(node: NodeDep, viewer: Viewer, body: Annotated[AgencyIn, Body()]) -> dict[str, Any]:
+    return node.add_agency(actor=viewer, code=body.code, name=body.name, country=body.country)
+
+
+@router.get("/users", tags=["directory"])
+def users(node: NodeDep, viewer: Viewer) -> dict[str, Any]:
+    return {"items": [u.to_doc() for u in node.store.users()]}
+
+
+@router.post("/users", tags=["directory"], status_code=201, summary="Create an account (admin)")
+def add_user(node: NodeDep, viewer: Viewer, body: Annotated[UserIn, Body()]) -> dict[str, Any]:
+    user = node.add_user(actor=viewer, username=body.username, agency=body.agency, roles=body.roles,
+                         password=body.password, full_name=body.full_name)
+    return user.to_doc()
+
+
+@router.get("/units", tags=["units"], summary="Units the viewer may see, with last position")
+def units(node: NodeDep, viewer: Viewer) -> Response:
+    return items(node.store.units(viewer))
+
+
+@router.post("/units", tags=["units"], status_code=201, summary="Register a unit (admin)")
+def add_unit(node: NodeDep, viewer: Viewer, body: Annotated[UnitIn, Body()]) -> Response:
+    return raw(json.dumps(node.add_unit(actor=viewer, spec=body), ensure_ascii=False), status_code=201)
+
+
+@router.get("/units/{unit_id}", tags=["units"])
+def unit(node: NodeDep, viewer: Viewer, unit_id: str) -> Response:
+    doc = node.store.unit_doc(viewer, unit_id)
+    if doc is None:
+        raise NotFound(f"no unit {unit_id}")
+    return raw(doc)
+
+
+@router.get("/units/{unit_id}/track", tags=["units"], summary="Position history, newest first")
+def unit_track(node: NodeDep, viewer: Viewer, unit_id: str) -> dict[str, Any]:
+    if node.store.unit_doc(viewer, unit_id) is None:
+        raise NotFound(f"no unit {unit_id}")
+    return {"items": node.store.unit_track(viewer, unit_id)}
+
+
+@router.post("/units/{unit_id}/position", tags=["units"], summary="Report a unit's position")
+def move_unit(node: NodeDep, viewer: Viewer, unit_id: str, body: Annotated[PositionIn, Body()]) -> Response:
+    doc = node.move_unit(actor=viewer, unit_id=unit_id, position=body.location.position(), at=body.at)
+    return raw(json.dumps(doc, ensure_ascii=False))
+
+
+@router.get("/sections", tags=["sections"], summary="Border sections with their impact level")
+def sections(node: NodeDep, viewer: Viewer) -> Response:
+    return items(node.store.sections(viewer))
+
+
+@router.post("/sections", tags=["sections"], status_code=201, summary="Add a border section (admin)")
+def add_section(node: NodeDep, viewer: Viewer, body: Annotated[SectionIn, Body()]) -> Response:
+    return raw(json.dumps(node.add_section(actor=viewer, spec=body), ensure_ascii=False), status_code=201)
+
+
+@router.get("/sections/{section_id}", tags=["sections"])
+def section(node: NodeDep, viewer: Viewer, section_id: str) -> Response:
+    doc = node.store.section_doc(viewer, section_id)
+    if doc is None:
+        raise NotFound(f"no section {section_id}")
+    return raw(doc)
+
+
+@router.post("/sections/{section_id}/impact", tags=["sections"], summary="Set the impact level (analyst/duty officer)")
+def set_impact(node: NodeDep, viewer: Viewer, section_id: str, body: Annotated[ImpactIn, Body()]) -> Response:
+    doc = node.set_section_impact(actor=viewer, section_id=section_id, impact=body.impact.value, reason=body.reason)
+    return raw(json.dumps(doc, ensure_ascii=False))

@@ -1,0 +1,289 @@
+"""`fossatum …`: set up, run, check and move data of a node.
+
+Errors are one readable line on stderr and a non-zero exit code.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from pydantic import ValidationError
+
+from . import settings as settings_mod
+from .errors import FossatumError, InvalidInput, NotFound
+from .node import Node, init_node, open_node
+from .store.query import ReportQuery, decode_cursor
+
+DATA = click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path),
+                    envvar="FOSSATUM_DATA", default="./fossatum-data", show_default=True,
+                    help="Data folder of the node.")
+
+
+def _open(data_dir: Path) -> Node:
+    return open_node(data_dir, settings=settings_mod.load())
+
+
+def _pydantic_line(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    field = ".".join(str(p) for p in err.get("loc", ()))
+    return f"{field}: {err.get('msg')}" if field else str(err.get("msg"))
+
+
+@click.group()
+@click.version_option(package_name="fossatum")
+def cli() -> None:
+    """Fossatum: a national coordination centre of a federated border-security network."""
+
+
+@cli.command()
+@DATA
+@click.option("--country", required=True, help="ISO 3166 alpha-3 code of this node's country, e.g. TUN.")
+@click.option("--name", required=True, help='Name of the centre, e.g. "Tunisia NCC".')
+def init(data_dir: Path, country: str, name: str) -> None:
+    """Create a node: key, database and the first log entry."""
+    node = init_node(data_dir, country=country.upper(), name=name)
+    click.echo(f"initialised node {node.node_id} ({name}) in {data_dir}")
+    click.echo(f"public key: {node.key.public}")
+    node.close()
+
+
+@cli.group()
+def agency() -> None:
+    """Agencies (of this country and of partners' liaison officers)."""
+
+
+@agency.command("add")
+@DATA
+@click.option("--code", required=True, help="Agency code, e.g. TN-GN.")
+@click.option("--name", required=True)
+@click.option("--country", required=True, help="ISO 3166 alpha-3 code.")
+def agency_add(data_dir: Path, code: str, name: str, country: str) -> None:
+    """Register an agency."""
+    node = _open(data_dir)
+    doc = node.add_agency(actor=None, code=code, name=name, country=country.upper())
+    click.echo(f"added agency {doc['code']} ({doc['country']})")
+    node.close()
+
+
+@agency.command("list")
+@DATA
+def agency_list(data_dir: Path) -> None:
+    node = _open(data_dir)
+    for a in node.store.agencies():
+        click.echo(f"{a['code']}\t{a['country']}\t{a['name']}")
+    node.close()
+
+
+@cli.group()
+def user() -> None:
+    """User accounts."""
+
+
+def _read_password(password_stdin: bool) -> str:
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    if not password:
+        raise InvalidInput("an empty password", field="password")
+    return password
+
+
+@user.command("add")
+@DATA
+@click.option("--username", required=True)
+@click.option("--agency", "agency_code", required=True)
+@click.option("--role", "roles", multiple=True, required=True,
+              help="field, duty_officer, analyst, commander or admin; repeat for several.")
+@click.option("--full-name", default="")
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin.")
+def user_add(data_dir: Path, username: str, agency_code: str, roles: tuple[str, ...], full_name: str,
+             password_stdin: bool) -> None:
+    """Create an account."""
+    node = _open(data_dir)
+    password = _read_password(password_stdin)
+    created = node.add_user(actor=None, username=username, agency=agency_code, roles=list(roles),
+                            password=password, full_name=full_name)
+    click.echo(f"added user {created.username} ({created.agency}, {', '.join(sorted(created.roles))})")
+    node.close()
+
+
+@user.command("passwd")
+@DATA
+@click.option("--username", required=True)
+@click.option("--password-stdin", is_flag=True)
+def user_passwd(data_dir: Path, username: str, password_stdin: bool) -> None:
+    """Set a new password (ends the user's sessions)."""
+    node = _open(data_dir)
+    node.set_password(actor=None, username=username, password=_read_password(password_stdin))
+    click.echo(f"password set for {username}")
+    node.close()
+
+
+@user.command("list")
+@DATA
+def user_list(data_dir: Path) -> None:
+    node = _open(data_dir)
+    for u in node.store.users():
+        click.echo(f"{u.username}\t{u.agency}\t{u.country}\t{','.join(sorted(u.roles))}\t{'active' if u.active else 'disabled'}")
+    node.close()
+
+
+@cli.command()
+@DATA
+@click.option("--host", default=None, help="Bind address (default 127.0.0.1).")
+@click.option("--port", default=None, type=int, help="Port (default 8000).")
+def serve(data_dir: Path, host: str | None, port: int | None) -> None:
+    """Run the node's HTTP API."""
+    conf = settings_mod.load(host=host, port=port)
+    node = open_node(data_dir, settings=conf)
+    _serve(node, conf.host, conf.port)
+
+
+def _serve(node: Node, host: str, port: int, banner: list[str] | None = None) -> None:
+    import uvicorn
+
+    from .api.app import create_app
+
+    click.echo(f"Fossatum node {node.node_id} ({node.name}) at http://{host}:{port}/")
+    for line in banner or []:
+        click.echo(line)
+    sys.stdout.flush()
+    try:
+        uvicorn.run(create_app(node), host=host, port=port, log_level="warning", access_log=False)
+    finally:
+        node.close()
+
+
+@cli.command()
+@click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path), default="./demo-data",
+              show_default=True, help="Demo data folder (created or reused).")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, type=int, show_default=True)
+@click.option("--setup-only", is_flag=True, help="Create the demo data, do not serve.")
+@click.option("--fresh", is_flag=True, help="Start again from an empty demo folder.")
+def demo(data_dir: Path, host: str, port: int, setup_only: bool, fresh: bool) -> None:
+    """Create (or reuse) the Tunisian demo node and serve it."""
+    from . import demo as demo_mod
+
+    node, logins = demo_mod.ensure(data_dir, fresh=fresh)
+    lines = ["Demo logins (password for all: " + demo_mod.PASSWORD + "):"]
+    lines += [f"  {name:<18} {what}" for name, what in logins]
+    if setup_only:
+        click.echo(f"demo node {node.node_id} ready in {data_dir}")
+        for line in lines:
+            click.echo(line)
+        node.close()
+        return
+    _serve(node, host, port, banner=lines)
+
+
+@cli.command()
+@DATA
+def verify(data_dir: Path) -> None:
+    """Check the whole log: sequence, hash chain and signatures."""
+    node = _open(data_dir)
+    node.store.check_integrity()
+    results = node.verify()
+    node.close()
+    bad = [p for r in results for p in r.problems]
+    for r in results:
+        click.echo(f"{r.origin}: {r.entries} entries, {'ok' if r.ok else f'{len(r.problems)} problem(s)'}")
+    if bad:
+        for problem in bad[:20]:
+            click.echo(problem, err=True)
+        raise click.exceptions.Exit(1)
+
+
+@cli.command()
+@DATA
+def rebuild(data_dir: Path) -> None:
+    """Recreate every table from the log."""
+    node = _open(data_dir)
+    total = node.store.log_size()
+    with click.progressbar(length=total, label="replaying log", file=sys.stderr) as bar:
+        replayed = node.store.rebuild(progress=bar.update)
+    node.close()
+    click.echo(f"rebuilt from {replayed} entries")
+
+
+def _as_user(node: Node, username: str) -> Any:
+    found = node.store.user(username)
+    if found is None:
+        raise NotFound(f"no user {username}")
+    return found
+
+
+@cli.command("export")
+@DATA
+@click.option("--as", "as_user", default=None, help="Export what this user may see (default: all of the node's own reports).")
+@click.option("--output", "-o", type=click.File("w", encoding="utf-8"), default="-", show_default=True)
+def export_cmd(data_dir: Path, as_user: str | None, output: Any) -> None:
+    """Export reports as JSON lines (one report document a line)."""
+    node = _open(data_dir)
+    count = 0
+    if as_user:
+        viewer = _as_user(node, as_user)
+        query = ReportQuery(limit=node.settings.page_max)
+        while True:
+            page = node.reports(viewer=viewer, query=query)
+            for doc in page.items:
+                output.write(doc + "\n")
+                count += 1
+            if page.next is None:
+                break
+            query = ReportQuery(after=decode_cursor(page.next), limit=query.limit)
+    else:
+        for doc in node.store.own_report_docs():
+            output.write(doc + "\n")
+            count += 1
+    node.close()
+    click.echo(f"exported {count} reports", err=True)
+
+
+@cli.command("import")
+@DATA
+@click.option("--as", "as_user", required=True, help="The author the imported reports are filed by.")
+@click.argument("source", type=click.File("r", encoding="utf-8"), default="-")
+def import_cmd(data_dir: Path, as_user: str, source: Any) -> None:
+    """Import reports from JSON lines (the API's report shape); all or nothing."""
+    from . import transfer
+
+    node = _open(data_dir)
+    author = _as_user(node, as_user)
+    imported, skipped = transfer.import_lines(node, author=author, lines=source)
+    node.close()
+    click.echo(f"imported {imported} reports" + (f", skipped {skipped} already present" if skipped else ""))
+
+
+def main() -> None:
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(1)
+    except click.ClickException as exc:
+        click.echo(f"error: {exc.format_message()}", err=True)
+        sys.exit(exc.exit_code)
+    except FossatumError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    except ValidationError as exc:
+        click.echo(f"error: {_pydantic_line(exc)}", err=True)
+        sys.exit(1)
+    except json.JSONDecodeError as exc:
+        click.echo(f"error: malformed JSON: {exc}", err=True)
+        sys.exit(1)
+    except OSError as exc:
+        click.echo(f"error: {exc.strerror or exc}: {getattr(exc, 'filename', '') or ''}".rstrip(": "), err=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Pure domain types and rules: no web, database or asyncio imports (a test checks it)."""

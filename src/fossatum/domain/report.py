@@ -1,0 +1,259 @@
+"""Reports and their workflow: draft → submitted → validated (or returned) → closed.
+
+Every transition returns a new version; the caller records it in the log. A report is
+seen by other countries only once a duty officer of its owner country validated it
+(`released`), and stays released after it is closed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from ..errors import Conflict, Forbidden, InvalidInput
+from . import audience as aud
+from .audience import Audience
+from .geo import Position
+from .org import Role, User
+from .taxonomy import REPORT_TYPES, ImpactLevel, Layer
+from .timeutil import to_text
+
+
+class State(StrEnum):
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+    VALIDATED = "validated"
+    RETURNED = "returned"
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True, slots=True)
+class Salute:
+    size: int | str | None = None
+    activity: str = ""
+    unit: str = ""
+    equipment: str = ""
+
+    def to_doc(self) -> dict[str, object]:
+        return {"size": self.size, "activity": self.activity, "unit": self.unit, "equipment": self.equipment}
+
+
+@dataclass(frozen=True, slots=True)
+class Grade:
+    """Admiralty code: source reliability A-F, information credibility 1-6."""
+
+    source: str
+    info: int
+
+    def to_doc(self) -> dict[str, object]:
+        return {"source": self.source, "info": self.info, "code": f"{self.source}{self.info}"}
+
+
+@dataclass(frozen=True, slots=True)
+class Content:
+    """What was seen: the part of a report its author writes and amends."""
+
+    type: str
+    observed_at: str
+    position: Position
+    uncertainty_m: float = 0.0
+    salute: Salute = Salute()
+    grade: Grade | None = None
+    impact: ImpactLevel | None = None
+    reaction: str = ""
+    description: str = ""
+    links: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.type not in REPORT_TYPES:
+            raise InvalidInput(
+                f"unknown report type {self.type!r}; see /api/v1/taxonomy", field="type"
+            )
+
+    @property
+    def layer(self) -> Layer:
+        return REPORT_TYPES[self.type]
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    id: str
+    version: int
+    origin: str
+    author: str
+    audience: Audience
+    content: Content
+    state: State
+    released: bool
+    reported_at: str
+    updated_at: str
+    updated_by: str
+    validated_by: str | None = None
+    validated_at: str | None = None
+    returned_reason: str | None = None
+    closed_reason: str | None = None
+
+    def to_doc(self) -> dict[str, Any]:
+        c = self.content
+        return {
+            "id": self.id,
+            "version": self.version,
+            "origin": self.origin,
+            "author": self.author,
+            "owner_agency": self.audience.owner_agency,
+            "owner_country": self.audience.owner_country,
+            "type": c.type,
+            "layer": c.layer.value,
+            "state": self.state.value,
+            "released": self.released,
+            "observed_at": c.observed_at,
+            "reported_at": self.reported_at,
+            "updated_at": self.updated_at,
+            "updated_by": self.updated_by,
+            "location": c.position.to_doc(),
+            "uncertainty_m": c.uncertainty_m,
+            "salute": c.salute.to_doc(),
+            "grade": c.grade.to_doc() if c.grade else None,
+            "impact": c.impact.value if c.impact else None,
+            "reaction": c.reaction,
+            "description": c.description,
+            "links": list(c.links),
+            "audience": self.audience.to_doc(),
+            "tlp": self.audience.tlp.value,
+            "visible_to": self.audience.describe(),
+            "validated_by": self.validated_by,
+            "validated_at": self.validated_at,
+            "returned_reason": self.returned_reason,
+            "closed_reason": self.closed_reason,
+        }
+
+
+def from_doc(doc: dict[str, Any]) -> Report:
+    """Rebuild a report from its stored document (the inverse of `Report.to_doc`)."""
+    grade = doc.get("grade")
+    salute = doc.get("salute") or {}
+    content = Content(
+        type=doc["type"],
+        observed_at=doc["observed_at"],
+        position=Position(lat=doc["location"]["lat"], lon=doc["location"]["lon"]),
+        uncertainty_m=doc.get("uncertainty_m", 0.0),
+        salute=Salute(
+            size=salute.get("size"),
+            activity=salute.get("activity", ""),
+            unit=salute.get("unit", ""),
+            equipment=salute.get("equipment", ""),
+        ),
+        grade=Grade(grade["source"], grade["info"]) if grade else None,
+        impact=ImpactLevel(doc["impact"]) if doc.get("impact") else None,
+        reaction=doc.get("reaction", ""),
+        description=doc.get("description", ""),
+        links=tuple(doc.get("links") or ()),
+    )
+    return Report(
+        id=doc["id"],
+        version=doc["version"],
+        origin=doc["origin"],
+        author=doc["author"],
+        audience=aud.from_doc(
+            doc.get("audience"), owner_agency=doc["owner_agency"], owner_country=doc["owner_country"]
+        ),
+        content=content,
+        state=State(doc["state"]),
+        released=bool(doc["released"]),
+        reported_at=doc["reported_at"],
+        updated_at=doc["updated_at"],
+        updated_by=doc.get("updated_by", doc["author"]),
+        validated_by=doc.get("validated_by"),
+        validated_at=doc.get("validated_at"),
+        returned_reason=doc.get("returned_reason"),
+        closed_reason=doc.get("closed_reason"),
+    )
+
+
+# --- rules -----------------------------------------------------------------------------
+
+def _is_national_officer(actor: User, report: Report, *roles: Role) -> bool:
+    return actor.country == report.audience.owner_country and actor.has(*roles)
+
+
+def _next(report: Report, actor: User, now: datetime, **changes: Any) -> Report:
+    return dataclasses.replace(
+        report, version=report.version + 1, updated_at=to_text(now), updated_by=actor.username, **changes
+    )
+
+
+def file(
+    *, report_id: str, origin: str, author: User, audience: Audience, content: Content,
+    draft: bool, now: datetime,
+) -> Report:
+    """A new report, owned by its author's agency."""
+    if audience.owner_agency != author.agency or audience.owner_country != author.country:
+        raise Forbidden("a report is owned by its author's agency")
+    stamp = to_text(now)
+    if content.observed_at > stamp:
+        raise InvalidInput("observed_at is in the future", field="observed_at")
+    return Report(
+        id=report_id, version=1, origin=origin, author=author.username, audience=audience,
+        content=content, state=State.DRAFT if draft else State.SUBMITTED, released=False,
+        reported_at=stamp, updated_at=stamp, updated_by=author.username,
+    )
+
+
+def amend(report: Report, *, actor: User, content: Content, audience: Audience, now: datetime) -> Report:
+    """A new version of the content or audience; the earlier version stays in the log."""
+    if report.state is State.CLOSED:
+        raise Conflict("a closed report cannot be amended; file a linked report instead")
+    is_author = actor.username == report.author
+    officer = _is_national_officer(actor, report, Role.DUTY_OFFICER, Role.ANALYST)
+    if report.state is State.VALIDATED and not officer:
+        # National validation guards what crosses the border: only an officer who may
+        # validate may change a validated report.
+        raise Forbidden("only a duty officer or analyst of the owner country may amend a validated report")
+    if report.state is State.DRAFT and not is_author:
+        raise Forbidden("only the author may amend a draft")
+    if not (is_author or officer):
+        raise Forbidden("only the author or an officer of the owner country may amend this report")
+    if content.observed_at > to_text(now):
+        raise InvalidInput("observed_at is in the future", field="observed_at")
+    return _next(report, actor, now, content=content, audience=audience)
+
+
+def submit(report: Report, *, actor: User, now: datetime) -> Report:
+    if actor.username != report.author:
+        raise Forbidden("only the author may submit a report")
+    if report.state not in (State.DRAFT, State.RETURNED):
+        raise Conflict(f"a {report.state.value} report cannot be submitted")
+    return _next(report, actor, now, state=State.SUBMITTED, returned_reason=None)
+
+
+def validate(report: Report, *, actor: User, now: datetime) -> Report:
+    if not _is_national_officer(actor, report, Role.DUTY_OFFICER):
+        raise Forbidden("only a duty officer of the owner country may validate a report")
+    if report.state is not State.SUBMITTED:
+        raise Conflict(f"a {report.state.value} report cannot be validated")
+    stamp = to_text(now)
+    return _next(report, actor, now, state=State.VALIDATED, released=True,
+                 validated_by=actor.username, validated_at=stamp)
+
+
+def return_(report: Report, *, actor: User, reason: str, now: datetime) -> Report:
+    if not _is_national_officer(actor, report, Role.DUTY_OFFICER):
+        raise Forbidden("only a duty officer of the owner country may return a report")
+    if report.state is not State.SUBMITTED:
+        raise Conflict(f"a {report.state.value} report cannot be returned")
+    if not reason.strip():
+        raise InvalidInput("a reason is required", field="reason")
+    return _next(report, actor, now, state=State.RETURNED, returned_reason=reason.strip())
+
+
+def close(report: Report, *, actor: User, reason: str, now: datetime) -> Report:
+    if not _is_national_officer(actor, report, Role.DUTY_OFFICER, Role.ANALYST):
+        raise Forbidden("only a duty officer or analyst of the owner country may close a report")
+    if report.state in (State.DRAFT, State.CLOSED):
+        raise Conflict(f"a {report.state.value} report cannot be closed")
+    if not reason.strip():
+        raise InvalidInput("a reason is required", field="reason")
+    return _next(report, actor, now, state=State.CLOSED, closed_reason=reason.strip())

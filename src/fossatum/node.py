@@ -1,0 +1,430 @@
+"""The node: commands that change the log, and need-to-know reads, over one store.
+
+Every command runs in one write transaction: check the rule, append the signed entry,
+project it — all or nothing. Service methods take keyword arguments and the acting user;
+`actor=None` is the node administrator at the command line (file access to the node).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from . import auth
+from .domain import audience as aud
+from .domain import report as rules
+from .domain.audience import Audience, Scope
+from .domain.geo import Position
+from .domain.org import Role, User, check_agency_code, check_username, parse_roles
+from .domain.report import Content, Report
+from .domain.section import check_geometry
+from .domain.timeutil import to_text, utcnow
+from .errors import Conflict, Forbidden, FossatumError, InvalidInput, NotFound, Unauthorized
+from .log.chain import ChainReport, verify_chain
+from .log.signing import NodeKey
+from .policy.visibility import Facts, may_view
+from .schemas import AudienceIn, ReportIn, ReportPatch
+from .settings import Settings, load
+from .store.query import ReportQuery, encode_cursor
+from .store.sqlite import DB_FILE, SQLiteStore
+
+KEY_FILE = "node.key"
+CLI_ACTOR = "node-admin"
+
+Clock = Callable[[], datetime]
+
+
+def init_node(data_dir: Path, *, country: str, name: str, clock: Clock = utcnow) -> "Node":
+    """Create a node: its key, its database and the first entry of its log."""
+    aud.check_country(country, field="country")
+    data_dir = Path(data_dir)
+    if (data_dir / KEY_FILE).exists() or (data_dir / DB_FILE).exists():
+        raise Conflict(f"{data_dir} already holds a node; use another folder")
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = NodeKey.generate()
+    key.save(data_dir / KEY_FILE)
+    node_id = f"{country}-{key.public_raw.hex()[:8]}"
+    store = SQLiteStore(data_dir)
+    store.set_key(key, node_id)
+    with store.transaction() as tx:
+        tx.append(ts=to_text(clock()), author=CLI_ACTOR, kind="node.init",
+                  payload={"node_id": node_id, "country": country, "name": name, "public_key": key.public},
+                  audience=_local(country))
+    return Node(store, key, clock=clock)
+
+
+def open_node(data_dir: Path, *, settings: Settings | None = None, clock: Clock = utcnow) -> "Node":
+    data_dir = Path(data_dir)
+    if not (data_dir / DB_FILE).exists():
+        raise NotFound(f"no node in {data_dir}; run 'fossatum init --data {data_dir} …' first")
+    key = NodeKey.load(data_dir / KEY_FILE)
+    store = SQLiteStore(data_dir, key=key)
+    if store.origin is None:
+        raise FossatumError(f"{data_dir} holds no initialised node")
+    return Node(store, key, settings=settings, clock=clock)
+
+
+def _local(country: str) -> dict[str, Any]:
+    """Audience of node-internal entries (accounts, settings): never released."""
+    return {"owner_agency": "", "owner_country": country, "scope": "agency", "releasable_to": [country],
+            "local": True}
+
+
+def _facts_doc(report: Report) -> dict[str, Any]:
+    return {**report.audience.to_doc(), "state": report.state.value, "released": report.released,
+            "author": report.author}
+
+
+@dataclass
+class Page:
+    items: list[str]
+    next: str | None
+
+
+class Node:
+    def __init__(self, store: SQLiteStore, key: NodeKey, *, settings: Settings | None = None,
+                 clock: Clock = utcnow) -> None:
+        self.store = store
+        self.key = key
+        self.settings = settings or load({})
+        self.clock = clock
+        self.throttle = auth.LoginThrottle(free=self.settings.login_free_failures)
+
+    # --- identity ----------------------------------------------------------------------
+    @property
+    def node_id(self) -> str:
+        return self.store.origin or ""
+
+    @property
+    def country(self) -> str:
+        return self.store.meta("country") or ""
+
+    @property
+    def name(self) -> str:
+        return self.store.meta("name") or ""
+
+    def info(self) -> dict[str, Any]:
+        return {"node_id": self.node_id, "country": self.country, "name": self.name,
+                "public_key": self.key.public, "fingerprint": self.key.fingerprint,
+                "roster": self.store.roster()}
+
+    def close(self) -> None:
+        self.store.close()
+
+    def _now(self) -> str:
+        return to_text(self.clock())
+
+    @staticmethod
+    def _require_admin(actor: User | None) -> str:
+        if actor is None:
+            return CLI_ACTOR
+        if not actor.has(Role.ADMIN):
+            raise Forbidden("this needs the admin role")
+        return actor.username
+
+    # --- administration ----------------------------------------------------------------
+    def add_agency(self, *, actor: User | None, code: str, name: str, country: str) -> dict[str, Any]:
+        """Register an agency; an agency of another country puts that country on the roster."""
+        author = self._require_admin(actor)
+        check_agency_code(code)
+        aud.check_country(country, field="country")
+        if not name.strip():
+            raise InvalidInput("a name is required", field="name")
+        now = self._now()
+        with self.store.transaction() as tx:
+            if tx.execute("SELECT 1 FROM agencies WHERE code = ?", (code,)).fetchone():
+                raise Conflict(f"agency {code} exists already")
+            if not tx.execute("SELECT 1 FROM roster WHERE country = ?", (country,)).fetchone():
+                tx.append(ts=now, author=author, kind="roster.added", payload={"country": country},
+                          audience=_local(self.country))
+            doc = {"code": code, "name": name.strip(), "country": country}
+            tx.append(ts=now, author=author, kind="agency.added", payload=doc, audience=_local(self.country))
+        return doc
+
+    def add_user(self, *, actor: User | None, username: str, agency: str, roles: list[str] | frozenset[Role],
+                 password: str, full_name: str = "") -> User:
+        author = self._require_admin(actor)
+        check_username(username)
+        role_set = parse_roles(list(roles))
+        if len(password) < 8:
+            raise InvalidInput("a password needs at least 8 characters", field="password")
+        agency_doc = self.store.agency(agency)
+        if agency_doc is None:
+            raise InvalidInput(f"unknown agency {agency!r}", field="agency")
+        user = User(username, agency, agency_doc["country"], role_set, full_name)
+        password_hash = auth.hash_password(password)
+        now = self._now()
+        with self.store.transaction() as tx:
+            if tx.execute("SELECT 1 FROM users WHERE username = ?", (username,)).fetchone():
+                raise Conflict(f"user {username} exists already")
+            tx.append(ts=now, author=author, kind="user.added", payload=user.to_doc(), audience=_local(self.country))
+            tx.append(ts=now, author=author, kind="user.password_set", payload={"username": username},
+                      audience=_local(self.country))
+            self.store.set_password_hash(tx, username, password_hash, now)
+        return user
+
+    def set_password(self, *, actor: User | None, username: str, password: str) -> None:
+        if actor is not None and actor.username != username:
+            self._require_admin(actor)
+        if len(password) < 8:
+            raise InvalidInput("a password needs at least 8 characters", field="password")
+        if self.store.user(username) is None:
+            raise NotFound(f"no user {username}")
+        password_hash = auth.hash_password(password)
+        now = self._now()
+        with self.store.transaction() as tx:
+            tx.append(ts=now, author=actor.username if actor else CLI_ACTOR, kind="user.password_set",
+                      payload={"username": username}, audience=_local(self.country))
+            self.store.set_password_hash(tx, username, password_hash, now)
+        self.store.drop_sessions_of(username)
+
+    def set_user_active(self, *, actor: User | None, username: str, active: bool) -> User:
+        author = self._require_admin(actor)
+        user = self.store.user(username)
+        if user is None:
+            raise NotFound(f"no user {username}")
+        updated = User(user.username, user.agency, user.country, user.roles, user.full_name, active)
+        with self.store.transaction() as tx:
+            tx.append(ts=self._now(), author=author, kind="user.updated", payload=updated.to_doc(),
+                      audience=_local(self.country))
+        if not active:
+            self.store.drop_sessions_of(username)
+        return updated
+
+    def _resolve(self, *, owner_agency: str, owner_country: str, requested: Any, tlp: Any = None,
+                 default_scope: Scope | None = None) -> Audience:
+        """Resolve an `AudienceIn` (or the default scope, or deny-by-default) against the roster."""
+        scope = requested.scope if requested is not None else default_scope
+        partners = requested.partners if requested is not None else ()
+        return aud.resolve(owner_agency=owner_agency, owner_country=owner_country,
+                           scope=scope.value if scope else None, partners=partners,
+                           roster=self.store.roster(), tlp=tlp.value if tlp is not None else None)
+
+    def add_unit(self, *, actor: User | None, spec: Any) -> dict[str, Any]:
+        author = self._require_admin(actor)
+        agency_doc = self.store.agency(spec.agency)
+        if agency_doc is None:
+            raise InvalidInput(f"unknown agency {spec.agency!r}", field="agency")
+        audience = self._resolve(owner_agency=spec.agency, owner_country=agency_doc["country"],
+                                 requested=spec.audience, tlp=None, default_scope=Scope.NATIONAL)
+        now = self._now()
+        position = spec.location.position() if spec.location else None
+        doc = {"id": spec.id or f"unit-{uuid.uuid4().hex[:12]}", "name": spec.name, "kind": spec.kind.value,
+               "callsign": spec.callsign, "owner_agency": spec.agency, "owner_country": agency_doc["country"],
+               "audience": audience.to_doc(), "position": position.to_doc() if position else None,
+               "position_at": now if position else None, "updated_at": now}
+        with self.store.transaction() as tx:
+            if tx.execute("SELECT 1 FROM units WHERE id = ?", (doc["id"],)).fetchone():
+                raise Conflict(f"unit {doc['id']} exists already")
+            tx.append(ts=now, author=author, kind="unit.added", payload=doc, audience=audience.to_doc())
+        return doc
+
+    def move_unit(self, *, actor: User, unit_id: str, position: Position, at: str | None = None) -> dict[str, Any]:
+        """A new last-known position (blue force); older fixes arriving late go to history only."""
+        raw = self.store.unit_doc(actor, unit_id)
+        if raw is None:
+            raise NotFound(f"no unit {unit_id}")
+        doc = json.loads(raw)
+        if not (actor.agency == doc["owner_agency"]
+                or (actor.country == doc["owner_country"] and actor.has(Role.DUTY_OFFICER, Role.ADMIN))):
+            raise Forbidden("only the unit's agency or a duty officer of its country may move it")
+        now = self._now()
+        fix_at = at or now
+        if fix_at > now:
+            raise InvalidInput("the position time is in the future", field="at")
+        with self.store.transaction() as tx:
+            current = json.loads(tx.execute("SELECT doc FROM units WHERE id = ?", (unit_id,)).fetchone()[0])
+            newer = current.get("position_at") is None or fix_at >= current["position_at"]
+            new = {**current, "updated_at": now}
+            if newer:
+                new.update(position=position.to_doc(), position_at=fix_at)
+            else:  # keep the latest position; the late fix still lands in the history
+                tx.execute("INSERT INTO unit_positions (unit_id, at, lat, lon) VALUES (?, ?, ?, ?) "
+                           "ON CONFLICT (unit_id, at) DO NOTHING", (unit_id, fix_at, position.lat, position.lon))
+            tx.append(ts=now, author=actor.username, kind="unit.moved",
+                      payload={**new, "fix": {"at": fix_at, **position.to_doc()}} if not newer else new,
+                      audience=current["audience"])
+        return new
+
+    def add_section(self, *, actor: User | None, spec: Any, owner_agency: str | None = None) -> dict[str, Any]:
+        author = self._require_admin(actor)
+        geometry = check_geometry(spec.geometry)
+        agency = owner_agency or (actor.agency if actor else "")
+        audience = self._resolve(owner_agency=agency, owner_country=self.country, requested=spec.audience,
+                                 tlp=None, default_scope=Scope.ALL_PARTNERS)
+        now = self._now()
+        doc = {"id": spec.id, "name": spec.name, "terrain": spec.terrain, "geometry": geometry,
+               "responsible": spec.responsible, "impact": spec.impact.value, "impact_set_by": author,
+               "impact_set_at": now, "impact_reason": "", "owner_agency": agency, "owner_country": self.country,
+               "audience": audience.to_doc(), "created_by": author, "updated_at": now}
+        with self.store.transaction() as tx:
+            if tx.execute("SELECT 1 FROM sections WHERE id = ?", (spec.id,)).fetchone():
+                raise Conflict(f"section {spec.id} exists already")
+            tx.append(ts=now, author=author, kind="section.added", payload=doc, audience=audience.to_doc())
+        return doc
+
+    def set_section_impact(self, *, actor: User, section_id: str, impact: str, reason: str) -> dict[str, Any]:
+        raw = self.store.section_doc(actor, section_id)
+        if raw is None:
+            raise NotFound(f"no section {section_id}")
+        doc = json.loads(raw)
+        if actor.country != doc["owner_country"] or not actor.has(Role.ANALYST, Role.DUTY_OFFICER):
+            raise Forbidden("only an analyst or duty officer of the owning country may set the impact level")
+        now = self._now()
+        new = {**doc, "impact": impact, "impact_set_by": actor.username, "impact_set_at": now,
+               "impact_reason": reason, "updated_at": now}
+        with self.store.transaction() as tx:
+            tx.append(ts=now, author=actor.username, kind="section.impact_set", payload=new, audience=doc["audience"])
+        return new
+
+    # --- reports -----------------------------------------------------------------------
+    def _check_links(self, actor: User, links: tuple[str, ...], own_id: str) -> None:
+        if own_id in links:
+            raise InvalidInput("a report cannot link to itself", field="links")
+        missing = set(links) - self.store.visible_report_ids(actor, list(links))
+        if missing:
+            raise InvalidInput(f"unknown report(s): {', '.join(sorted(missing))}", field="links")
+
+    def _new_report(self, actor: User, spec: ReportIn, now: datetime, batch_ids: frozenset[str] = frozenset()) -> Report:
+        content = spec.content(default_observed_at=to_text(now))
+        audience = self._resolve(owner_agency=actor.agency, owner_country=actor.country,
+                                 requested=spec.audience, tlp=spec.tlp)
+        report_id = spec.id or str(uuid.uuid4())
+        self._check_links(actor, tuple(link for link in content.links if link not in batch_ids), report_id)
+        return rules.file(report_id=report_id, origin=self.node_id, author=actor, audience=audience,
+                          content=content, draft=spec.state == "draft", now=now)
+
+    def file_report(self, *, actor: User, spec: ReportIn) -> dict[str, Any]:
+        report = self._new_report(actor, spec, self.clock())
+        with self.store.transaction() as tx:
+            if self.store.report_doc_for_update(tx, report.id) is not None:
+                raise Conflict(f"report {report.id} exists already")
+            self._record(tx, report, "report.filed", {})
+        return report.to_doc()
+
+    def file_reports(self, *, actor: User, specs: list[ReportIn]) -> tuple[int, int]:
+        """File many reports in one transaction (all or nothing); ids already present are
+        skipped, so that an import can be run again. Returns (filed, skipped)."""
+        now = self.clock()
+        ids = frozenset(s.id for s in specs if s.id)
+        reports = [self._new_report(actor, spec, now, ids) for spec in specs]
+        filed = skipped = 0
+        with self.store.transaction() as tx:
+            for report in reports:
+                if self.store.report_doc_for_update(tx, report.id) is not None:
+                    skipped += 1
+                    continue
+                self._record(tx, report, "report.filed", {})
+                filed += 1
+        return filed, skipped
+
+    def _record(self, tx: Any, report: Report, kind: str, extra: dict[str, Any]) -> None:
+        tx.append(ts=report.updated_at, author=report.updated_by, kind=kind,
+                  payload={"report": report.to_doc(), **extra}, audience=_facts_doc(report))
+
+    def _load_for_change(self, tx: Any, actor: User, report_id: str) -> Report:
+        raw = self.store.report_doc_for_update(tx, report_id)
+        if raw is None:
+            raise NotFound(f"no report {report_id}")
+        report = rules.from_doc(json.loads(raw))
+        if not may_view(actor, Facts.of_report(report)):
+            raise NotFound(f"no report {report_id}")
+        if report.origin != self.node_id:
+            raise Forbidden("a partner's report can only be changed on its originating node")
+        return report
+
+    def amend_report(self, *, actor: User, report_id: str, patch: ReportPatch) -> dict[str, Any]:
+        now = self.clock()
+        with self.store.transaction() as tx:
+            report = self._load_for_change(tx, actor, report_id)
+            content = patch.apply(report.content)
+            audience = report.audience
+            if patch.audience is not None or patch.tlp is not None:
+                # A TLP change alone keeps the scope as requested, resolved again.
+                requested = patch.audience or AudienceIn(scope=audience.scope, partners=list(audience.partners))
+                audience = self._resolve(owner_agency=audience.owner_agency, owner_country=audience.owner_country,
+                                         requested=requested, tlp=patch.tlp or audience.tlp)
+            if content.links != report.content.links:
+                self._check_links(actor, content.links, report_id)
+            amended = rules.amend(report, actor=actor, content=content, audience=audience, now=now)
+            self._record(tx, amended, "report.amended", {"fields": sorted(patch.model_fields_set)})
+        return amended.to_doc()
+
+    def transition(self, *, actor: User, report_id: str, action: str, reason: str = "") -> dict[str, Any]:
+        now = self.clock()
+        with self.store.transaction() as tx:
+            report = self._load_for_change(tx, actor, report_id)
+            if action == "submit":
+                new = rules.submit(report, actor=actor, now=now)
+            elif action == "validate":
+                new = rules.validate(report, actor=actor, now=now)
+            elif action == "return":
+                new = rules.return_(report, actor=actor, reason=reason, now=now)
+            elif action == "close":
+                new = rules.close(report, actor=actor, reason=reason, now=now)
+            else:
+                raise NotFound(f"no action {action!r}")
+            kind = {"submit": "report.submitted", "validate": "report.validated",
+                    "return": "report.returned", "close": "report.closed"}[action]
+            self._record(tx, new, kind, {"reason": reason} if reason else {})
+        return new.to_doc()
+
+    def report(self, *, viewer: User, report_id: str) -> str:
+        raw = self.store.report_doc(viewer, report_id)
+        if raw is None:
+            raise NotFound(f"no report {report_id}")
+        return raw
+
+    def reports(self, *, viewer: User, query: ReportQuery) -> Page:
+        docs = self.store.list_reports(viewer, query)
+        if len(docs) > query.limit:
+            docs = docs[: query.limit]
+            last = json.loads(docs[-1])
+            return Page(docs, encode_cursor(last["observed_at"], last["id"]))
+        return Page(docs, None)
+
+    # --- authentication ----------------------------------------------------------------
+    def login(self, *, username: str, password: str, client: str = "") -> tuple[str, str, User]:
+        """Check a password; returns (token, expires_at, user). Slowed after failures."""
+        keys = [f"user:{username}"] + ([f"client:{client}"] if client else [])
+        self.throttle.check(*keys)
+        user = self.store.user(username)
+        ok = auth.check_password(self.store.password_hash(username), password)
+        if not ok or user is None or not user.active:
+            self.throttle.failed(*keys)
+            raise Unauthorized("wrong username or password")
+        self.throttle.succeeded(keys[0])
+        token = auth.new_token()
+        now = self.clock()
+        expires = to_text(now + timedelta(hours=self.settings.session_hours))
+        self.store.add_session(auth.token_hash(token), username, to_text(now), expires)
+        return token, expires, user
+
+    def user_for_token(self, token: str) -> User:
+        username = self.store.session(auth.token_hash(token), self._now())
+        user = self.store.user(username) if username else None
+        if user is None or not user.active:
+            raise Unauthorized("the token is unknown or expired; log in again")
+        return user
+
+    def logout(self, token: str) -> None:
+        self.store.drop_session(auth.token_hash(token))
+
+    # --- integrity ---------------------------------------------------------------------
+    def verify(self) -> list["ChainReport"]:
+        """Check every origin's chain and signatures (own key; partners' keys once federated)."""
+        keys = {self.node_id: self.key.public}
+        results = []
+        for origin in sorted(self.store.origins()):
+            if origin not in keys:
+                report = ChainReport(origin)
+                report.problems.append(f"{origin}: no public key known for this origin")
+                results.append(report)
+                continue
+            results.append(verify_chain(origin, keys[origin], self.store.entries(origin)))
+        return results

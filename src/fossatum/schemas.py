@@ -1,0 +1,197 @@
+"""Input shapes of the API and of `fossatum import`, validated with pydantic.
+
+They only check form; the domain checks meaning (MGRS, ranges, roster, workflow) and both
+kinds of error reach the client as problem details naming the field.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from .domain import geo
+from .domain.audience import Scope, TLP
+from .domain.geo import Position
+from .domain.org import Role, UnitKind
+from .domain.report import Content, Grade, Salute
+from .domain.taxonomy import ImpactLevel
+from .domain.timeutil import normalise
+
+Text = Annotated[str, Field(max_length=200)]
+LongText = Annotated[str, Field(max_length=10_000)]
+
+
+def _instant(value: str | None, field: str) -> str | None:
+    return normalise(value, field=field) if value is not None else None
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+
+class LocationIn(Strict):
+    lat: float | None = None
+    lon: float | None = None
+    mgrs: Annotated[str, Field(max_length=40)] | None = None
+
+    def position(self) -> Position:
+        return geo.parse_location(self.model_dump(exclude_none=True))
+
+
+class SaluteIn(Strict):
+    size: Annotated[int, Field(ge=0, le=100_000)] | Text | None = None
+    activity: LongText = ""
+    unit: Text = ""
+    equipment: LongText = ""
+
+
+class GradeIn(Strict):
+    source: Literal["A", "B", "C", "D", "E", "F"]
+    info: Annotated[int, Field(ge=1, le=6)]
+
+
+class AudienceIn(Strict):
+    scope: Scope
+    partners: Annotated[list[Annotated[str, Field(pattern=r"^[A-Z]{3}$")]], Field(max_length=50)] = []
+
+
+class ReportIn(Strict):
+    type: str
+    observed_at: str | None = None
+    location: LocationIn
+    uncertainty_m: Annotated[float, Field(ge=0, le=100_000)] = 0.0
+    salute: SaluteIn = SaluteIn()
+    grade: GradeIn | None = None
+    impact: ImpactLevel | None = None
+    reaction: LongText = ""
+    description: LongText = ""
+    links: Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=100)] = []
+    audience: AudienceIn | None = None
+    tlp: TLP | None = None
+    state: Literal["draft", "submitted"] = "submitted"
+    id: Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{8,64}$")] | None = None
+
+    @field_validator("observed_at")
+    @classmethod
+    def _time(cls, value: str | None) -> str | None:
+        return _instant(value, "observed_at")
+
+    def content(self, *, default_observed_at: str) -> Content:
+        return Content(
+            type=self.type,
+            observed_at=self.observed_at or default_observed_at,
+            position=self.location.position(),
+            uncertainty_m=self.uncertainty_m,
+            salute=Salute(**self.salute.model_dump()),
+            grade=Grade(self.grade.source, self.grade.info) if self.grade else None,
+            impact=self.impact,
+            reaction=self.reaction,
+            description=self.description,
+            links=tuple(dict.fromkeys(self.links)),
+        )
+
+
+class ReportPatch(Strict):
+    """An amendment: only the fields given change."""
+
+    type: str | None = None
+    observed_at: str | None = None
+    location: LocationIn | None = None
+    uncertainty_m: Annotated[float, Field(ge=0, le=100_000)] | None = None
+    salute: SaluteIn | None = None
+    grade: GradeIn | None = None
+    impact: ImpactLevel | None = None
+    reaction: LongText | None = None
+    description: LongText | None = None
+    links: Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=100)] | None = None
+    audience: AudienceIn | None = None
+    tlp: TLP | None = None
+
+    @field_validator("observed_at")
+    @classmethod
+    def _time(cls, value: str | None) -> str | None:
+        return _instant(value, "observed_at")
+
+    def apply(self, content: Content) -> Content:
+        given = self.model_fields_set
+        changes: dict[str, Any] = {}
+        if "type" in given and self.type is not None:
+            changes["type"] = self.type
+        if "observed_at" in given and self.observed_at is not None:
+            changes["observed_at"] = self.observed_at
+        if "location" in given and self.location is not None:
+            changes["position"] = self.location.position()
+        if "uncertainty_m" in given and self.uncertainty_m is not None:
+            changes["uncertainty_m"] = self.uncertainty_m
+        if "salute" in given and self.salute is not None:
+            changes["salute"] = Salute(**self.salute.model_dump())
+        if "grade" in given:
+            changes["grade"] = Grade(self.grade.source, self.grade.info) if self.grade else None
+        if "impact" in given:
+            changes["impact"] = self.impact
+        for name in ("reaction", "description"):
+            if name in given and getattr(self, name) is not None:
+                changes[name] = getattr(self, name)
+        if "links" in given and self.links is not None:
+            changes["links"] = tuple(dict.fromkeys(self.links))
+        fields = {f: getattr(content, f) for f in Content.__slots__}
+        return Content(**{**fields, **changes})
+
+
+class ReasonIn(Strict):
+    reason: LongText = ""
+
+
+class LoginIn(Strict):
+    username: Annotated[str, Field(max_length=64)]
+    password: Annotated[str, Field(max_length=1024)]
+
+
+class AgencyIn(Strict):
+    code: str
+    name: Text
+    country: Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+
+
+class UserIn(Strict):
+    username: str
+    agency: str
+    roles: Annotated[list[Role], Field(min_length=1)]
+    full_name: Text = ""
+    password: Annotated[str, Field(min_length=8, max_length=1024)]
+
+
+class UnitIn(Strict):
+    id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{2,64}$")] | None = None
+    name: Text
+    kind: UnitKind
+    agency: str
+    callsign: Text = ""
+    location: LocationIn | None = None
+    audience: AudienceIn | None = None
+
+
+class PositionIn(Strict):
+    location: LocationIn
+    at: str | None = None
+
+    @field_validator("at")
+    @classmethod
+    def _time(cls, value: str | None) -> str | None:
+        return _instant(value, "at")
+
+
+class SectionIn(Strict):
+    id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{2,64}$")]
+    name: Text
+    geometry: dict[str, Any]
+    terrain: Text = ""
+    impact: ImpactLevel = ImpactLevel.LOW
+    responsible: dict[str, list[str]] = {}
+    audience: AudienceIn | None = None
+
+
+class ImpactIn(Strict):
+    impact: ImpactLevel
+    reason: LongText = ""

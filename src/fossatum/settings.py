@@ -1,0 +1,82 @@
+"""Node settings: one table of name, default and help, read from `FOSSATUM_*` variables.
+
+An unknown `FOSSATUM_` variable or a malformed value stops start-up with one clear line.
+docs/settings.md documents every setting (a test checks it).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import FossatumError
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    help: str
+    minimum: int | None = None
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("data", "./fossatum-data", "Data folder of the node (database and node key)."),
+    Setting("host", "127.0.0.1", "Address the HTTP server binds to."),
+    Setting("port", 8000, "Port of the HTTP server.", minimum=1),
+    Setting("max_body_bytes", 1_048_576, "Largest request body accepted, in bytes (larger: 413).", minimum=1024),
+    Setting("session_hours", 12, "How long a login lasts (one shift), in hours.", minimum=1),
+    Setting("login_free_failures", 5, "Failed logins allowed before each further one doubles a wait.", minimum=1),
+    Setting("page_max", 10_000, "Largest page size a client may ask for when listing reports.", minimum=10),
+)
+
+_BY_NAME = {s.name: s for s in SETTINGS}
+PREFIX = "FOSSATUM_"
+
+
+class SettingsError(FossatumError):
+    pass
+
+
+@dataclass(frozen=True)
+class Settings:
+    values: Mapping[str, Any]
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.values[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+def load(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """Defaults, then `FOSSATUM_*` variables, then explicit overrides (e.g. CLI options)."""
+    environ = os.environ if environ is None else environ
+    values = {s.name: s.default for s in SETTINGS}
+    for key, raw in environ.items():
+        if not key.startswith(PREFIX):
+            continue
+        name = key[len(PREFIX):].lower()
+        if name == "database_url":
+            continue  # read by the PostgreSQL backend (not part of this table yet)
+        if name not in _BY_NAME:
+            raise SettingsError(f"unknown setting {key}; known: {', '.join(PREFIX + n.upper() for n in _BY_NAME)}")
+        values[name] = _coerce(_BY_NAME[name], raw, key)
+    for name, value in overrides.items():
+        if value is not None:
+            values[name] = _coerce(_BY_NAME[name], value, f"--{name.replace('_', '-')}")
+    return Settings(values)
+
+
+def _coerce(setting: Setting, raw: Any, origin: str) -> Any:
+    if isinstance(setting.default, int):
+        try:
+            value = int(raw)
+        except (TypeError, ValueError):
+            raise SettingsError(f"{origin} must be a whole number, got {raw!r}") from None
+        if setting.minimum is not None and value < setting.minimum:
+            raise SettingsError(f"{origin} must be at least {setting.minimum}, got {value}")
+        return value
+    return str(raw)

@@ -1,0 +1,159 @@
+"""Project log entries into the tables the API reads. Pure function of the entries:
+replaying the log in order rebuilds exactly the same tables.
+
+SQL here is portable (`?` placeholders; backends translate), one function per kind.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from ..domain import audience as aud
+from ..domain.section import bbox
+from ..log.entry import Entry, canonical
+from ..policy.predicate import releasable_text
+
+
+class Cursor(Protocol):
+    def execute(self, sql: str, params: Any = ..., /) -> Any: ...
+
+
+def _visibility_columns(doc: dict[str, Any]) -> dict[str, Any]:
+    a = aud.from_doc(doc.get("audience"), owner_agency=doc["owner_agency"], owner_country=doc["owner_country"])
+    return {
+        "owner_agency": a.owner_agency, "owner_country": a.owner_country, "scope": a.scope.value,
+        "releasable_to": releasable_text(a.releasable_to),
+    }
+
+
+def _upsert(cur: Cursor, table: str, key: str, row: dict[str, Any]) -> Any:
+    cols = ", ".join(row)
+    marks = ", ".join("?" for _ in row)
+    updates = ", ".join(f"{c} = excluded.{c}" for c in row if c != key)
+    return cur.execute(
+        f"INSERT INTO {table} ({cols}) VALUES ({marks}) ON CONFLICT ({key}) DO UPDATE SET {updates}",
+        tuple(row.values()),
+    )
+
+
+def _node_init(cur: Cursor, e: Entry) -> None:
+    p = e.payload
+    for name in ("node_id", "country", "name", "public_key"):
+        _upsert(cur, "meta", "name", {"name": name, "value": p[name]})
+    _roster_added(cur, e)
+
+
+def _roster_added(cur: Cursor, e: Entry) -> None:
+    cur.execute(
+        "INSERT INTO roster (country, added_at) VALUES (?, ?) ON CONFLICT (country) DO NOTHING",
+        (e.payload["country"], e.ts),
+    )
+
+
+def _agency_added(cur: Cursor, e: Entry) -> None:
+    p = e.payload
+    cur.execute("INSERT INTO agencies (code, name, country) VALUES (?, ?, ?)", (p["code"], p["name"], p["country"]))
+
+
+def _user_saved(cur: Cursor, e: Entry) -> None:
+    p = e.payload
+    _upsert(cur, "users", "username", {
+        "username": p["username"], "agency": p["agency"], "country": p["country"],
+        "roles": json.dumps(sorted(p["roles"])), "full_name": p.get("full_name", ""),
+        "active": 1 if p.get("active", True) else 0,
+    })
+
+
+def _unit_saved(cur: Cursor, e: Entry) -> None:
+    doc = e.payload
+    _upsert(cur, "units", "id", {
+        "id": doc["id"], "name": doc["name"], "kind": doc["kind"], **_visibility_columns(doc),
+        "state": "active", "released": 1, "author": e.author,
+        "lat": doc["position"]["lat"] if doc.get("position") else None,
+        "lon": doc["position"]["lon"] if doc.get("position") else None,
+        "position_at": doc.get("position_at"), "doc": canonical(doc),
+    })
+    if doc.get("position") and doc.get("position_at"):
+        cur.execute(
+            "INSERT INTO unit_positions (unit_id, at, lat, lon) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (unit_id, at) DO NOTHING",
+            (doc["id"], doc["position_at"], doc["position"]["lat"], doc["position"]["lon"]),
+        )
+
+
+def _section_saved(cur: Cursor, e: Entry) -> None:
+    doc = e.payload
+    min_lon, min_lat, max_lon, max_lat = bbox(doc["geometry"])
+    _upsert(cur, "sections", "id", {
+        "id": doc["id"], "name": doc["name"], "impact": doc["impact"], **_visibility_columns(doc),
+        "state": "active", "released": 1, "author": doc.get("created_by", e.author),
+        "min_lon": min_lon, "min_lat": min_lat, "max_lon": max_lon, "max_lat": max_lat,
+        "doc": canonical(doc),
+    })
+
+
+def _report_saved(cur: Cursor, e: Entry) -> None:
+    doc = e.payload["report"]
+    grade = doc.get("grade") or {}
+    row = {
+        "id": doc["id"], "origin": doc["origin"], **_visibility_columns(doc),
+        "tlp": doc["tlp"], "state": doc["state"], "released": 1 if doc["released"] else 0,
+        "author": doc["author"], "type": doc["type"], "layer": doc["layer"],
+        "observed_at": doc["observed_at"], "reported_at": doc["reported_at"],
+        "updated_at": doc["updated_at"], "lat": doc["location"]["lat"], "lon": doc["location"]["lon"],
+        "grade_source": grade.get("source"), "grade_info": grade.get("info"),
+        "impact": doc.get("impact"), "version": doc["version"], "doc": canonical(doc),
+    }
+    cols = ", ".join(row)
+    marks = ", ".join("?" for _ in row)
+    updates = ", ".join(f"{c} = excluded.{c}" for c in row if c != "id")
+    rid = cur.execute(
+        f"INSERT INTO reports ({cols}) VALUES ({marks}) ON CONFLICT (id) DO UPDATE SET {updates} RETURNING rid",
+        tuple(row.values()),
+    ).fetchone()[0]
+    lat, lon = row["lat"], row["lon"]
+    cur.execute("DELETE FROM reports_rtree WHERE rid = ?", (rid,))
+    cur.execute(
+        "INSERT INTO reports_rtree (rid, min_lon, max_lon, min_lat, max_lat) VALUES (?, ?, ?, ?, ?)",
+        (rid, lon, lon, lat, lat),
+    )
+    cur.execute(
+        "INSERT INTO report_versions (report_id, version, doc, origin, seq) VALUES (?, ?, ?, ?, ?)",
+        (doc["id"], doc["version"], row["doc"], e.origin, e.seq),
+    )
+
+
+def _nothing(cur: Cursor, e: Entry) -> None:
+    """Entries that record a fact but change no table (e.g. a password was set)."""
+
+
+PROJECTIONS: dict[str, Callable[[Cursor, Entry], None]] = {
+    "node.init": _node_init,
+    "roster.added": _roster_added,
+    "agency.added": _agency_added,
+    "user.added": _user_saved,
+    "user.updated": _user_saved,
+    "user.password_set": _nothing,
+    "unit.added": _unit_saved,
+    "unit.updated": _unit_saved,
+    "unit.moved": _unit_saved,
+    "section.added": _section_saved,
+    "section.updated": _section_saved,
+    "section.impact_set": _section_saved,
+    "report.filed": _report_saved,
+    "report.amended": _report_saved,
+    "report.submitted": _report_saved,
+    "report.validated": _report_saved,
+    "report.returned": _report_saved,
+    "report.closed": _report_saved,
+}
+
+
+def apply(cur: Cursor, entry: Entry) -> None:
+    try:
+        projection = PROJECTIONS[entry.kind]
+    except KeyError:
+        raise ValueError(f"unknown entry kind {entry.kind!r}") from None
+    projection(cur, entry)

@@ -1,0 +1,78 @@
+"""Report queries: the filters a COP or a list asks for, as portable SQL."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..errors import InvalidInput
+
+BBox = tuple[float, float, float, float]
+SpatialSQL = Callable[[str, BBox], tuple[str, list[object]]]
+
+
+@dataclass(frozen=True, slots=True)
+class ReportQuery:
+    bbox: BBox | None = None
+    since: str | None = None
+    until: str | None = None
+    types: tuple[str, ...] = ()
+    states: tuple[str, ...] = ()
+    layers: tuple[str, ...] = ()
+    agencies: tuple[str, ...] = ()
+    countries: tuple[str, ...] = ()
+    text: str | None = None
+    after: tuple[str, str] | None = None  # (observed_at, id) of the last item of the previous page
+    limit: int = 100
+
+
+def encode_cursor(observed_at: str, report_id: str) -> str:
+    return base64.urlsafe_b64encode(f"{observed_at}|{report_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(token: str) -> tuple[str, str]:
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+        observed_at, report_id = raw.split("|", 1)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidInput("not a cursor returned by this API", field="cursor") from None
+    return observed_at, report_id
+
+
+def _any_of(column: str, values: tuple[str, ...]) -> tuple[str, list[object]]:
+    return f" AND {column} IN ({', '.join('?' for _ in values)})", list(values)
+
+
+def report_filters(
+    q: ReportQuery, *, alias: str, spatial: SpatialSQL, paging: bool = True
+) -> tuple[str, list[object]]:
+    """(" AND ...", params) for every filter set in `q`."""
+    sql: list[str] = []
+    params: list[object] = []
+    if q.bbox is not None:
+        clause, p = spatial(alias, q.bbox)
+        sql.append(f" AND {clause}")
+        params += p
+    if q.since:
+        sql.append(f" AND {alias}.observed_at >= ?")
+        params.append(q.since)
+    if q.until:
+        sql.append(f" AND {alias}.observed_at < ?")
+        params.append(q.until)
+    for column, values in (("type", q.types), ("state", q.states), ("layer", q.layers),
+                           ("owner_agency", q.agencies), ("owner_country", q.countries)):
+        if values:
+            clause, p = _any_of(f"{alias}.{column}", values)
+            sql.append(clause)
+            params += p
+    if q.text:
+        # Plain substring search over the stored document (description, SALUTE, reaction);
+        # LIKE special characters are escaped so that a user's '%' is a '%'.
+        needle = q.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        sql.append(f" AND {alias}.doc LIKE ? ESCAPE '\\'")
+        params.append(f"%{needle}%")
+    if paging and q.after is not None:
+        sql.append(f" AND ({alias}.observed_at < ? OR ({alias}.observed_at = ? AND {alias}.id < ?))")
+        params += [q.after[0], q.after[0], q.after[1]]
+    return "".join(sql), params

@@ -1,0 +1,69 @@
+"""Ordered schema migrations, recorded in the database and safe to run twice.
+
+Projection tables (everything but `log`, `meta`, `credentials`, `sessions`) are views of
+the log: `PROJECTION_TABLES` lists them so `rebuild` can empty and replay them.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: list[tuple[int, str, list[str]]] = [
+    (1, "log, node state and first projections", [
+        """CREATE TABLE IF NOT EXISTS meta (
+            name TEXT PRIMARY KEY, value TEXT NOT NULL)""",
+        """CREATE TABLE IF NOT EXISTS log (
+            lsn INTEGER PRIMARY KEY,
+            origin TEXT NOT NULL, seq INTEGER NOT NULL, ts TEXT NOT NULL, author TEXT NOT NULL,
+            kind TEXT NOT NULL, payload TEXT NOT NULL, audience TEXT NOT NULL,
+            prev TEXT NOT NULL, hash TEXT NOT NULL, sig TEXT NOT NULL,
+            UNIQUE (origin, seq))""",
+        """CREATE TABLE IF NOT EXISTS credentials (
+            username TEXT PRIMARY KEY, password_hash TEXT NOT NULL, updated_at TEXT NOT NULL)""",
+        """CREATE TABLE IF NOT EXISTS sessions (
+            token_hash TEXT PRIMARY KEY, username TEXT NOT NULL,
+            created_at TEXT NOT NULL, expires_at TEXT NOT NULL)""",
+        """CREATE TABLE IF NOT EXISTS roster (
+            country TEXT PRIMARY KEY, added_at TEXT NOT NULL)""",
+        """CREATE TABLE IF NOT EXISTS agencies (
+            code TEXT PRIMARY KEY, name TEXT NOT NULL, country TEXT NOT NULL)""",
+        """CREATE TABLE IF NOT EXISTS users (
+            username TEXT PRIMARY KEY, agency TEXT NOT NULL, country TEXT NOT NULL,
+            roles TEXT NOT NULL, full_name TEXT NOT NULL, active INTEGER NOT NULL)""",
+        """CREATE TABLE IF NOT EXISTS units (
+            id TEXT PRIMARY KEY, name TEXT NOT NULL, kind TEXT NOT NULL,
+            owner_agency TEXT NOT NULL, owner_country TEXT NOT NULL, scope TEXT NOT NULL,
+            releasable_to TEXT NOT NULL, state TEXT NOT NULL, released INTEGER NOT NULL,
+            author TEXT NOT NULL, lat REAL, lon REAL, position_at TEXT, doc TEXT NOT NULL)""",
+        """CREATE TABLE IF NOT EXISTS unit_positions (
+            unit_id TEXT NOT NULL, at TEXT NOT NULL, lat REAL NOT NULL, lon REAL NOT NULL,
+            PRIMARY KEY (unit_id, at))""",
+        """CREATE TABLE IF NOT EXISTS sections (
+            id TEXT PRIMARY KEY, name TEXT NOT NULL, impact TEXT NOT NULL,
+            owner_agency TEXT NOT NULL, owner_country TEXT NOT NULL, scope TEXT NOT NULL,
+            releasable_to TEXT NOT NULL, state TEXT NOT NULL, released INTEGER NOT NULL,
+            author TEXT NOT NULL, min_lon REAL NOT NULL, min_lat REAL NOT NULL,
+            max_lon REAL NOT NULL, max_lat REAL NOT NULL, doc TEXT NOT NULL)""",
+        """CREATE TABLE IF NOT EXISTS reports (
+            rid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, origin TEXT NOT NULL,
+            owner_agency TEXT NOT NULL, owner_country TEXT NOT NULL, scope TEXT NOT NULL,
+            releasable_to TEXT NOT NULL, tlp TEXT NOT NULL, state TEXT NOT NULL,
+            released INTEGER NOT NULL, author TEXT NOT NULL, type TEXT NOT NULL,
+            layer TEXT NOT NULL, observed_at TEXT NOT NULL, reported_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL, lat REAL NOT NULL, lon REAL NOT NULL,
+            grade_source TEXT, grade_info INTEGER, impact TEXT, version INTEGER NOT NULL,
+            doc TEXT NOT NULL)""",
+        "CREATE INDEX IF NOT EXISTS reports_observed ON reports (observed_at)",
+        "CREATE INDEX IF NOT EXISTS reports_owner ON reports (owner_country, owner_agency)",
+        """CREATE VIRTUAL TABLE IF NOT EXISTS reports_rtree USING rtree (
+            rid, min_lon, max_lon, min_lat, max_lat)""",
+        """CREATE TABLE IF NOT EXISTS report_versions (
+            report_id TEXT NOT NULL, version INTEGER NOT NULL, doc TEXT NOT NULL,
+            origin TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (report_id, version))""",
+    ]),
+]
+
+PROJECTION_TABLES = (
+    "roster", "agencies", "users", "units", "unit_positions", "sections",
+    "reports", "reports_rtree", "report_versions",
+)
+
+LATEST = MIGRATIONS[-1][0]
