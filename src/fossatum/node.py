@@ -243,11 +243,8 @@ class Node:
             new = {**current, "updated_at": now}
             if newer:
                 new.update(position=position.to_doc(), position_at=fix_at)
-            else:  # keep the latest position; the late fix still lands in the history
-                tx.execute("INSERT INTO unit_positions (unit_id, at, lat, lon) VALUES (?, ?, ?, ?) "
-                           "ON CONFLICT (unit_id, at) DO NOTHING", (unit_id, fix_at, position.lat, position.lon))
-            tx.append(ts=now, author=actor.username, kind="unit.moved",
-                      payload={**new, "fix": {"at": fix_at, **position.to_doc()}} if not newer else new,
+            payload = new if newer else {**new, "fix": {"at": fix_at, **position.to_doc()}}
+            tx.append(ts=now, author=actor.username, kind="unit.moved", payload=payload,
                       audience=current["audience"])
         return new
 
@@ -255,6 +252,9 @@ class Node:
         author = self._require_admin(actor)
         geometry = check_geometry(spec.geometry)
         agency = owner_agency or (actor.agency if actor else "")
+        agency_doc = self.store.agency(agency)
+        if agency_doc is None or agency_doc["country"] != self.country:
+            raise InvalidInput(f"a section is owned by an agency of {self.country}, not {agency!r}", field="owner_agency")
         audience = self._resolve(owner_agency=agency, owner_country=self.country, requested=spec.audience,
                                  tlp=None, default_scope=Scope.ALL_PARTNERS)
         now = self._now()

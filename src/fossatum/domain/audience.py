@@ -93,11 +93,13 @@ def resolve(
             f"unknown scope {scope!r}; expected one of {', '.join(s.value for s in Scope)}",
             field="audience.scope",
         ) from None
-    listed = tuple(sorted({check_country(p, field="audience.partners") for p in partners}))
+    # The owner country is always in the audience; naming it among the partners adds nothing.
+    listed = tuple(sorted({check_country(p, field="audience.partners") for p in partners} - {owner_country}))
     if chosen is Scope.PARTNERS:
         if not listed:
-            raise InvalidInput("scope 'partners' needs at least one partner country", field="audience.partners")
-        unknown = [p for p in listed if p not in roster_set and p != owner_country]
+            raise InvalidInput("scope 'partners' needs at least one partner country besides the owner's",
+                               field="audience.partners")
+        unknown = [p for p in listed if p not in roster_set]
         if unknown:
             raise InvalidInput(
                 f"not on this node's partner roster: {', '.join(unknown)}", field="audience.partners"

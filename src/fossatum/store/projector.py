@@ -68,6 +68,7 @@ def _user_saved(cur: Cursor, e: Entry) -> None:
 
 def _unit_saved(cur: Cursor, e: Entry) -> None:
     doc = e.payload
+    doc = {k: v for k, v in doc.items() if k != "fix"}
     _upsert(cur, "units", "id", {
         "id": doc["id"], "name": doc["name"], "kind": doc["kind"], **_visibility_columns(doc),
         "state": "active", "released": 1, "author": e.author,
@@ -75,6 +76,13 @@ def _unit_saved(cur: Cursor, e: Entry) -> None:
         "lon": doc["position"]["lon"] if doc.get("position") else None,
         "position_at": doc.get("position_at"), "doc": canonical(doc),
     })
+    fix = e.payload.get("fix")  # a late fix: history only, the last position stays
+    if fix:
+        cur.execute(
+            "INSERT INTO unit_positions (unit_id, at, lat, lon) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (unit_id, at) DO NOTHING",
+            (doc["id"], fix["at"], fix["lat"], fix["lon"]),
+        )
     if doc.get("position") and doc.get("position_at"):
         cur.execute(
             "INSERT INTO unit_positions (unit_id, at, lat, lon) VALUES (?, ?, ?, ?) "

@@ -308,10 +308,12 @@ class SQLiteStore:
     @staticmethod
     def _bbox_sql(alias: str, bbox: tuple[float, float, float, float]) -> tuple[str, list[object]]:
         min_lon, min_lat, max_lon, max_lat = bbox
+        # The R*Tree keeps 32-bit floats (boxes rounded outwards), so it narrows the
+        # candidates and the exact columns decide at the edges.
         return (
             f"{alias}.rid IN (SELECT rid FROM reports_rtree WHERE min_lon <= ? AND max_lon >= ? "
-            "AND min_lat <= ? AND max_lat >= ?)",
-            [max_lon, min_lon, max_lat, min_lat],
+            f"AND min_lat <= ? AND max_lat >= ?) AND {alias}.lon BETWEEN ? AND ? AND {alias}.lat BETWEEN ? AND ?",
+            [max_lon, min_lon, max_lat, min_lat, min_lon, max_lon, min_lat, max_lat],
         )
 
     # --- units and sections ------------------------------------------------------------
