@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from fastapi.testclient import TestClient
 
 from fossatum.api.app import create_app
 from fossatum.domain.org import User
-from fossatum.node import Node, init_node
+from fossatum.node import Node, init_node, open_node
 
 PASSWORD = "correct-horse-1"
 
@@ -45,9 +46,19 @@ def build_node(path: Path) -> Node:
     return node
 
 
+@pytest.fixture(scope="session")
+def node_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Built once: argon2 hashing of every account is the slow part of a node's set-up."""
+    path = tmp_path_factory.mktemp("template") / "tun"
+    build_node(path).close()
+    return path
+
+
 @pytest.fixture
-def node(tmp_path: Path) -> Iterator[Node]:
-    n = build_node(tmp_path / "tun")
+def node(node_template: Path, tmp_path: Path) -> Iterator[Node]:
+    """A fresh copy of the template node for each test."""
+    shutil.copytree(node_template, tmp_path / "tun")
+    n = open_node(tmp_path / "tun")
     yield n
     n.close()
 
