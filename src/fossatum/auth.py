@@ -45,11 +45,14 @@ class _Failures:
 
 @dataclass
 class LoginThrottle:
-    """After `free` failures for a username (or a client address), each further failure
-    doubles a wait (1 s, 2 s, 4 s … up to `max_wait`) during which attempts are refused
-    without even checking the password. A success clears the username's count."""
+    """After `free` failures for a username, each further failure doubles a wait (1 s, 2 s,
+    4 s … up to `max_wait`) during which attempts are refused without checking the password.
+    A client address gets `address_factor` times as many free failures (a whole centre may
+    sit behind one address) and catches one host spraying many usernames. A success clears
+    the username's count only."""
 
     free: int = 5
+    address_factor: int = 4
     max_wait: float = 300.0
     clock: object = time.monotonic
     _state: dict[str, _Failures] = field(default_factory=dict)
@@ -68,10 +71,11 @@ class LoginThrottle:
         now = self.clock()  # type: ignore[operator]
         with self._lock:
             for key in keys:
+                free = self.free * (self.address_factor if key.startswith("client:") else 1)
                 state = self._state.setdefault(key, _Failures())
                 state.count += 1
-                if state.count >= self.free:
-                    state.blocked_until = now + min(self.max_wait, 2.0 ** (state.count - self.free))
+                if state.count >= free:
+                    state.blocked_until = now + min(self.max_wait, 2.0 ** (state.count - free))
 
     def succeeded(self, key: str) -> None:
         with self._lock:

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from . import settings as settings_mod
 from .errors import FossatumError, InvalidInput, NotFound
 from .node import Node, init_node, open_node
+from .schemas import first_error
 from .store.query import ReportQuery, decode_cursor
 
 DATA = click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path),
@@ -28,9 +29,8 @@ def _open(data_dir: Path) -> Node:
 
 
 def _pydantic_line(exc: ValidationError) -> str:
-    err = exc.errors()[0]
-    field = ".".join(str(p) for p in err.get("loc", ()))
-    return f"{field}: {err.get('msg')}" if field else str(err.get("msg"))
+    field, message = first_error(exc)
+    return f"{field}: {message}" if field else message
 
 
 @click.group()
@@ -262,7 +262,10 @@ def import_cmd(data_dir: Path, as_user: str, source: Any) -> None:
 
 def main() -> None:
     try:
-        cli.main(standalone_mode=False)
+        # Without standalone mode click returns (not raises) the code of `ctx.exit(n)`.
+        code = cli.main(standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.Abort:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .domain import geo
 from .domain.audience import Scope, TLP
@@ -20,6 +20,28 @@ from .domain.timeutil import normalise
 
 Text = Annotated[str, Field(max_length=200)]
 LongText = Annotated[str, Field(max_length=10_000)]
+
+
+_UNION_TAGS = {"int", "str", "float", "bool", "list", "dict", "none"}
+
+
+def field_path(loc: tuple[object, ...]) -> str:
+    """A dotted field path from a pydantic error location, without union-branch tags
+    (`salute.size.constrained-int` → `salute.size`) and without FastAPI's `body`/`query`."""
+    parts: list[str] = []
+    for part in loc:
+        text = str(part)
+        if part in ("body", "query", "path"):
+            continue
+        if parts and not isinstance(part, int) and ("[" in text or "-" in text or text in _UNION_TAGS):
+            continue
+        parts.append(text)
+    return ".".join(parts)
+
+
+def first_error(exc: ValidationError) -> tuple[str, str]:
+    err = exc.errors()[0]
+    return field_path(tuple(err.get("loc", ()))), str(err.get("msg"))
 
 
 def _instant(value: str | None, field: str) -> str | None:
@@ -70,7 +92,9 @@ class ReportIn(Strict):
     audience: AudienceIn | None = None
     tlp: TLP | None = None
     state: Literal["draft", "submitted"] = "submitted"
-    id: Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{8,64}$")] | None = None
+    # A client may choose the id (e.g. a device filing offline, retrying safely); it must be
+    # a UUID so that it cannot be used to probe for reports the client is not shown.
+    id: Annotated[str, Field(pattern=r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")] | None = None
 
     @field_validator("observed_at")
     @classmethod

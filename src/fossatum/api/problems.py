@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import FossatumError, TooManyRequests, Unauthorized
+from ..schemas import field_path
 
 MEDIA_TYPE = "application/problem+json"
 
@@ -22,11 +23,6 @@ def problem(status: int, title: str, detail: str, *, field: str | None = None,
     if errors:
         body["errors"] = errors
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
-
-
-def _field_path(loc: tuple[Any, ...]) -> str:
-    parts = [str(p) for p in loc if p not in ("body", "query", "path")]
-    return ".".join(parts)
 
 
 def _describe(err: dict[str, Any]) -> str:
@@ -53,8 +49,12 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [{"field": "" if e.get("type") == "json_invalid" else _field_path(tuple(e.get("loc", ()))),
-                   "message": _describe(e)} for e in exc.errors()]
+        errors: list[dict[str, Any]] = []
+        for e in exc.errors():
+            entry = {"field": "" if e.get("type") == "json_invalid" else field_path(tuple(e.get("loc", ()))),
+                     "message": _describe(e)}
+            if all(x["field"] != entry["field"] for x in errors):  # one line per field, not per union branch
+                errors.append(entry)
         first = errors[0] if errors else {"field": "", "message": "invalid request"}
         status = 400 if any(e.get("type") == "json_invalid" for e in exc.errors()) else 422
         detail = f"{first['field']}: {first['message']}" if first["field"] else first["message"]

@@ -80,9 +80,20 @@ def _fields(entry: Entry) -> dict[str, Any]:
     return {name: getattr(entry, name) for name in Entry.__slots__}
 
 
-def _row_entry(row: tuple[Any, ...]) -> Entry:
+def _row_entry(row: tuple[Any, ...], *, strict: bool = True) -> Entry:
+    """An entry from a log row. Not strict (for verification): a stored text that is no
+    longer JSON is kept as a marker, so the entry fails its hash check instead of stopping the scan."""
     origin, seq, ts, author, kind, payload, audience, prev, digest, sig = row
-    return Entry(origin, seq, ts, author, kind, json.loads(payload), json.loads(audience), prev, digest, sig)
+
+    def load(text: str) -> Any:
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError:
+            if strict:
+                raise IntegrityError(f"{origin}#{seq}: stored entry is not valid JSON") from None
+            return {"unreadable": text}
+
+    return Entry(origin, seq, ts, author, kind, load(payload), load(audience), prev, digest, sig)
 
 
 def _user(row: tuple[Any, ...]) -> User:
@@ -354,7 +365,7 @@ class SQLiteStore:
         return row[0] if row else None
 
     # --- the log -----------------------------------------------------------------------
-    def entries(self, origin: str | None = None, after_seq: int = 0) -> Iterator[Entry]:
+    def entries(self, origin: str | None = None, after_seq: int = 0, *, strict: bool = True) -> Iterator[Entry]:
         """Entries in local order (all origins), or one origin's in sequence order."""
         conn = _connect(self.path, readonly=True)  # own connection: long scans must not pin a thread's
         try:
@@ -364,7 +375,7 @@ class SQLiteStore:
             else:
                 rows = conn.execute(f"SELECT {cols} FROM log WHERE origin = ? AND seq > ? ORDER BY seq", (origin, after_seq))
             for row in rows:
-                yield _row_entry(row)
+                yield _row_entry(row, strict=strict)
         finally:
             conn.close()
 
