@@ -40,6 +40,15 @@ class Entry:
     def to_doc(self) -> dict[str, Any]:
         return {**self.body(), "hash": self.hash, "sig": self.sig}
 
+    @property
+    def object_id(self) -> str | None:
+        """The report, unit or section this entry is about (None for node-internal entries)."""
+        if self.kind.startswith("report."):
+            return self.payload.get("report", {}).get("id")
+        if self.kind.startswith(("unit.", "section.")):
+            return self.payload.get("id")
+        return None
+
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> "Entry":
         return cls(

@@ -70,7 +70,7 @@ def _unit_saved(cur: Cursor, e: Entry) -> None:
     doc = e.payload
     doc = {k: v for k, v in doc.items() if k != "fix"}
     _upsert(cur, "units", "id", {
-        "id": doc["id"], "name": doc["name"], "kind": doc["kind"], **_visibility_columns(doc),
+        "id": doc["id"], "origin": e.origin, "name": doc["name"], "kind": doc["kind"], **_visibility_columns(doc),
         "state": "active", "released": 1, "author": e.author,
         "lat": doc["position"]["lat"] if doc.get("position") else None,
         "lon": doc["position"]["lon"] if doc.get("position") else None,
@@ -95,7 +95,7 @@ def _section_saved(cur: Cursor, e: Entry) -> None:
     doc = e.payload
     min_lon, min_lat, max_lon, max_lat = bbox(doc["geometry"])
     _upsert(cur, "sections", "id", {
-        "id": doc["id"], "name": doc["name"], "impact": doc["impact"], **_visibility_columns(doc),
+        "id": doc["id"], "origin": e.origin, "name": doc["name"], "impact": doc["impact"], **_visibility_columns(doc),
         "state": "active", "released": 1, "author": doc.get("created_by", e.author),
         "min_lon": min_lon, "min_lat": min_lat, "max_lon": max_lon, "max_lat": max_lat,
         "doc": canonical(doc),
@@ -133,6 +133,16 @@ def _report_saved(cur: Cursor, e: Entry) -> None:
     )
 
 
+def _partner_saved(cur: Cursor, e: Entry) -> None:
+    p = e.payload
+    _upsert(cur, "partners", "country", {
+        "country": p["country"], "node_id": p["node_id"], "url": p["url"], "public_key": p["public_key"],
+        "active": 1 if p.get("active", True) else 0, "added_at": e.ts,
+    })
+    if p.get("active", True):
+        _roster_added(cur, e)
+
+
 def _nothing(cur: Cursor, e: Entry) -> None:
     """Entries that record a fact but change no table (e.g. a password was set)."""
 
@@ -144,6 +154,8 @@ PROJECTIONS: dict[str, Callable[[Cursor, Entry], None]] = {
     "user.added": _user_saved,
     "user.updated": _user_saved,
     "user.password_set": _nothing,
+    "partner.added": _partner_saved,
+    "partner.updated": _partner_saved,
     "unit.added": _unit_saved,
     "unit.updated": _unit_saved,
     "unit.moved": _unit_saved,

@@ -67,3 +67,36 @@ PROJECTION_TABLES = (
 )
 
 LATEST = MIGRATIONS[-1][0]
+
+MIGRATIONS.append((2, "federation: partners, per-partner streams, inbound cursors, audit", [
+    "ALTER TABLE log ADD COLUMN object_id TEXT",
+    "CREATE INDEX IF NOT EXISTS log_object ON log (object_id)",
+    "ALTER TABLE units ADD COLUMN origin TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE sections ADD COLUMN origin TEXT NOT NULL DEFAULT ''",
+    # projection of partner.added / partner.removed (node-local entries)
+    """CREATE TABLE IF NOT EXISTS partners (
+        country TEXT PRIMARY KEY, node_id TEXT NOT NULL UNIQUE, url TEXT NOT NULL,
+        public_key TEXT NOT NULL, active INTEGER NOT NULL, added_at TEXT NOT NULL)""",
+    # what this node sent or will send to each partner: a signed, gap-free stream per partner
+    """CREATE TABLE IF NOT EXISTS outbox (
+        partner TEXT NOT NULL, stream_seq INTEGER NOT NULL, kind TEXT NOT NULL,
+        object_id TEXT, entry_seq INTEGER, item TEXT NOT NULL, hash TEXT NOT NULL, sig TEXT NOT NULL,
+        created_at TEXT NOT NULL, PRIMARY KEY (partner, stream_seq))""",
+    """CREATE TABLE IF NOT EXISTS peer_state (
+        partner TEXT PRIMARY KEY, released_through INTEGER NOT NULL DEFAULT 0,
+        acked INTEGER NOT NULL DEFAULT 0, last_contact TEXT, last_error TEXT, last_error_at TEXT)""",
+    """CREATE TABLE IF NOT EXISTS sent_objects (
+        partner TEXT NOT NULL, object_id TEXT NOT NULL, PRIMARY KEY (partner, object_id))""",
+    # what this node received from each partner's stream
+    """CREATE TABLE IF NOT EXISTS inbound (
+        origin TEXT PRIMARY KEY, stream_seq INTEGER NOT NULL, stream_hash TEXT NOT NULL,
+        received_at TEXT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS audit (
+        id INTEGER PRIMARY KEY, at TEXT NOT NULL, direction TEXT NOT NULL, partner TEXT NOT NULL,
+        decision TEXT NOT NULL, rule TEXT NOT NULL, object_id TEXT, entry_origin TEXT,
+        entry_seq INTEGER, detail TEXT NOT NULL DEFAULT '')""",
+    "CREATE INDEX IF NOT EXISTS audit_partner ON audit (partner, id)",
+]))
+
+PROJECTION_TABLES = PROJECTION_TABLES + ("partners",)
+LATEST = MIGRATIONS[-1][0]

@@ -65,12 +65,16 @@ class Tx:
         self._insert(entry)
         return entry
 
+    def insert_received(self, entry: Entry) -> None:
+        """Store and project an entry of a partner's log (already verified by the receiver)."""
+        self._insert(entry)
+
     def _insert(self, entry: Entry) -> None:
         self.conn.execute(
-            "INSERT INTO log (origin, seq, ts, author, kind, payload, audience, prev, hash, sig) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO log (origin, seq, ts, author, kind, payload, audience, prev, hash, sig, object_id) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (entry.origin, entry.seq, entry.ts, entry.author, entry.kind, canonical(entry.payload),
-             canonical(entry.audience), entry.prev, entry.hash, entry.sig),
+             canonical(entry.audience), entry.prev, entry.hash, entry.sig, entry.object_id),
         )
         projector.apply(self.conn, entry)
         self.appended.append(entry)

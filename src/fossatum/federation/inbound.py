@@ -1,0 +1,134 @@
+"""The receiver: verify a partner's stream item by item, store its entries read-only,
+purge on tombstones. The good prefix of a batch is kept; the first bad item stops it,
+is audited, and is reported back to the caller (never silently accepted)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..domain.timeutil import to_text, utcnow
+from ..log.entry import GENESIS, Entry
+from ..log.signing import verify_signature
+from ..policy.release import FEDERATED_KINDS, facts_of_entry
+from ..store.sqlite import SQLiteStore, Tx
+from .outbound import audit
+from .stream import check_seal
+
+
+@dataclass(frozen=True)
+class Partner:
+    country: str
+    node_id: str
+    url: str
+    public_key: str
+    active: bool = True
+
+
+@dataclass
+class Applied:
+    stored: int = 0
+    purged: int = 0
+    duplicates: int = 0
+    rejected: str | None = None
+    cursor: int = 0
+    purged_ids: list[str] = field(default_factory=list)
+
+
+OBJECT_TABLES = {"report.": "reports", "unit.": "units", "section.": "sections"}
+
+
+def _problem_with_entry(tx: Tx, doc: Any, partner: Partner, own_country: str) -> str | None:
+    try:
+        entry = Entry.from_doc(doc)
+    except (KeyError, TypeError, ValueError):
+        return "malformed entry"
+    if entry.origin != partner.node_id:
+        return f"entry of {entry.origin} relayed by {partner.node_id} (only the originator may send)"
+    if entry.compute_hash() != entry.hash:
+        return f"{entry.origin}#{entry.seq}: entry does not match its hash"
+    if not verify_signature(partner.public_key, entry.hash, entry.sig):
+        return f"{entry.origin}#{entry.seq}: bad entry signature"
+    if not entry.kind.startswith(FEDERATED_KINDS):
+        return f"{entry.origin}#{entry.seq}: kind {entry.kind} is never replicated"
+    facts = facts_of_entry(entry)
+    if facts is None or own_country not in facts.releasable_to or not facts.released:
+        return f"{entry.origin}#{entry.seq}: not released to {own_country}"
+    (last_seq,) = tx.execute("SELECT COALESCE(MAX(seq), 0) FROM log WHERE origin = ?", (entry.origin,)).fetchone()
+    if entry.seq <= last_seq:
+        return f"{entry.origin}#{entry.seq}: replayed or out of order (already at #{last_seq})"
+    table = next(t for prefix, t in OBJECT_TABLES.items() if entry.kind.startswith(prefix))
+    row = tx.execute(f"SELECT origin FROM {table} WHERE id = ?", (entry.object_id,)).fetchone()
+    if row is not None and row[0] != entry.origin:
+        return f"{entry.origin}#{entry.seq}: object {entry.object_id} belongs to {row[0]}"
+    return None
+
+
+def purge(tx: Tx, origin: str, object_id: str) -> int:
+    """Remove every trace of a partner's object: its rows and its entries in this log."""
+    rid = tx.execute("SELECT rid FROM reports WHERE id = ? AND origin = ?", (object_id, origin)).fetchone()
+    if rid:
+        tx.execute("DELETE FROM reports_rtree WHERE rid = ?", (rid[0],))
+        tx.execute("DELETE FROM reports WHERE rid = ?", (rid[0],))
+        tx.execute("DELETE FROM report_versions WHERE report_id = ? AND origin = ?", (object_id, origin))
+    if tx.execute("SELECT 1 FROM units WHERE id = ? AND origin = ?", (object_id, origin)).fetchone():
+        tx.execute("DELETE FROM units WHERE id = ?", (object_id,))
+        tx.execute("DELETE FROM unit_positions WHERE unit_id = ?", (object_id,))
+    tx.execute("DELETE FROM sections WHERE id = ? AND origin = ?", (object_id, origin))
+    return tx.execute("DELETE FROM log WHERE object_id = ? AND origin = ?", (object_id, origin)).rowcount
+
+
+def apply(store: SQLiteStore, partner: Partner, own_country: str, items: list[Any]) -> Applied:
+    result = Applied()
+    with store.transaction() as tx:
+        row = tx.execute("SELECT stream_seq, stream_hash FROM inbound WHERE origin = ?", (partner.node_id,)).fetchone()
+        seq, prev = row if row else (0, GENESIS)
+        for wire in items:
+            problem = check_seal(partner.public_key, wire)
+            item = wire.get("item", {}) if isinstance(wire, dict) else {}
+            if problem is None and item.get("from") != partner.node_id:
+                problem = f"stream of {item.get('from')} delivered as {partner.node_id}'s"
+            if problem is None and item.get("to") != own_country:
+                problem = f"stream item addressed to {item.get('to')}"
+            if problem is None and isinstance(item.get("seq"), int) and item["seq"] <= seq:
+                result.duplicates += 1  # already held: resent after a lost acknowledgement
+                continue
+            if problem is None and (item.get("seq") != seq + 1 or item.get("prev") != prev):
+                problem = f"stream gap or fork: expected #{seq + 1} after {prev[:12]}, got #{item.get('seq')}"
+            if problem is None and item.get("kind") == "entry":
+                problem = _problem_with_entry(tx, item.get("entry"), partner, own_country)
+                if problem is None:
+                    entry = Entry.from_doc(item["entry"])
+                    tx.insert_received(entry)
+                    result.stored += 1
+            elif problem is None and item.get("kind") == "tombstone":
+                object_id = (item.get("tombstone") or {}).get("object_id")
+                if not isinstance(object_id, str):
+                    problem = "malformed tombstone"
+                else:
+                    removed = purge(tx, partner.node_id, object_id)
+                    audit(tx, direction="in", partner=partner.country, decision="purged",
+                          rule=str(item["tombstone"].get("reason", "")), object_id=object_id,
+                          entry_origin=partner.node_id, detail=f"{removed} entries removed")
+                    result.purged += 1
+                    result.purged_ids.append(object_id)
+            elif problem is None:
+                problem = f"unknown item kind {item.get('kind')!r}"
+            if problem is not None:
+                result.rejected = problem
+                audit(tx, direction="in", partner=partner.country, decision="rejected", rule="verification",
+                      entry_origin=partner.node_id, entry_seq=item.get("seq") if isinstance(item.get("seq"), int) else None,
+                      detail=problem)
+                break
+            seq, prev = item["seq"], wire["hash"]
+        tx.execute(
+            "INSERT INTO inbound (origin, stream_seq, stream_hash, received_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (origin) DO UPDATE SET stream_seq = excluded.stream_seq, stream_hash = excluded.stream_hash, "
+            "received_at = excluded.received_at",
+            (partner.node_id, seq, prev, to_text(utcnow())),
+        )
+        if result.stored or result.purged:
+            audit(tx, direction="in", partner=partner.country, decision="verified", rule="batch",
+                  entry_origin=partner.node_id, detail=f"{result.stored} stored, {result.purged} purged, up to #{seq}")
+        result.cursor = seq
+    return result

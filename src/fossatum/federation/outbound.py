@@ -1,0 +1,144 @@
+"""The sender: turn this node's own log into one signed stream per partner, and serve it.
+
+`release` walks the own entries not yet decided for a partner, applies the release rule,
+appends an item per released entry (or a tombstone where a partner loses an object it
+had), and audits every decision. `serve` hands out items after the partner's cursor,
+each re-checked by the independent egress check first.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from ..domain.timeutil import to_text, utcnow
+from ..log.entry import GENESIS, Entry, canonical
+from ..log.signing import NodeKey
+from ..policy.release import facts_of_entry, release_decision
+from ..policy.visibility import Facts
+from ..store.sqlite import SQLiteStore, Tx, _row_entry
+from .egress import egress_problem
+from .stream import seal
+
+BATCH = 2000
+
+
+def audit(tx: Tx, *, direction: str, partner: str, decision: str, rule: str, object_id: str | None = None,
+          entry_origin: str | None = None, entry_seq: int | None = None, detail: str = "") -> None:
+    tx.execute(
+        "INSERT INTO audit (at, direction, partner, decision, rule, object_id, entry_origin, entry_seq, detail) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (to_text(utcnow()), direction, partner, decision, rule, object_id, entry_origin, entry_seq, detail),
+    )
+
+
+@dataclass
+class Served:
+    items: list[dict[str, Any]]
+    last: int
+    blocked: str | None = None
+
+
+class Outbound:
+    def __init__(self, store: SQLiteStore, key: NodeKey) -> None:
+        self.store = store
+        self.key = key
+
+    @property
+    def origin(self) -> str:
+        return self.store.origin or ""
+
+    def _linked_facts(self, tx: Tx, report_id: str) -> Facts | None:
+        row = tx.execute("SELECT doc FROM reports WHERE id = ?", (report_id,)).fetchone()
+        if row is None:
+            return None
+        doc = json.loads(row[0])
+        entry = Entry(doc["origin"], 0, "", doc["author"], "report.current", {"report": doc},
+                      {**doc["audience"], "state": doc["state"], "released": doc["released"], "author": doc["author"]}, "")
+        return facts_of_entry(entry)
+
+    def release(self, partner: str) -> int:
+        """Decide every own entry not yet decided for `partner`; returns how many items were added."""
+        added = 0
+        while True:
+            with self.store.transaction() as tx:
+                n, more = self._release_batch(tx, partner)
+            added += n
+            if not more:
+                return added
+
+    def _release_batch(self, tx: Tx, partner: str) -> tuple[int, bool]:
+        tx.execute("INSERT INTO peer_state (partner) VALUES (?) ON CONFLICT (partner) DO NOTHING", (partner,))
+        (through,) = tx.execute("SELECT released_through FROM peer_state WHERE partner = ?", (partner,)).fetchone()
+        rows = tx.execute(
+            "SELECT origin, seq, ts, author, kind, payload, audience, prev, hash, sig FROM log "
+            "WHERE origin = ? AND seq > ? ORDER BY seq LIMIT ?", (self.origin, through, BATCH),
+        ).fetchall()
+        if not rows:
+            return 0, False
+        last = tx.execute("SELECT stream_seq, hash FROM outbox WHERE partner = ? ORDER BY stream_seq DESC LIMIT 1",
+                          (partner,)).fetchone()
+        stream_seq, prev = last if last else (0, GENESIS)
+        added = 0
+        now = to_text(utcnow())
+        for row in rows:
+            entry = _row_entry(row)
+            object_id = entry.object_id
+            if object_id is None:
+                continue  # node-internal (accounts, roster, partners): never a candidate
+            ok, rule = release_decision(entry, partner, lambda rid: self._linked_facts(tx, rid))
+            had = tx.execute("SELECT 1 FROM sent_objects WHERE partner = ? AND object_id = ?",
+                             (partner, object_id)).fetchone() is not None
+            if ok:
+                item = {"from": self.origin, "to": partner, "seq": stream_seq + 1, "prev": prev,
+                        "kind": "entry", "entry": entry.to_doc()}
+                tx.execute("INSERT INTO sent_objects (partner, object_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                           (partner, object_id))
+                decision = "sent"
+            elif had:
+                item = {"from": self.origin, "to": partner, "seq": stream_seq + 1, "prev": prev, "kind": "tombstone",
+                        "tombstone": {"object_id": object_id, "reason": rule, "at": entry.ts, "entry_seq": entry.seq}}
+                tx.execute("DELETE FROM sent_objects WHERE partner = ? AND object_id = ?", (partner, object_id))
+                decision = "revoked"
+            else:
+                audit(tx, direction="out", partner=partner, decision="withheld", rule=rule, object_id=object_id,
+                      entry_origin=entry.origin, entry_seq=entry.seq)
+                continue
+            wire = seal(self.key, item)
+            stream_seq, prev = stream_seq + 1, wire["hash"]
+            tx.execute(
+                "INSERT INTO outbox (partner, stream_seq, kind, object_id, entry_seq, item, hash, sig, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (partner, stream_seq, item["kind"], object_id, entry.seq, canonical(item), wire["hash"], wire["sig"], now),
+            )
+            audit(tx, direction="out", partner=partner, decision=decision, rule=rule, object_id=object_id,
+                  entry_origin=entry.origin, entry_seq=entry.seq, detail=f"stream #{stream_seq}")
+            added += 1
+        tx.execute("UPDATE peer_state SET released_through = ? WHERE partner = ?", (rows[-1][1], partner))
+        return added, len(rows) == BATCH
+
+    def serve(self, partner: str, *, after: int, limit: int) -> Served:
+        """Items after the partner's cursor; `after` also acknowledges everything up to it."""
+        self.release(partner)
+        with self.store.transaction() as tx:
+            tx.execute("INSERT INTO peer_state (partner) VALUES (?) ON CONFLICT (partner) DO NOTHING", (partner,))
+            tx.execute("UPDATE peer_state SET acked = MAX(acked, ?), last_contact = ? WHERE partner = ?",
+                       (after, to_text(utcnow()), partner))
+            rows = tx.execute("SELECT item, hash, sig FROM outbox WHERE partner = ? AND stream_seq > ? "
+                              "ORDER BY stream_seq LIMIT ?", (partner, after, limit)).fetchall()
+            (last,) = tx.execute("SELECT COALESCE(MAX(stream_seq), 0) FROM outbox WHERE partner = ?", (partner,)).fetchone()
+            items: list[dict[str, Any]] = []
+            for item_text, digest, sig in rows:
+                wire = {"item": json.loads(item_text), "hash": digest, "sig": sig}
+                problem = egress_problem(wire, origin=self.origin, partner_country=partner)
+                if problem:
+                    audit(tx, direction="out", partner=partner, decision="blocked", rule="egress check",
+                          object_id=wire["item"].get("entry", {}).get("object_id"),
+                          entry_seq=wire["item"].get("seq"), detail=problem)
+                    tx.execute("UPDATE peer_state SET last_error = ?, last_error_at = ? WHERE partner = ?",
+                               (f"egress check blocked stream #{wire['item'].get('seq')}: {problem}",
+                                to_text(utcnow()), partner))
+                    return Served(items, last, blocked=problem)
+                items.append(wire)
+        return Served(items, last)

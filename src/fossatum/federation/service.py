@@ -1,0 +1,202 @@
+"""A node's federation: its partners, its outgoing streams, and pulling from partners."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import threading
+from typing import TYPE_CHECKING, Any
+
+from ..domain import audience as aud
+from ..domain.timeutil import to_text, utcnow
+from ..errors import Conflict, InvalidInput, NotFound
+from . import inbound
+from .inbound import Applied, Partner
+from .outbound import Outbound
+from .transport import LinkDown, Transport
+
+if TYPE_CHECKING:
+    from ..node import Node
+
+PAGE = 500
+
+
+def node_id_for(country: str, public_key: str) -> str:
+    """A node's id follows from its country and key (the same rule as `fossatum init`)."""
+    return f"{country}-{base64.b64decode(public_key).hex()[:8]}"
+
+
+def check_key(public_key: str) -> str:
+    try:
+        raw = base64.b64decode(public_key, validate=True)
+    except (binascii.Error, ValueError):
+        raw = b""
+    if len(raw) != 32:
+        raise InvalidInput("expected the partner's Ed25519 public key as printed by 'fossatum key show'", field="key")
+    return public_key
+
+
+class Federation:
+    def __init__(self, node: "Node", transport: Transport | None = None) -> None:
+        self.node = node
+        self.outbound = Outbound(node.store, node.key)
+        self.transport = transport
+        self._pull_locks: dict[str, threading.Lock] = {}
+
+    # --- partners ----------------------------------------------------------------------
+    def partners(self, *, include_inactive: bool = False) -> list[Partner]:
+        rows = self.node.store._reader().execute(
+            "SELECT country, node_id, url, public_key, active FROM partners ORDER BY country").fetchall()
+        return [Partner(c, n, u, k, bool(a)) for c, n, u, k, a in rows if a or include_inactive]
+
+    def partner(self, country: str) -> Partner:
+        for p in self.partners():
+            if p.country == country:
+                return p
+        raise NotFound(f"no partner {country}")
+
+    def key_of_node(self, node_id: str) -> str | None:
+        return next((p.public_key for p in self.partners() if p.node_id == node_id), None)
+
+    def add_partner(self, *, country: str, url: str, key: str) -> Partner:
+        aud.check_country(country, field="country")
+        if country == self.node.country:
+            raise InvalidInput("a node cannot be its own partner", field="country")
+        if not re.match(r"^https?://[^\s/]+", url):
+            raise InvalidInput("expected the partner's base URL, e.g. https://dza.example:8000", field="url")
+        check_key(key)
+        partner = Partner(country, node_id_for(country, key), url.rstrip("/"), key)
+        with self.node.store.transaction() as tx:
+            row = tx.execute("SELECT active FROM partners WHERE country = ?", (country,)).fetchone()
+            if row and row[0]:
+                raise Conflict(f"{country} is a partner already; remove it first to change its key or URL")
+            tx.append(ts=to_text(self.node.clock()), author="node-admin", kind="partner.added",
+                      payload={"country": country, "node_id": partner.node_id, "url": partner.url,
+                               "public_key": key, "active": True},
+                      audience={"scope": "agency", "owner_agency": "", "owner_country": self.node.country, "local": True})
+        return partner
+
+    def remove_partner(self, country: str) -> None:
+        """Stop replicating with `country`; what it released to this node stays (read-only)."""
+        partner = self.partner(country)
+        with self.node.store.transaction() as tx:
+            tx.append(ts=to_text(self.node.clock()), author="node-admin", kind="partner.updated",
+                      payload={"country": country, "node_id": partner.node_id, "url": partner.url,
+                               "public_key": partner.public_key, "active": False},
+                      audience={"scope": "agency", "owner_agency": "", "owner_country": self.node.country, "local": True})
+
+    # --- sending -----------------------------------------------------------------------
+    def serve_stream(self, caller_node_id: str, *, after: int, limit: int) -> dict[str, Any]:
+        """The stream for the calling partner node (already authenticated by its key)."""
+        partner = next((p for p in self.partners() if p.node_id == caller_node_id), None)
+        if partner is None:
+            raise NotFound(f"{caller_node_id} is not an active partner")
+        served = self.outbound.serve(partner.country, after=max(0, after), limit=max(1, min(limit, 5000)))
+        return {"from": self.node.node_id, "items": served.items, "last": served.last, "blocked": served.blocked}
+
+    def release_all(self) -> int:
+        return sum(self.outbound.release(p.country) for p in self.partners())
+
+    def notify_all(self) -> None:
+        """Tell each partner reachable now that new items wait (it pulls them)."""
+        if self.transport is None:
+            return
+        for partner in self.partners():
+            last = self._outbox_last(partner.country)
+            try:
+                self.transport.notify(partner, last)
+            except LinkDown as exc:
+                self._note_error(partner.country, str(exc))
+
+    def _outbox_last(self, country: str) -> int:
+        row = self.node.store._reader().execute(
+            "SELECT COALESCE(MAX(stream_seq), 0) FROM outbox WHERE partner = ?", (country,)).fetchone()
+        return int(row[0])
+
+    # --- receiving ---------------------------------------------------------------------
+    def cursor(self, partner: Partner) -> int:
+        row = self.node.store._reader().execute(
+            "SELECT stream_seq FROM inbound WHERE origin = ?", (partner.node_id,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def pull(self, partner: Partner) -> Applied:
+        """Fetch and apply pages from `partner` until caught up (or rejected, or the link fails)."""
+        if self.transport is None:
+            raise LinkDown("no transport configured")
+        lock = self._pull_locks.setdefault(partner.country, threading.Lock())
+        total = Applied()
+        with lock:
+            while True:
+                after = self.cursor(partner)
+                try:
+                    page = self.transport.fetch(partner, after, PAGE)
+                except LinkDown as exc:
+                    self._note_error(partner.country, str(exc))
+                    raise
+                items = page.get("items") if isinstance(page, dict) else None
+                if not isinstance(items, list):
+                    raise LinkDown(f"{partner.country} sent a malformed page")
+                applied = inbound.apply(self.node.store, partner, self.node.country, items)
+                total.stored += applied.stored
+                total.purged += applied.purged
+                total.duplicates += applied.duplicates
+                total.purged_ids += applied.purged_ids
+                total.cursor = applied.cursor
+                if applied.rejected:
+                    total.rejected = applied.rejected
+                    self._note_error(partner.country, f"rejected from {partner.country}: {applied.rejected}")
+                    return total
+                if not items or applied.cursor >= int(page.get("last", 0)):
+                    self._note_contact(partner.country)
+                    return total
+
+    def sync(self) -> dict[str, Applied | str]:
+        """One round with every partner: release, pull; a link that is down is noted, not fatal."""
+        results: dict[str, Applied | str] = {}
+        self.release_all()
+        for partner in self.partners():
+            try:
+                results[partner.country] = self.pull(partner)
+            except LinkDown as exc:
+                results[partner.country] = str(exc)
+        return results
+
+    def _note_error(self, country: str, message: str) -> None:
+        with self.node.store.transaction() as tx:
+            tx.execute("INSERT INTO peer_state (partner) VALUES (?) ON CONFLICT (partner) DO NOTHING", (country,))
+            tx.execute("UPDATE peer_state SET last_error = ?, last_error_at = ? WHERE partner = ?",
+                       (message[:500], to_text(utcnow()), country))
+
+    def _note_contact(self, country: str) -> None:
+        with self.node.store.transaction() as tx:
+            tx.execute("INSERT INTO peer_state (partner) VALUES (?) ON CONFLICT (partner) DO NOTHING", (country,))
+            tx.execute("UPDATE peer_state SET last_contact = ? WHERE partner = ?", (to_text(utcnow()), country))
+
+    # --- observing ---------------------------------------------------------------------
+    def status(self) -> list[dict[str, Any]]:
+        reader = self.node.store._reader()
+        out = []
+        for p in self.partners(include_inactive=True):
+            state = reader.execute("SELECT released_through, acked, last_contact, last_error, last_error_at "
+                                   "FROM peer_state WHERE partner = ?", (p.country,)).fetchone() or (0, 0, None, None, None)
+            last_sent = self._outbox_last(p.country)
+            out.append({
+                "country": p.country, "node_id": p.node_id, "url": p.url, "active": p.active,
+                "last_sent": last_sent, "acknowledged": state[1], "lag": last_sent - state[1],
+                "received": self.cursor(p), "last_contact": state[2],
+                "last_error": state[3], "last_error_at": state[4],
+            })
+        return out
+
+    def audit(self, *, partner: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
+        sql = ("SELECT id, at, direction, partner, decision, rule, object_id, entry_origin, entry_seq, detail "
+               "FROM audit")
+        params: list[Any] = []
+        if partner:
+            sql += " WHERE partner = ?"
+            params.append(partner)
+        sql += " ORDER BY id DESC LIMIT ?"
+        params.append(limit)
+        cols = ("id", "at", "direction", "partner", "decision", "rule", "object_id", "entry_origin", "entry_seq", "detail")
+        return [dict(zip(cols, row)) for row in self.node.store._reader().execute(sql, params)]

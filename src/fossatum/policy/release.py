@@ -1,0 +1,59 @@
+"""What may leave this node for a partner country: the release rule for log entries.
+
+An entry is released to partner P when its object may be released to P (`may_release`)
+and, for containment, every report it links to is one P may already see (P's own, or
+released to P): a child never reaches a wider audience than its parents.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ..domain import audience as aud
+from ..log.entry import Entry
+from .visibility import Facts, may_release
+
+FEDERATED_KINDS = ("report.", "unit.", "section.")
+
+
+def facts_of_entry(entry: Entry) -> Facts | None:
+    """Need-to-know facts carried by an entry; None for node-internal entries."""
+    a = entry.audience
+    if not isinstance(a, dict) or a.get("local") or not entry.kind.startswith(FEDERATED_KINDS):
+        return None
+    audience = aud.from_doc(a, owner_agency=str(a.get("owner_agency", "")), owner_country=str(a.get("owner_country", "")))
+    if entry.kind.startswith("report."):
+        state, released, author = str(a.get("state", "draft")), a.get("released") is True, str(a.get("author", ""))
+    else:  # units and sections have no workflow: their audience is their release
+        state, released, author = "active", True, entry.author
+    return Facts(audience.owner_agency, audience.owner_country, audience.scope, audience.releasable_to,
+                 state, released, author)
+
+
+def links_of_entry(entry: Entry) -> list[str]:
+    if entry.kind.startswith("report."):
+        return list(entry.payload.get("report", {}).get("links") or [])
+    return []
+
+
+def partner_may_see(facts: Facts | None, country: str) -> bool:
+    return facts is not None and (facts.owner_country == country or may_release(facts, country))
+
+
+def release_decision(entry: Entry, country: str, linked: Callable[[str], Facts | None]) -> tuple[bool, str]:
+    """(release?, rule) for sending `entry` to partner `country`."""
+    facts = facts_of_entry(entry)
+    if facts is None:
+        return False, "node-internal"
+    if facts.state == "draft" or not facts.released:
+        return False, "not validated"
+    if facts.scope.value not in ("partners", "all_partners"):
+        return False, f"scope {facts.scope.value}"
+    if country not in facts.releasable_to:
+        return False, "not in releasable_to"
+    if not may_release(facts, country):
+        return False, "audience"
+    for link in links_of_entry(entry):
+        if not partner_may_see(linked(link), country):
+            return False, "containment: links a report the partner may not see"
+    return True, "released"

@@ -1,0 +1,108 @@
+"""Three nodes in one process: each receives exactly what was released to its country."""
+
+from __future__ import annotations
+
+import json
+
+from fossatum.schemas import ReportPatch
+
+from .cluster import Cluster
+
+
+def ids(cluster: Cluster, country: str) -> set[str]:
+    """Report ids held by `country`'s node (every row, no viewer filter)."""
+    rows = cluster.nodes[country].store._reader().execute("SELECT id FROM reports").fetchall()
+    return {r[0] for r in rows}
+
+
+def test_a_report_released_to_algeria_reaches_algiers_and_not_tripoli(cluster: Cluster) -> None:
+    doc = cluster.file("TUN", audience={"scope": "partners", "partners": ["DZA"]})
+    cluster.sync()
+    assert doc["id"] in ids(cluster, "DZA")
+    assert doc["id"] not in ids(cluster, "LBY")
+    copy = json.loads(cluster.nodes["DZA"].report(viewer=cluster.officers["DZA"], report_id=doc["id"]))
+    assert copy["origin"] == cluster.nodes["TUN"].node_id and copy["owner_country"] == "TUN"
+    assert copy["description"] == doc["description"]
+
+
+def test_nothing_unvalidated_or_national_leaves_the_country(cluster: Cluster) -> None:
+    unvalidated = cluster.file("TUN", validate=False)
+    national = cluster.file("TUN", audience={"scope": "national"})
+    draft = cluster.file("TUN", validate=False, state="draft")
+    cluster.sync()
+    for country in ("DZA", "LBY"):
+        assert not {unvalidated["id"], national["id"], draft["id"]} & ids(cluster, country)
+
+
+def test_validation_later_releases_the_report(cluster: Cluster) -> None:
+    doc = cluster.file("TUN", validate=False)
+    cluster.sync()
+    assert doc["id"] not in ids(cluster, "DZA")
+    cluster.nodes["TUN"].transition(actor=cluster.officers["TUN"], report_id=doc["id"], action="validate")
+    cluster.sync()
+    assert doc["id"] in ids(cluster, "DZA") and doc["id"] in ids(cluster, "LBY")
+
+
+def test_narrowing_the_audience_purges_the_partner_copy(cluster: Cluster) -> None:
+    doc = cluster.file("TUN")
+    cluster.sync()
+    assert doc["id"] in ids(cluster, "LBY")
+    cluster.nodes["TUN"].amend_report(actor=cluster.officers["TUN"], report_id=doc["id"],
+                                      patch=ReportPatch.model_validate({"audience": {"scope": "partners", "partners": ["DZA"]}}))
+    cluster.sync()
+    assert doc["id"] in ids(cluster, "DZA")
+    assert doc["id"] not in ids(cluster, "LBY")
+    libya = cluster.nodes["LBY"]
+    assert not libya.store._reader().execute("SELECT 1 FROM log WHERE object_id = ?", (doc["id"],)).fetchall()
+    purged = [a for a in libya.federation.audit() if a["decision"] == "purged"]
+    assert purged and purged[0]["object_id"] == doc["id"]
+
+
+def test_amendments_arrive_and_partner_copies_cannot_be_edited(cluster: Cluster) -> None:
+    doc = cluster.file("TUN")
+    cluster.nodes["TUN"].amend_report(actor=cluster.officers["TUN"], report_id=doc["id"],
+                                      patch=ReportPatch.model_validate({"description": "group split in two"}))
+    cluster.sync()
+    dza = cluster.nodes["DZA"]
+    copy = json.loads(dza.report(viewer=cluster.officers["DZA"], report_id=doc["id"]))
+    assert copy["description"] == "group split in two" and copy["version"] == 3
+    import pytest
+
+    from fossatum.errors import Forbidden
+    with pytest.raises(Forbidden):
+        dza.transition(actor=cluster.officers["DZA"], report_id=doc["id"], action="close", reason="x")
+
+
+def test_every_node_verifies_after_replication(cluster: Cluster) -> None:
+    for country in ("TUN", "DZA", "LBY"):
+        cluster.file(country)
+    cluster.sync()
+    for node in cluster.nodes.values():
+        results = node.verify()
+        assert len(results) == 3
+        assert all(r.ok for r in results), [r.problems for r in results]
+
+
+def test_replication_resumes_after_a_link_cut_without_loss_or_duplicates(cluster: Cluster) -> None:
+    cluster.transports["DZA"].down.add("TUN")
+    sent = [cluster.file("TUN")["id"] for _ in range(5)]
+    cluster.sync()
+    assert not set(sent) & ids(cluster, "DZA")
+    status = {s["country"]: s for s in cluster.nodes["DZA"].federation.status()}
+    assert "unreachable" in (status["TUN"]["last_error"] or "")
+    cluster.transports["DZA"].down.clear()
+    cluster.sync()
+    assert set(sent) <= ids(cluster, "DZA")
+    again = cluster.nodes["DZA"].federation.pull(cluster.nodes["DZA"].federation.partner("TUN"))
+    assert again.stored == 0
+
+
+def test_the_sender_audits_every_release_decision(cluster: Cluster) -> None:
+    released = cluster.file("TUN", audience={"scope": "partners", "partners": ["DZA"]})
+    cluster.sync()
+    audit = cluster.nodes["TUN"].federation.audit()
+    to_dza = [a for a in audit if a["partner"] == "DZA" and a["object_id"] == released["id"]]
+    to_lby = [a for a in audit if a["partner"] == "LBY" and a["object_id"] == released["id"]]
+    assert any(a["decision"] == "sent" for a in to_dza)
+    assert to_lby and all(a["decision"] == "withheld" for a in to_lby)
+    assert any(a["rule"] == "not in releasable_to" for a in to_lby)
