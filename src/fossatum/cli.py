@@ -148,14 +148,22 @@ def _serve(node: Node, host: str, port: int, banner: list[str] | None = None) ->
     import uvicorn
 
     from .api.app import create_app
+    from .federation.transport import HttpTransport
+    from .federation.worker import Worker
 
+    node.federation.transport = HttpTransport(node.key, node.node_id)
+    worker = Worker(node.federation, interval=node.settings.sync_interval)
+    app = create_app(node)
+    app.state.worker = worker
     click.echo(f"Fossatum node {node.node_id} ({node.name}) at http://{host}:{port}/")
     for line in banner or []:
         click.echo(line)
     sys.stdout.flush()
+    worker.start()
     try:
-        uvicorn.run(create_app(node), host=host, port=port, log_level="warning", access_log=False)
+        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
     finally:
+        worker.stop()
         node.close()
 
 
@@ -180,6 +188,95 @@ def demo(data_dir: Path, host: str, port: int, setup_only: bool, fresh: bool) ->
         node.close()
         return
     _serve(node, host, port, banner=lines)
+
+
+@cli.group()
+def key() -> None:
+    """This node's signing key."""
+
+
+@key.command("show")
+@DATA
+def key_show(data_dir: Path) -> None:
+    """Print the public key (first line, alone) and its fingerprint."""
+    node = _open(data_dir)
+    click.echo(node.key.public)
+    click.echo(f"fingerprint {node.key.fingerprint}  node {node.node_id}")
+    node.close()
+
+
+@cli.group()
+def partner() -> None:
+    """Partner nodes this node replicates with."""
+
+
+@partner.command("add")
+@DATA
+@click.option("--country", required=True, help="The partner's ISO 3166 alpha-3 code.")
+@click.option("--url", required=True, help="The partner node's base URL.")
+@click.option("--key", "public_key", required=True, help="The partner's public key ('fossatum key show' there).")
+def partner_add(data_dir: Path, country: str, url: str, public_key: str) -> None:
+    """Register a partner node (puts its country on the roster)."""
+    node = _open(data_dir)
+    added = node.federation.add_partner(country=country.upper(), url=url, key=public_key)
+    click.echo(f"added partner {added.country} (node {added.node_id}) at {added.url}")
+    node.close()
+
+
+@partner.command("list")
+@DATA
+def partner_list(data_dir: Path) -> None:
+    node = _open(data_dir)
+    for p in node.federation.partners(include_inactive=True):
+        click.echo(f"{p.country}\t{p.node_id}\t{p.url}\t{'active' if p.active else 'removed'}")
+    node.close()
+
+
+@partner.command("remove")
+@DATA
+@click.option("--country", required=True)
+def partner_remove(data_dir: Path, country: str) -> None:
+    """Stop replicating with a partner (what it released here stays, read-only)."""
+    node = _open(data_dir)
+    node.federation.remove_partner(country.upper())
+    click.echo(f"removed partner {country.upper()}")
+    node.close()
+
+
+@cli.group()
+def sync() -> None:
+    """Replication with partners."""
+
+
+@sync.command("status")
+@DATA
+def sync_status(data_dir: Path) -> None:
+    """Per partner: last sent / acknowledged stream item, lag, last contact, last error."""
+    node = _open(data_dir)
+    node.federation.release_all()
+    rows = node.federation.status()
+    node.close()
+    if not rows:
+        click.echo("no partners")
+        return
+    click.echo("partner  sent  acked  lag  received  last contact                 last error")
+    for r in rows:
+        click.echo(f"{r['country']:<8} {r['last_sent']:>4} {r['acknowledged']:>6} {r['lag']:>4} {r['received']:>9}"
+                   f"  {r['last_contact'] or '-':<28} {r['last_error'] or '-'}"
+                   + ("" if r["active"] else "  (removed)"))
+
+
+@sync.command("audit")
+@DATA
+@click.option("--partner", "country", default=None)
+@click.option("--limit", default=50, show_default=True)
+def sync_audit(data_dir: Path, country: str | None, limit: int) -> None:
+    """Release decisions and received batches, newest first."""
+    node = _open(data_dir)
+    for a in node.federation.audit(partner=country, limit=limit):
+        click.echo(f"{a['at']} {a['direction']:<3} {a['partner']} {a['decision']:<8} {a['rule']:<24} "
+                   f"{a['object_id'] or '-'} {a['detail']}")
+    node.close()
 
 
 @cli.command()

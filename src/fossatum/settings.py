@@ -30,6 +30,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("session_hours", 12, "How long a login lasts (one shift), in hours.", minimum=1),
     Setting("login_free_failures", 5, "Failed logins allowed before each further one doubles a wait.", minimum=1),
     Setting("page_max", 10_000, "Largest page size a client may ask for when listing reports.", minimum=10),
+    Setting("sync_interval", 5, "Seconds between two federation rounds when no partner announced anything.", minimum=1),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

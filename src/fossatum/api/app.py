@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse
 
 from .. import __version__
 from ..node import Node
-from . import directory, problems, reports
+from . import directory, federation, problems, reports
 from .limits import BodyLimit
 
 _LANDING = """<!doctype html><html lang="en"><meta charset="utf-8"><title>Fossatum — {name}</title>
@@ -32,6 +32,7 @@ def create_app(node: Node) -> FastAPI:
     problems.install(app)
     app.include_router(directory.router)
     app.include_router(reports.router)
+    app.include_router(federation.router)
     app.add_middleware(BodyLimit, max_bytes=node.settings.max_body_bytes)
 
     @app.get("/", include_in_schema=False)

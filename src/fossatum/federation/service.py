@@ -147,7 +147,7 @@ class Federation:
                     total.rejected = applied.rejected
                     self._note_error(partner.country, f"rejected from {partner.country}: {applied.rejected}")
                     return total
-                if not items or applied.cursor >= int(page.get("last", 0)):
+                if not items:  # an empty page also acknowledged everything held
                     self._note_contact(partner.country)
                     return total
 
@@ -171,7 +171,8 @@ class Federation:
     def _note_contact(self, country: str) -> None:
         with self.node.store.transaction() as tx:
             tx.execute("INSERT INTO peer_state (partner) VALUES (?) ON CONFLICT (partner) DO NOTHING", (country,))
-            tx.execute("UPDATE peer_state SET last_contact = ? WHERE partner = ?", (to_text(utcnow()), country))
+            tx.execute("UPDATE peer_state SET last_contact = ?, last_error = NULL WHERE partner = ?",
+                       (to_text(utcnow()), country))
 
     # --- observing ---------------------------------------------------------------------
     def status(self) -> list[dict[str, Any]]:

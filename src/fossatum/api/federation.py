@@ -1,0 +1,64 @@
+"""/api/v1/federation: the node-to-node stream (signed requests) and its administration."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from ..domain.org import Role
+from ..errors import Forbidden
+from ..federation import requests as signed
+from .deps import NodeDep, Viewer
+
+router = APIRouter(prefix="/api/v1/federation", tags=["federation"])
+
+
+async def _caller(node: NodeDep, request: Request) -> str:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    body = await request.body()
+    return signed.verify(request.headers, request.method, target, body, node.federation.key_of_node)
+
+
+@router.get("/hello", summary="This node's identity (public; for partner set-up)")
+def hello(node: NodeDep) -> dict[str, Any]:
+    return {"node_id": node.node_id, "country": node.country, "name": node.name,
+            "public_key": node.key.public, "fingerprint": node.key.fingerprint}
+
+
+@router.get("/stream", summary="Items of this node's stream for the calling partner (signed request)")
+async def stream(node: NodeDep, request: Request, after: Annotated[int, Query(ge=0)] = 0,
+                 limit: Annotated[int, Query(ge=1, le=5000)] = 500) -> JSONResponse:
+    caller = await _caller(node, request)
+    page = await run_in_threadpool(node.federation.serve_stream, caller, after=after, limit=limit)
+    return JSONResponse(page)
+
+
+@router.post("/notify", status_code=202, summary="A partner announces new items (signed request)")
+async def notify(node: NodeDep, request: Request) -> dict[str, str]:
+    caller = await _caller(node, request)
+    worker = getattr(request.app.state, "worker", None)
+    partner = next((p for p in node.federation.partners() if p.node_id == caller), None)
+    if worker is not None and partner is not None:
+        worker.notified(partner.country)
+    return {"status": "accepted"}
+
+
+def _admin(viewer: Viewer) -> None:
+    if not viewer.has(Role.ADMIN):
+        raise Forbidden("this needs the admin role")
+
+
+@router.get("/status", summary="Per partner: last sent / acknowledged, lag, last error (admin)")
+def status(node: NodeDep, viewer: Viewer) -> dict[str, Any]:
+    _admin(viewer)
+    return {"items": node.federation.status()}
+
+
+@router.get("/audit", summary="Release decisions and received batches, newest first (admin)")
+def audit(node: NodeDep, viewer: Viewer, partner: str | None = None,
+          limit: Annotated[int, Query(ge=1, le=5000)] = 200) -> dict[str, Any]:
+    _admin(viewer)
+    return {"items": node.federation.audit(partner=partner, limit=limit)}
