@@ -383,10 +383,12 @@ class Node:
                 new = rules.return_(report, actor=actor, reason=reason, now=now)
             elif action == "close":
                 new = rules.close(report, actor=actor, reason=reason, now=now)
+            elif action == "retract":
+                new = rules.retract(report, actor=actor, reason=reason, now=now)
             else:
                 raise NotFound(f"no action {action!r}")
             kind = {"submit": "report.submitted", "validate": "report.validated",
-                    "return": "report.returned", "close": "report.closed"}[action]
+                    "return": "report.returned", "close": "report.closed", "retract": "report.retracted"}[action]
             self._record(tx, new, kind, {"reason": reason} if reason else {})
         return new.to_doc()
 

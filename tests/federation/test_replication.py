@@ -106,3 +106,44 @@ def test_the_sender_audits_every_release_decision(cluster: Cluster) -> None:
     assert any(a["decision"] == "sent" for a in to_dza)
     assert to_lby and all(a["decision"] == "withheld" for a in to_lby)
     assert any(a["rule"] == "not in releasable_to" for a in to_lby)
+
+
+def test_a_report_linking_to_a_hidden_report_is_withheld(cluster: Cluster) -> None:
+    hidden = cluster.file("TUN", audience={"scope": "national"})
+    shared = cluster.file("TUN", audience={"scope": "partners", "partners": ["DZA"]})
+    child = cluster.file("TUN", audience={"scope": "all_partners"}, links=[hidden["id"]])
+    visible_child = cluster.file("TUN", audience={"scope": "all_partners"}, links=[shared["id"]])
+    cluster.sync()
+    assert child["id"] not in ids(cluster, "DZA")          # its parent is national only
+    assert visible_child["id"] in ids(cluster, "DZA")      # DZA may see the parent
+    assert visible_child["id"] not in ids(cluster, "LBY")  # LBY may not
+    rules = {a["rule"] for a in cluster.nodes["TUN"].federation.audit() if a["object_id"] == child["id"]}
+    assert any(r.startswith("containment") for r in rules)
+
+
+def test_retraction_purges_every_partner_copy(cluster: Cluster) -> None:
+    doc = cluster.file("DZA")
+    cluster.sync()
+    assert doc["id"] in ids(cluster, "TUN") and doc["id"] in ids(cluster, "LBY")
+    cluster.nodes["DZA"].transition(actor=cluster.officers["DZA"], report_id=doc["id"], action="retract",
+                                    reason="the sighting was a shepherd")
+    cluster.sync()
+    assert doc["id"] not in ids(cluster, "TUN") and doc["id"] not in ids(cluster, "LBY")
+    assert doc["id"] in ids(cluster, "DZA")  # the owner keeps its history
+
+
+def test_a_country_that_joins_later_does_not_receive_history(cluster: Cluster, tmp_path) -> None:
+    from fossatum.node import init_node
+
+    old = cluster.file("TUN")
+    morocco = init_node(tmp_path / "MAR", country="MAR", name="MAR NCC")
+    try:
+        tun = cluster.nodes["TUN"]
+        tun.federation.add_partner(country="MAR", url="http://mar.invalid", key=morocco.key.public)
+        new = cluster.file("TUN")
+        morocco.federation.add_partner(country="TUN", url="http://tun.invalid", key=tun.key.public)
+        served = tun.federation.serve_stream(morocco.node_id, after=0, limit=100)
+        sent = {w["item"]["entry"]["payload"]["report"]["id"] for w in served["items"] if w["item"]["kind"] == "entry"}
+        assert new["id"] in sent and old["id"] not in sent
+    finally:
+        morocco.close()

@@ -1,8 +1,9 @@
-"""Reports and their workflow: draft → submitted → validated (or returned) → closed.
+"""Reports and their workflow: draft → submitted → validated (or returned) → closed,
+and retracted (withdrawn as wrong) from any state past draft.
 
 Every transition returns a new version; the caller records it in the log. A report is
-seen by other countries only once a duty officer of its owner country validated it
-(`released`), and stays released after it is closed.
+seen by other countries only while it is `released`: from its validation by a duty officer
+of its owner country, through closing, until it is retracted.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ class State(StrEnum):
     VALIDATED = "validated"
     RETURNED = "returned"
     CLOSED = "closed"
+    RETRACTED = "retracted"
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,8 +206,8 @@ def file(
 
 def amend(report: Report, *, actor: User, content: Content, audience: Audience, now: datetime) -> Report:
     """A new version of the content or audience; the earlier version stays in the log."""
-    if report.state is State.CLOSED:
-        raise Conflict("a closed report cannot be amended; file a linked report instead")
+    if report.state in (State.CLOSED, State.RETRACTED):
+        raise Conflict(f"a {report.state.value} report cannot be amended; file a linked report instead")
     is_author = actor.username == report.author
     officer = _is_national_officer(actor, report, Role.DUTY_OFFICER, Role.ANALYST)
     if report.state is State.VALIDATED and not officer:
@@ -252,8 +254,19 @@ def return_(report: Report, *, actor: User, reason: str, now: datetime) -> Repor
 def close(report: Report, *, actor: User, reason: str, now: datetime) -> Report:
     if not _is_national_officer(actor, report, Role.DUTY_OFFICER, Role.ANALYST):
         raise Forbidden("only a duty officer or analyst of the owner country may close a report")
-    if report.state in (State.DRAFT, State.CLOSED):
+    if report.state in (State.DRAFT, State.CLOSED, State.RETRACTED):
         raise Conflict(f"a {report.state.value} report cannot be closed")
     if not reason.strip():
         raise InvalidInput("a reason is required", field="reason")
     return _next(report, actor, now, state=State.CLOSED, closed_reason=reason.strip())
+
+
+def retract(report: Report, *, actor: User, reason: str, now: datetime) -> Report:
+    """Withdraw a report as wrong: partners lose their copies, the owner keeps the history."""
+    if not _is_national_officer(actor, report, Role.DUTY_OFFICER):
+        raise Forbidden("only a duty officer of the owner country may retract a report")
+    if report.state in (State.DRAFT, State.RETRACTED):
+        raise Conflict(f"a {report.state.value} report cannot be retracted")
+    if not reason.strip():
+        raise InvalidInput("a reason is required", field="reason")
+    return _next(report, actor, now, state=State.RETRACTED, released=False, closed_reason=reason.strip())

@@ -168,6 +168,7 @@ PROJECTIONS: dict[str, Callable[[Cursor, Entry], None]] = {
     "report.validated": _report_saved,
     "report.returned": _report_saved,
     "report.closed": _report_saved,
+    "report.retracted": _report_saved,
 }
 
 
