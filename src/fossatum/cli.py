@@ -144,50 +144,126 @@ def serve(data_dir: Path, host: str | None, port: int | None) -> None:
     _serve(node, conf.host, conf.port)
 
 
-def _serve(node: Node, host: str, port: int, banner: list[str] | None = None) -> None:
+def _serve(node: Node, host: str, port: int, banner: list[str] | None = None, *,
+           also: list[tuple[Node, int]] | None = None) -> None:
+    """Serve `node` on `port` — and each `(node, port)` of `also` beside it, in the same process.
+
+    One uvicorn server per node on one event loop, each node with its own federation
+    worker and HTTP transport. Ctrl-C (or SIGTERM) stops them all; a second one forces it.
+    """
+    import asyncio
+    import contextlib
+    import signal
+    import socket
+
     import uvicorn
 
     from .api.app import create_app
     from .federation.transport import HttpTransport
     from .federation.worker import Worker
 
-    node.federation.transport = HttpTransport(node.key, node.node_id)
-    worker = Worker(node.federation, interval=node.settings.sync_interval)
-    app = create_app(node)
-    app.state.worker = worker
-    click.echo(f"Fossatum node {node.node_id} ({node.name}) at http://{host}:{port}/")
-    for line in banner or []:
-        click.echo(line)
-    sys.stdout.flush()
-    worker.start()
+    class _Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self):  # type: ignore[no-untyped-def,override]
+            yield  # the signals are handled once for all the servers, below
+
+    served = [(node, port), *(also or [])]
+    sockets: list[socket.socket] = []
+    workers: list[Worker] = []
+    servers: list[_Server] = []
     try:
-        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+        for _, each_port in served:  # bind every port first: a port in use is one clear line
+            family = socket.AF_INET6 if ":" in host else socket.AF_INET
+            sock = socket.socket(family, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind((host, each_port))
+            except OSError as exc:
+                sock.close()
+                raise FossatumError(f"cannot listen on {host}:{each_port}: {exc.strerror or exc}") from None
+            sock.set_inheritable(True)
+            sockets.append(sock)
+        for each, each_port in served:
+            each.federation.transport = HttpTransport(each.key, each.node_id)
+            worker = Worker(each.federation, interval=each.settings.sync_interval)
+            app = create_app(each)
+            app.state.worker = worker
+            workers.append(worker)
+            servers.append(_Server(uvicorn.Config(app, host=host, port=each_port, log_level="warning",
+                                                  access_log=False)))
+            shown = f"[{host}]" if ":" in host else host
+            click.echo(f"Fossatum node {each.node_id} ({each.name}) at http://{shown}:{each_port}/")
+        for line in banner or []:
+            click.echo(line)
+        sys.stdout.flush()
+
+        def stop(signum: int, frame: object) -> None:
+            for server in servers:
+                if server.should_exit:
+                    server.force_exit = True
+                server.should_exit = True
+
+        async def run_all() -> None:
+            tasks = [asyncio.ensure_future(server.serve(sockets=[sock])) for server, sock in zip(servers, sockets)]
+            while not all(server.started for server in servers) and not any(t.done() for t in tasks):
+                await asyncio.sleep(0.02)
+            for worker in workers:  # once every node listens: no "unreachable" at start-up
+                worker.start()
+            await asyncio.gather(*tasks)
+
+        previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            asyncio.run(run_all())
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
     finally:
-        worker.stop()
-        node.close()
+        for worker in workers:
+            worker.stop()
+        for each, _ in served:
+            transport = each.federation.transport
+            if isinstance(transport, HttpTransport):
+                transport.close()
+            each.close()
+        for sock in sockets:
+            sock.close()
 
 
 @cli.command()
 @click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path), default="./demo-data",
-              show_default=True, help="Demo data folder (created or reused).")
+              show_default=True, help="Demo folder (created or reused): one node folder per country.")
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, type=int, show_default=True)
+@click.option("--port", default=8000, type=int, show_default=True,
+              help="Port of the Tunisian node; the Algerian and Libyan nodes take the next two.")
 @click.option("--setup-only", is_flag=True, help="Create the demo data, do not serve.")
 @click.option("--fresh", is_flag=True, help="Start again from an empty demo folder.")
 def demo(data_dir: Path, host: str, port: int, setup_only: bool, fresh: bool) -> None:
-    """Create (or reuse) the Tunisian demo node and serve it."""
+    """Create (or reuse) three federated demo nodes — Tunisia, Algeria, Libya — and serve them."""
     from . import demo as demo_mod
 
-    node, logins = demo_mod.ensure(data_dir, fresh=fresh)
-    lines = ["Demo logins (password for all: " + demo_mod.PASSWORD + "):"]
-    lines += [f"  {name:<18} {what}" for name, what in logins]
+    if not 0 < port <= 65533:
+        raise InvalidInput("expected a port from 1 to 65533 (the next two are used too)", field="port")
+    ready = demo_mod.ensure(data_dir, fresh=fresh, host=host, port=port)
+    lines = [f"Demo logins (password for all: {demo_mod.PASSWORD}):"]
+    for country, node in ready.nodes.items():
+        lines.append(f"  {node.name} — {ready.urls[country]}/")
+        lines += [f"    {name:<16} {what}" for name, what in ready.logins[country]]
+    lines += [
+        "Try it: log in at the Tunisian node as amira, file and validate a report with the audience",
+        '  {"scope": "partners", "partners": ["DZA"]}: within a second nadia sees it at the Algerian node,',
+        "  and no one sees it at the Libyan node.",
+    ]
     if setup_only:
-        click.echo(f"demo node {node.node_id} ready in {data_dir}")
+        for country, node in ready.nodes.items():
+            click.echo(f"demo node {node.node_id} ready in {data_dir / country}")
         for line in lines:
             click.echo(line)
-        node.close()
+        ready.close()
         return
-    _serve(node, host, port, banner=lines)
+    nodes = list(ready.nodes.values())
+    numbers = demo_mod.ports(port)
+    _serve(nodes[0], host, numbers["TUN"], banner=lines,
+           also=[(ready.nodes[c], numbers[c]) for c in demo_mod.COUNTRIES[1:]])
 
 
 @cli.group()

@@ -184,8 +184,8 @@ class _Planner:
             officer = self.users[side.officers[author.agency]]
             if officer.username == author.username:
                 officer = next(u for u in self.users.values() if "duty_officer" in u.roles and u != author)
-                if audience["scope"] == "agency" and officer.agency != author.agency:
-                    audience, tlp = {"scope": "national"}, "AMBER+STRICT"
+            if audience["scope"] == "agency" and officer.agency != author.agency:
+                audience, tlp = {"scope": "national"}, "AMBER+STRICT"  # the officer must see it
             fate = self._pick(side.fates)
             kind = self._pick(side.types)
             ring = rng.choices([a[0] for a in self.areas], [a[1] for a in self.areas])[0]

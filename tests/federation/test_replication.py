@@ -147,3 +147,21 @@ def test_a_country_that_joins_later_does_not_receive_history(cluster: Cluster, t
         assert new["id"] in sent and old["id"] not in sent
     finally:
         morocco.close()
+
+
+def test_a_liaison_officers_report_reaches_their_own_country(cluster: Cluster) -> None:
+    from .cluster import add_user
+
+    tun = cluster.nodes["TUN"]
+    tun.add_agency(actor=None, code="DZ-GN", name="Gendarmerie nationale", country="DZA")
+    liaison = add_user(tun, "karim", "DZ-GN", "DZA", "duty_officer")
+    from fossatum.schemas import ReportIn
+
+    doc = tun.file_report(actor=liaison, spec=ReportIn.model_validate(
+        {"type": "smuggling_fuel", "location": {"lat": 35.4, "lon": 8.3}, "audience": {"scope": "national"}}))
+    draft = tun.file_report(actor=liaison, spec=ReportIn.model_validate(
+        {"type": "smuggling_fuel", "location": {"lat": 35.4, "lon": 8.3}, "state": "draft"}))
+    cluster.sync()
+    assert doc["id"] in ids(cluster, "DZA")        # Algeria's centre holds its officer's report
+    assert draft["id"] not in ids(cluster, "DZA")  # not a draft
+    assert doc["id"] not in ids(cluster, "LBY")

@@ -21,14 +21,16 @@ def egress_problem(wire: dict[str, Any], *, origin: str, partner_country: str) -
         return "not this node's own entry (never forward)"
     if audience.get("local"):
         return "node-internal entry"
+    report = (entry.get("payload") or {}).get("report") or {}
+    if audience.get("owner_country") == partner_country:  # the partner's own (liaison) report
+        if audience.get("state") == "draft" or report.get("state") == "draft":
+            return "draft"
+        return None
     if audience.get("scope") not in _CROSS_BORDER:
         return f"scope {audience.get('scope')!r} does not cross borders"
     if partner_country not in (audience.get("releasable_to") or []):
         return "partner not in releasable_to"
-    if audience.get("owner_country") == partner_country:
-        return "partner owns the object"
     if str(entry.get("kind", "")).startswith("report."):
-        report = (entry.get("payload") or {}).get("report") or {}
         if audience.get("released") is not True or report.get("released") is not True:
             return "report not validated"
         if report.get("state") == "draft" or audience.get("state") == "draft":

@@ -10,7 +10,7 @@ from typing import Any
 from ..domain.timeutil import to_text, utcnow
 from ..log.entry import GENESIS, Entry
 from ..log.signing import verify_signature
-from ..policy.release import FEDERATED_KINDS, facts_of_entry
+from ..policy.release import FEDERATED_KINDS, facts_of_entry, partner_may_see
 from ..store.sqlite import SQLiteStore, Tx
 from .outbound import audit
 from .stream import check_seal
@@ -51,8 +51,7 @@ def _problem_with_entry(tx: Tx, doc: Any, partner: Partner, own_country: str) ->
         return f"{entry.origin}#{entry.seq}: bad entry signature"
     if not entry.kind.startswith(FEDERATED_KINDS):
         return f"{entry.origin}#{entry.seq}: kind {entry.kind} is never replicated"
-    facts = facts_of_entry(entry)
-    if facts is None or own_country not in facts.releasable_to or not facts.released:
+    if not partner_may_see(facts_of_entry(entry), own_country):
         return f"{entry.origin}#{entry.seq}: not released to {own_country}"
     (last_seq,) = tx.execute("SELECT COALESCE(MAX(seq), 0) FROM log WHERE origin = ?", (entry.origin,)).fetchone()
     if entry.seq <= last_seq:

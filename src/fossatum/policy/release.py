@@ -2,7 +2,8 @@
 
 An entry is released to partner P when its object may be released to P (`may_release`)
 and, for containment, every report it links to is one P may already see (P's own, or
-released to P): a child never reaches a wider audience than its parents.
+released to P): a child never reaches a wider audience than its parents. An object owned
+by P itself (filed here by P's liaison officer) goes to P once it is past draft.
 """
 
 from __future__ import annotations
@@ -37,7 +38,12 @@ def links_of_entry(entry: Entry) -> list[str]:
 
 
 def partner_may_see(facts: Facts | None, country: str) -> bool:
-    return facts is not None and (facts.owner_country == country or may_release(facts, country))
+    """Whether `country`'s node may hold the object: its own (past draft) or released to it."""
+    if facts is None:
+        return False
+    if facts.owner_country == country:
+        return facts.state != "draft"
+    return may_release(facts, country)
 
 
 def release_decision(entry: Entry, country: str, linked: Callable[[str], Facts | None]) -> tuple[bool, str]:
@@ -45,6 +51,10 @@ def release_decision(entry: Entry, country: str, linked: Callable[[str], Facts |
     facts = facts_of_entry(entry)
     if facts is None:
         return False, "node-internal"
+    if facts.owner_country == country:
+        # Filed here by the partner's own liaison officer: its own country's centre holds it
+        # as soon as it leaves draft, as the owner country sees it on this node.
+        return (False, "draft") if facts.state == "draft" else (True, "owner country")
     if facts.state == "draft" or not facts.released:
         return False, "not validated"
     if facts.scope.value not in ("partners", "all_partners"):
