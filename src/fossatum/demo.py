@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from . import settings as settings_mod
-from .demo_common import PASSWORD, inside, load_border  # noqa: F401  (the demo's public names)
+from .demo_common import PASSWORD, border_lon, inside, load_border  # noqa: F401  (public names of the demo)
 from .demo_partners import SIDES, populate
 from .demo_tun import COUNTRY, NAME, logins  # noqa: F401
 from .demo_tun import build as build_tun

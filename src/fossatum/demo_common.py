@@ -66,7 +66,6 @@ def _km(a: tuple[float, float], b: tuple[float, float]) -> float:
     return math.hypot((b[0] - a[0]) * 111.32 * math.cos(math.radians(a[1])), (b[1] - a[1]) * 110.57)
 
 
-
 def where(lang: str, point: tuple[float, float], places: list[dict[str, Any]]) -> str:
     """'à 4 km au nord-ouest de Haïdra' from the nearest place."""
     place = min(places, key=lambda p: _km((p["lon"], p["lat"]), point))
@@ -89,7 +88,6 @@ def where(lang: str, point: tuple[float, float], places: list[dict[str, Any]]) -
     return f"à {km} km {direction} {of}"
 
 
-
 class Timeline:
     """Actions at moments; run in time order with the node clock set to each moment."""
 
@@ -103,7 +101,6 @@ class Timeline:
         for when, _, action in sorted(self.events, key=lambda e: (e[0], e[1])):
             node.clock = lambda when=when: when
             action()
-
 
 
 def report_content(rng: random.Random, kind: str, author: User, point: tuple[float, float], observed_at: str,

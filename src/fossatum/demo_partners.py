@@ -81,7 +81,8 @@ DZA = Side(
         ("nadia", "DZ-GN", ["duty_officer"], "Nadia Hamidi", "duty officer, DZ gendarmerie (Tébessa)"),
         ("rachid", "DZ-ANP", ["duty_officer"], "Rachid Belkacem", "duty officer, DZ army (5th military region)"),
         ("samir", "DZ-ANP", ["analyst"], "Samir Mansouri", "analyst, DZ army"),
-        ("patrol.tebessa", "DZ-GN", ["field"], "Patrouille GGF Tébessa", "field team, DZ border-guard patrol (Tébessa)"),
+        ("patrol.tebessa", "DZ-GN", ["field"], "Patrouille GGF Tébessa",
+         "field team, DZ border-guard patrol (Tébessa)"),
         ("yacine", "DZ-DOUANE", ["field"], "Yacine Saadi", "field officer, DZ customs (Bouchebka)"),
     ],
     units=[

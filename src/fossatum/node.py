@@ -371,6 +371,14 @@ class Node:
             self._record(tx, amended, "report.amended", {"fields": sorted(patch.model_fields_set)})
         return amended.to_doc()
 
+    def flag_report(self, *, actor: User, report_id: str, urgent: bool, note: str = "") -> dict[str, Any]:
+        now = self.clock()
+        with self.store.transaction() as tx:
+            report = self._load_for_change(tx, actor, report_id)
+            new = rules.flag(report, actor=actor, urgent=urgent, note=note, now=now)
+            self._record(tx, new, "report.flagged", {"urgent": urgent, "note": new.urgent_note})
+        return new.to_doc()
+
     def transition(self, *, actor: User, report_id: str, action: str, reason: str = "") -> dict[str, Any]:
         now = self.clock()
         with self.store.transaction() as tx:
@@ -385,10 +393,15 @@ class Node:
                 new = rules.close(report, actor=actor, reason=reason, now=now)
             elif action == "retract":
                 new = rules.retract(report, actor=actor, reason=reason, now=now)
+            elif action == "claim":
+                new = rules.claim(report, actor=actor, now=now)
+            elif action == "unclaim":
+                new = rules.unclaim(report, actor=actor, now=now)
             else:
                 raise NotFound(f"no action {action!r}")
             kind = {"submit": "report.submitted", "validate": "report.validated",
-                    "return": "report.returned", "close": "report.closed", "retract": "report.retracted"}[action]
+                    "return": "report.returned", "close": "report.closed", "retract": "report.retracted",
+                    "claim": "report.claimed", "unclaim": "report.unclaimed"}[action]
             self._record(tx, new, kind, {"reason": reason} if reason else {})
         return new.to_doc()
 

@@ -167,6 +167,11 @@ class ReasonIn(Strict):
     reason: LongText = ""
 
 
+class UrgentIn(Strict):
+    urgent: bool = True
+    note: LongText = ""
+
+
 class LoginIn(Strict):
     username: Annotated[str, Field(max_length=64)]
     password: Annotated[str, Field(max_length=1024)]

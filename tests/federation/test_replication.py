@@ -149,19 +149,20 @@ def test_a_country_that_joins_later_does_not_receive_history(cluster: Cluster, t
         morocco.close()
 
 
-def test_a_liaison_officers_report_reaches_their_own_country(cluster: Cluster) -> None:
+def test_a_report_of_a_visiting_liaison_officer_stays_on_the_node_where_it_was_filed(cluster: Cluster) -> None:
+    """A receiver cannot tell a liaison officer's report from a partner impersonating one of
+    its own agencies, so only reports owned by the origin node's country ever leave it."""
+    from fossatum.schemas import ReportIn
+
     from .cluster import add_user
 
     tun = cluster.nodes["TUN"]
     tun.add_agency(actor=None, code="DZ-GN", name="Gendarmerie nationale", country="DZA")
     liaison = add_user(tun, "karim", "DZ-GN", "DZA", "duty_officer")
-    from fossatum.schemas import ReportIn
-
     doc = tun.file_report(actor=liaison, spec=ReportIn.model_validate(
-        {"type": "smuggling_fuel", "location": {"lat": 35.4, "lon": 8.3}, "audience": {"scope": "national"}}))
-    draft = tun.file_report(actor=liaison, spec=ReportIn.model_validate(
-        {"type": "smuggling_fuel", "location": {"lat": 35.4, "lon": 8.3}, "state": "draft"}))
+        {"type": "smuggling_fuel", "location": {"lat": 35.4, "lon": 8.3}, "audience": {"scope": "all_partners"}}))
+    tun.transition(actor=liaison, report_id=doc["id"], action="validate")
     cluster.sync()
-    assert doc["id"] in ids(cluster, "DZA")        # Algeria's centre holds its officer's report
-    assert draft["id"] not in ids(cluster, "DZA")  # not a draft
-    assert doc["id"] not in ids(cluster, "LBY")
+    assert doc["id"] not in ids(cluster, "DZA") and doc["id"] not in ids(cluster, "LBY")
+    rules = {a["rule"] for a in tun.federation.audit() if a["object_id"] == doc["id"]}
+    assert "owned by another country" in rules

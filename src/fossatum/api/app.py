@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from html import escape
+from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
 
 from .. import __version__
 from ..node import Node
-from . import directory, federation, problems, reports
+from . import directory, federation, live, problems, reports
 from .limits import BodyLimit
+
+DIST = Path(__file__).resolve().parents[1] / "web" / "dist"
 
 _LANDING = """<!doctype html><html lang="en"><meta charset="utf-8"><title>Fossatum — {name}</title>
 <body style="font-family:sans-serif;max-width:40em;margin:3em auto">
@@ -33,11 +37,17 @@ def create_app(node: Node) -> FastAPI:
     app.include_router(directory.router)
     app.include_router(reports.router)
     app.include_router(federation.router)
+    app.include_router(live.router)
+    app.state.live = live.LiveHub(node)
     app.add_middleware(BodyLimit, max_bytes=node.settings.max_body_bytes)
 
-    @app.get("/", include_in_schema=False)
-    def landing() -> HTMLResponse:
-        return HTMLResponse(_LANDING.format(name=escape(node.name), country=escape(node.country),
-                                            node_id=escape(node.node_id)))
+    if (DIST / "index.html").exists():
+        # The COP page (built by `make run` from web/): served by the node itself, no CDN.
+        app.mount("/", StaticFiles(directory=DIST, html=True), name="cop")
+    else:
+        @app.get("/", include_in_schema=False)
+        def landing() -> HTMLResponse:
+            return HTMLResponse(_LANDING.format(name=escape(node.name), country=escape(node.country),
+                                                node_id=escape(node.node_id)))
 
     return app

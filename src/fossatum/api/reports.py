@@ -12,7 +12,7 @@ from ..domain.report import State
 from ..domain.taxonomy import REPORT_TYPES, Layer
 from ..domain.timeutil import normalise
 from ..errors import InvalidInput
-from ..schemas import ReasonIn, ReportIn, ReportPatch
+from ..schemas import ReasonIn, ReportIn, ReportPatch, UrgentIn
 from ..store.query import ReportQuery, decode_cursor
 from .deps import NodeDep, Viewer
 from .json_response import items, raw
@@ -44,7 +44,7 @@ def _bbox(value: str | None) -> tuple[float, float, float, float] | None:
 
 def build_query(node: NodeDep, *, bbox: str | None, since: str | None, until: str | None, type: str | None,
                 state: str | None, layer: str | None, agency: str | None, country: str | None,
-                q: str | None, cursor: str | None, limit: int) -> ReportQuery:
+                q: str | None, cursor: str | None, limit: int, updated_since: str | None = None) -> ReportQuery:
     if not 1 <= limit <= node.settings.page_max:
         raise InvalidInput(f"limit must be between 1 and {node.settings.page_max}", field="limit")
     return ReportQuery(
@@ -57,6 +57,7 @@ def build_query(node: NodeDep, *, bbox: str | None, since: str | None, until: st
         agencies=tuple(a for a in (agency or "").split(",") if a),
         countries=tuple(c for c in (country or "").split(",") if c),
         text=q[:200] if q else None,
+        updated_since=normalise(updated_since, field="updated_since") if updated_since else None,
         after=decode_cursor(cursor) if cursor else None,
         limit=limit,
     )
@@ -83,9 +84,11 @@ def list_reports(
     q: Annotated[str | None, Query(description="text search")] = None,
     cursor: Annotated[str | None, Query(description="the `next` of the previous page")] = None,
     limit: int = 100,
+    updated_since: Annotated[str | None, Query(description="changed at or after (catch-up after a reconnect)")] = None,
 ) -> Response:
     query = build_query(node, bbox=bbox, since=since, until=until, type=type, state=state, layer=layer,
-                        agency=agency, country=country, q=q, cursor=cursor, limit=limit)
+                        agency=agency, country=country, q=q, cursor=cursor, limit=limit,
+                        updated_since=updated_since)
     page = node.reports(viewer=viewer, query=query)
     return items(page.items, next=page.next)
 
@@ -139,3 +142,11 @@ _transition("validate", "Validate (duty officer of the owner country): releases 
 _transition("return", "Return to the author with a reason")
 _transition("close", "Close with a reason")
 _transition("retract", "Retract as wrong, with a reason: partners lose their copies (duty officer)")
+_transition("claim", "Take the report in hand (triage: in progress; duty officer)")
+_transition("unclaim", "Give the report back to the triage queue")
+
+
+@router.post("/{report_id}/urgent", summary="Raise or clear the urgent flag: alerts every duty officer who may see it")
+def flag_report(node: NodeDep, viewer: Viewer, report_id: str, body: Annotated[UrgentIn, Body()]) -> Response:
+    doc = node.flag_report(actor=viewer, report_id=report_id, urgent=body.urgent, note=body.note)
+    return raw(json.dumps(doc, ensure_ascii=False))

@@ -97,6 +97,9 @@ class Report:
     validated_at: str | None = None
     returned_reason: str | None = None
     closed_reason: str | None = None
+    handler: str | None = None      # the duty officer handling it ("in progress" in triage)
+    urgent: bool = False
+    urgent_note: str = ""
 
     def to_doc(self) -> dict[str, Any]:
         c = self.content
@@ -130,6 +133,9 @@ class Report:
             "validated_at": self.validated_at,
             "returned_reason": self.returned_reason,
             "closed_reason": self.closed_reason,
+            "handler": self.handler,
+            "urgent": self.urgent,
+            "urgent_note": self.urgent_note,
         }
 
 
@@ -172,6 +178,9 @@ def from_doc(doc: dict[str, Any]) -> Report:
         validated_at=doc.get("validated_at"),
         returned_reason=doc.get("returned_reason"),
         closed_reason=doc.get("closed_reason"),
+        handler=doc.get("handler"),
+        urgent=bool(doc.get("urgent", False)),
+        urgent_note=doc.get("urgent_note", ""),
     )
 
 
@@ -270,3 +279,33 @@ def retract(report: Report, *, actor: User, reason: str, now: datetime) -> Repor
     if not reason.strip():
         raise InvalidInput("a reason is required", field="reason")
     return _next(report, actor, now, state=State.RETRACTED, released=False, closed_reason=reason.strip())
+
+
+def claim(report: Report, *, actor: User, now: datetime) -> Report:
+    """A duty officer takes a report in hand (triage: "in progress")."""
+    if not _is_national_officer(actor, report, Role.DUTY_OFFICER):
+        raise Forbidden("only a duty officer of the owner country may take a report in hand")
+    if report.state not in (State.SUBMITTED, State.RETURNED):
+        raise Conflict(f"a {report.state.value} report is not in the triage queue")
+    if report.handler == actor.username:
+        raise Conflict("you are already handling this report")
+    return _next(report, actor, now, handler=actor.username)
+
+
+def unclaim(report: Report, *, actor: User, now: datetime) -> Report:
+    if report.handler is None:
+        raise Conflict("nobody is handling this report")
+    if actor.username != report.handler and not _is_national_officer(actor, report, Role.DUTY_OFFICER):
+        raise Forbidden("only its handler or a duty officer of the owner country may release a report")
+    return _next(report, actor, now, handler=None)
+
+
+def flag(report: Report, *, actor: User, urgent: bool, note: str, now: datetime) -> Report:
+    """Raise (or clear) the urgent flag: every duty officer who may see the report is alerted."""
+    if actor.country != report.audience.owner_country:
+        raise Forbidden("only users of the owner country may flag a report urgent")
+    if report.state in (State.DRAFT, State.RETRACTED):
+        raise Conflict(f"a {report.state.value} report cannot be flagged")
+    if report.urgent == urgent:
+        raise Conflict("the report is already " + ("urgent" if urgent else "not urgent"))
+    return _next(report, actor, now, urgent=urgent, urgent_note=note.strip() if urgent else "")

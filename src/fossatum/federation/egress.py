@@ -9,7 +9,7 @@ from typing import Any
 _CROSS_BORDER = {"partners", "all_partners"}
 
 
-def egress_problem(wire: dict[str, Any], *, origin: str, partner_country: str) -> str | None:
+def egress_problem(wire: dict[str, Any], *, origin: str, origin_country: str, partner_country: str) -> str | None:
     item = wire.get("item") or {}
     if item.get("from") != origin or item.get("to") != partner_country:
         return "stream item addressed to another node"
@@ -22,10 +22,8 @@ def egress_problem(wire: dict[str, Any], *, origin: str, partner_country: str) -
     if audience.get("local"):
         return "node-internal entry"
     report = (entry.get("payload") or {}).get("report") or {}
-    if audience.get("owner_country") == partner_country:  # the partner's own (liaison) report
-        if audience.get("state") == "draft" or report.get("state") == "draft":
-            return "draft"
-        return None
+    if audience.get("owner_country") != origin_country:
+        return "object owned by another country than this node's"
     if audience.get("scope") not in _CROSS_BORDER:
         return f"scope {audience.get('scope')!r} does not cross borders"
     if partner_country not in (audience.get("releasable_to") or []):

@@ -51,6 +51,12 @@ def _problem_with_entry(tx: Tx, doc: Any, partner: Partner, own_country: str) ->
         return f"{entry.origin}#{entry.seq}: bad entry signature"
     if not entry.kind.startswith(FEDERATED_KINDS):
         return f"{entry.origin}#{entry.seq}: kind {entry.kind} is never replicated"
+    owner = entry.audience.get("owner_country") if isinstance(entry.audience, dict) else None
+    if owner != partner.country:
+        return f"{entry.origin}#{entry.seq}: owned by {owner!r}, not by the sending partner {partner.country}"
+    mismatch = _payload_mismatch(entry)
+    if mismatch:
+        return f"{entry.origin}#{entry.seq}: {mismatch}"
     if not partner_may_see(facts_of_entry(entry), own_country):
         return f"{entry.origin}#{entry.seq}: not released to {own_country}"
     (last_seq,) = tx.execute("SELECT COALESCE(MAX(seq), 0) FROM log WHERE origin = ?", (entry.origin,)).fetchone()
@@ -63,10 +69,33 @@ def _problem_with_entry(tx: Tx, doc: Any, partner: Partner, own_country: str) ->
     return None
 
 
+def _payload_mismatch(entry: Entry) -> str | None:
+    """The projected document must say what the signed audience says: same origin, owner
+    and release, so that a partner cannot plant an object the receiver takes for another's."""
+    audience = entry.audience if isinstance(entry.audience, dict) else {}
+    doc = entry.payload.get("report") if entry.kind.startswith("report.") else entry.payload
+    if not isinstance(doc, dict):
+        return "malformed payload"
+    if entry.kind.startswith("report.") and doc.get("origin") != entry.origin:
+        return f"payload claims origin {doc.get('origin')!r}"
+    doc_audience = doc.get("audience") if isinstance(doc.get("audience"), dict) else {}
+    for name in ("owner_agency", "owner_country"):
+        if doc.get(name) != audience.get(name) or doc_audience.get(name) != audience.get(name):
+            return f"payload {name} differs from the signed audience"
+    for name in ("scope", "releasable_to"):
+        if doc_audience.get(name) != audience.get(name):
+            return f"payload audience {name} differs from the signed audience"
+    if entry.kind.startswith("report.") and (doc.get("state") != audience.get("state")
+                                             or doc.get("released") != audience.get("released")):
+        return "payload state differs from the signed audience"
+    return None
+
+
 def purge(tx: Tx, origin: str, object_id: str) -> int:
     """Remove every trace of a partner's object: its rows and its entries in this log."""
-    rid = tx.execute("SELECT rid FROM reports WHERE id = ? AND origin = ?", (object_id, origin)).fetchone()
+    rid = tx.execute("SELECT rid, doc FROM reports WHERE id = ? AND origin = ?", (object_id, origin)).fetchone()
     if rid:
+        tx.purged.append((object_id, rid[1]))
         tx.execute("DELETE FROM reports_rtree WHERE rid = ?", (rid[0],))
         tx.execute("DELETE FROM reports WHERE rid = ?", (rid[0],))
         tx.execute("DELETE FROM report_versions WHERE report_id = ? AND origin = ?", (object_id, origin))

@@ -49,6 +49,10 @@ class Outbound:
     def origin(self) -> str:
         return self.store.origin or ""
 
+    @property
+    def country(self) -> str:
+        return self.store.meta("country") or ""
+
     def _linked_facts(self, tx: Tx, report_id: str) -> Facts | None:
         row = tx.execute("SELECT doc FROM reports WHERE id = ?", (report_id,)).fetchone()
         if row is None:
@@ -87,7 +91,8 @@ class Outbound:
             object_id = entry.object_id
             if object_id is None:
                 continue  # node-internal (accounts, roster, partners): never a candidate
-            ok, rule = release_decision(entry, partner, lambda rid: self._linked_facts(tx, rid))
+            ok, rule = release_decision(entry, partner, lambda rid: self._linked_facts(tx, rid),
+                                        origin_country=self.country)
             had = tx.execute("SELECT 1 FROM sent_objects WHERE partner = ? AND object_id = ?",
                              (partner, object_id)).fetchone() is not None
             if ok:
@@ -131,14 +136,20 @@ class Outbound:
             items: list[dict[str, Any]] = []
             for item_text, digest, sig in rows:
                 wire = {"item": json.loads(item_text), "hash": digest, "sig": sig}
-                problem = egress_problem(wire, origin=self.origin, partner_country=partner)
+                problem = egress_problem(wire, origin=self.origin, origin_country=self.country,
+                                         partner_country=partner)
                 if problem:
+                    entry_doc = wire["item"].get("entry") or {}
+                    blocked = Entry.from_doc(entry_doc) if entry_doc else None
                     audit(tx, direction="out", partner=partner, decision="blocked", rule="egress check",
-                          object_id=wire["item"].get("entry", {}).get("object_id"),
-                          entry_seq=wire["item"].get("seq"), detail=problem)
-                    tx.execute("UPDATE peer_state SET last_error = ?, last_error_at = ? WHERE partner = ?",
+                          object_id=blocked.object_id if blocked else (wire["item"].get("tombstone") or {}).get("object_id"),
+                          entry_origin=blocked.origin if blocked else None,
+                          entry_seq=blocked.seq if blocked else None,
+                          detail=f"stream #{wire['item'].get('seq')}: {problem}")
+                    tx.execute("UPDATE peer_state SET send_error = ?, send_error_at = ? WHERE partner = ?",
                                (f"egress check blocked stream #{wire['item'].get('seq')}: {problem}",
                                 to_text(utcnow()), partner))
                     return Served(items, last, blocked=problem)
                 items.append(wire)
+            tx.execute("UPDATE peer_state SET send_error = NULL WHERE partner = ?", (partner,))
         return Served(items, last)

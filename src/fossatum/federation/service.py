@@ -107,7 +107,7 @@ class Federation:
             try:
                 self.transport.notify(partner, last)
             except LinkDown as exc:
-                self._note_error(partner.country, str(exc))
+                self._note_error(partner.country, str(exc), direction="send")
 
     def _outbox_last(self, country: str) -> int:
         row = self.node.store._reader().execute(
@@ -132,7 +132,7 @@ class Federation:
                 try:
                     page = self.transport.fetch(partner, after, PAGE)
                 except LinkDown as exc:
-                    self._note_error(partner.country, str(exc))
+                    self._note_error(partner.country, str(exc), direction="receive")
                     raise
                 items = page.get("items") if isinstance(page, dict) else None
                 if not isinstance(items, list):
@@ -145,7 +145,7 @@ class Federation:
                 total.cursor = applied.cursor
                 if applied.rejected:
                     total.rejected = applied.rejected
-                    self._note_error(partner.country, f"rejected from {partner.country}: {applied.rejected}")
+                    self._note_error(partner.country, f"rejected: {applied.rejected}", direction="receive")
                     return total
                 if not items:  # an empty page also acknowledged everything held
                     self._note_contact(partner.country)
@@ -162,16 +162,16 @@ class Federation:
                 results[partner.country] = str(exc)
         return results
 
-    def _note_error(self, country: str, message: str) -> None:
+    def _note_error(self, country: str, message: str, *, direction: str) -> None:
         with self.node.store.transaction() as tx:
             tx.execute("INSERT INTO peer_state (partner) VALUES (?) ON CONFLICT (partner) DO NOTHING", (country,))
-            tx.execute("UPDATE peer_state SET last_error = ?, last_error_at = ? WHERE partner = ?",
+            tx.execute(f"UPDATE peer_state SET {direction}_error = ?, {direction}_error_at = ? WHERE partner = ?",
                        (message[:500], to_text(utcnow()), country))
 
     def _note_contact(self, country: str) -> None:
         with self.node.store.transaction() as tx:
             tx.execute("INSERT INTO peer_state (partner) VALUES (?) ON CONFLICT (partner) DO NOTHING", (country,))
-            tx.execute("UPDATE peer_state SET last_contact = ?, last_error = NULL WHERE partner = ?",
+            tx.execute("UPDATE peer_state SET last_contact = ?, receive_error = NULL WHERE partner = ?",
                        (to_text(utcnow()), country))
 
     # --- observing ---------------------------------------------------------------------
@@ -179,14 +179,18 @@ class Federation:
         reader = self.node.store._reader()
         out = []
         for p in self.partners(include_inactive=True):
-            state = reader.execute("SELECT released_through, acked, last_contact, last_error, last_error_at "
-                                   "FROM peer_state WHERE partner = ?", (p.country,)).fetchone() or (0, 0, None, None, None)
+            state = reader.execute(
+                "SELECT released_through, acked, last_contact, send_error, send_error_at, receive_error, "
+                "receive_error_at FROM peer_state WHERE partner = ?", (p.country,)).fetchone() or (0, 0, None, None, None, None, None)
             last_sent = self._outbox_last(p.country)
             out.append({
                 "country": p.country, "node_id": p.node_id, "url": p.url, "active": p.active,
                 "last_sent": last_sent, "acknowledged": state[1], "lag": last_sent - state[1],
                 "received": self.cursor(p), "last_contact": state[2],
-                "last_error": state[3], "last_error_at": state[4],
+                "send_error": state[3], "send_error_at": state[4],
+                "receive_error": state[5], "receive_error_at": state[6],
+                # the most recent of the two, for a one-line view
+                "last_error": state[3] if (state[4] or "") >= (state[6] or "") else state[5],
             })
         return out
 

@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 
-from ..log.entry import Entry
+from ..store.sqlite import Tx
 from .service import Federation
 from .transport import LinkDown
 
@@ -43,9 +43,9 @@ class Worker:
         if self._thread.is_alive():
             self._thread.join(timeout)
 
-    def _committed(self, entries: list[Entry]) -> None:
+    def _committed(self, tx: Tx) -> None:
         own = self.federation.node.node_id
-        if any(e.origin == own and e.object_id for e in entries):
+        if any(e.origin == own and e.object_id for e in tx.appended):
             with self._lock:
                 self._outbound_dirty = True
             self._wake.set()

@@ -2,8 +2,8 @@
 
 An entry is released to partner P when its object may be released to P (`may_release`)
 and, for containment, every report it links to is one P may already see (P's own, or
-released to P): a child never reaches a wider audience than its parents. An object owned
-by P itself (filed here by P's liaison officer) goes to P once it is past draft.
+released to P): a child never reaches a wider audience than its parents. Only objects owned
+by this node's own country leave it.
 """
 
 from __future__ import annotations
@@ -38,23 +38,20 @@ def links_of_entry(entry: Entry) -> list[str]:
 
 
 def partner_may_see(facts: Facts | None, country: str) -> bool:
-    """Whether `country`'s node may hold the object: its own (past draft) or released to it."""
-    if facts is None:
-        return False
-    if facts.owner_country == country:
-        return facts.state != "draft"
-    return may_release(facts, country)
+    """Whether `country`'s node may hold the object: its own, or released to it."""
+    return facts is not None and (facts.owner_country == country or may_release(facts, country))
 
 
-def release_decision(entry: Entry, country: str, linked: Callable[[str], Facts | None]) -> tuple[bool, str]:
+def release_decision(entry: Entry, country: str, linked: Callable[[str], Facts | None], *,
+                     origin_country: str) -> tuple[bool, str]:
     """(release?, rule) for sending `entry` to partner `country`."""
     facts = facts_of_entry(entry)
     if facts is None:
         return False, "node-internal"
-    if facts.owner_country == country:
-        # Filed here by the partner's own liaison officer: its own country's centre holds it
-        # as soon as it leaves draft, as the owner country sees it on this node.
-        return (False, "draft") if facts.state == "draft" else (True, "owner country")
+    if facts.owner_country != origin_country:
+        # Filed here by a visiting liaison officer: a receiver could not tell such an entry
+        # from a partner impersonating one of its own agencies, so it stays on this node.
+        return False, "owned by another country"
     if facts.state == "draft" or not facts.released:
         return False, "not validated"
     if facts.scope.value not in ("partners", "all_partners"):

@@ -169,6 +169,9 @@ PROJECTIONS: dict[str, Callable[[Cursor, Entry], None]] = {
     "report.returned": _report_saved,
     "report.closed": _report_saved,
     "report.retracted": _report_saved,
+    "report.claimed": _report_saved,
+    "report.unclaimed": _report_saved,
+    "report.flagged": _report_saved,
 }
 
 

@@ -23,6 +23,7 @@ class ReportQuery:
     agencies: tuple[str, ...] = ()
     countries: tuple[str, ...] = ()
     text: str | None = None
+    updated_since: str | None = None
     after: tuple[str, str] | None = None  # (observed_at, id) of the last item of the previous page
     limit: int = 100
 
@@ -66,6 +67,9 @@ def report_filters(
             clause, p = _any_of(f"{alias}.{column}", values)
             sql.append(clause)
             params += p
+    if q.updated_since:
+        sql.append(f" AND {alias}.updated_at >= ?")
+        params.append(q.updated_since)
     if q.text:
         # Plain substring search over the stored document (description, SALUTE, reaction);
         # LIKE special characters are escaped so that a user's '%' is a '%'.

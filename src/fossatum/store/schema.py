@@ -84,7 +84,8 @@ MIGRATIONS.append((2, "federation: partners, per-partner streams, inbound cursor
         created_at TEXT NOT NULL, PRIMARY KEY (partner, stream_seq))""",
     """CREATE TABLE IF NOT EXISTS peer_state (
         partner TEXT PRIMARY KEY, released_through INTEGER NOT NULL DEFAULT 0,
-        acked INTEGER NOT NULL DEFAULT 0, last_contact TEXT, last_error TEXT, last_error_at TEXT)""",
+        acked INTEGER NOT NULL DEFAULT 0, last_contact TEXT,
+        send_error TEXT, send_error_at TEXT, receive_error TEXT, receive_error_at TEXT)""",
     """CREATE TABLE IF NOT EXISTS sent_objects (
         partner TEXT NOT NULL, object_id TEXT NOT NULL, PRIMARY KEY (partner, object_id))""",
     # what this node received from each partner's stream

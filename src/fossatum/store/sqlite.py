@@ -47,6 +47,7 @@ class Tx:
         self._key = key
         self._origin = origin
         self.appended: list[Entry] = []
+        self.purged: list[tuple[str, str | None]] = []  # (object id, its document before the purge)
 
     def execute(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
         return self.conn.execute(sql, params)
@@ -160,8 +161,9 @@ class SQLiteStore:
         return LATEST
 
     # --- writes ------------------------------------------------------------------------
-    def on_commit(self, listener: Callable[[list[Entry]], None]) -> None:
-        """Call `listener` with the entries of each committed transaction (never before commit)."""
+    def on_commit(self, listener: Callable[[Tx], None]) -> None:
+        """Call `listener` with each committed transaction (its `appended` entries and
+        `purged` objects), after the commit and never before."""
         self._listeners.append(listener)
 
     @contextmanager
@@ -184,8 +186,9 @@ class SQLiteStore:
                 raise
             if self.origin is None:
                 self.origin = self._meta_on(conn, "node_id")
-        for listener in self._listeners:
-            listener(tx.appended)
+        if tx.appended or tx.purged:
+            for listener in self._listeners:
+                listener(tx)
 
     def set_key(self, key: NodeKey, origin: str) -> None:
         self.key, self.origin = key, origin

@@ -1,0 +1,164 @@
+"""/api/v1/live: a websocket that pushes each viewer what changed and they may see.
+
+The store calls `LiveHub.committed` after every commit (from the writer's thread); the hub
+hops onto the event loop and, per connection, decides with the same policy as every read:
+a report that became visible or changed is sent; one the viewer could see before and no
+longer may (narrowed, retracted, purged) is sent as removed; an urgent flag alerts the duty
+officers who may see the report. Each connection has a bounded queue: a viewer that falls
+behind is disconnected (code 4008, counted) and catches up on reconnect with `updated_since`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+
+from ..domain import report as rules
+from ..domain.org import Role, User
+from ..errors import Unauthorized
+from ..log.entry import Entry
+from ..policy.release import facts_of_entry
+from ..policy.visibility import Facts, may_view
+
+log = logging.getLogger("fossatum.live")
+router = APIRouter()
+QUEUE = 2000
+AUTH_TIMEOUT = 10.0
+PING_EVERY = 20.0
+
+
+@dataclass(eq=False)
+class Connection:
+    user: User
+    queue: asyncio.Queue[str] = field(default_factory=lambda: asyncio.Queue(QUEUE))
+    overflowed: bool = False
+
+
+class LiveHub:
+    def __init__(self, node: Any) -> None:
+        self.node = node
+        self.connections: set[Connection] = set()
+        self.dropped = 0
+        self.loop: asyncio.AbstractEventLoop | None = None
+        node.store.on_commit(self.committed)
+
+    def committed(self, tx: Any) -> None:
+        if self.loop is None or not self.connections:
+            return
+        entries = list(tx.appended)
+        purged = list(getattr(tx, "purged", []))
+        self.loop.call_soon_threadsafe(self._dispatch, entries, purged)
+
+    def _previous_facts(self, doc: dict[str, Any]) -> Facts | None:
+        if doc["version"] <= 1:
+            return None
+        row = self.node.store._reader().execute(
+            "SELECT doc FROM report_versions WHERE report_id = ? AND version < ? ORDER BY version DESC LIMIT 1",
+            (doc["id"], doc["version"])).fetchone()
+        return Facts.of_report(rules.from_doc(json.loads(row[0]))) if row else None
+
+    def _dispatch(self, entries: list[Entry], purged: list[tuple[str, str | None]]) -> None:
+        for entry in entries:
+            if entry.kind.startswith("report."):
+                doc = entry.payload["report"]
+                now = Facts.of_report(rules.from_doc(doc))
+                before = self._previous_facts(doc)
+                message = json.dumps({"type": "report", "report": doc}, ensure_ascii=False)
+                removed = json.dumps({"type": "report.removed", "id": doc["id"]})
+                alert = None
+                if entry.kind == "report.flagged" and doc.get("urgent"):
+                    alert = json.dumps({"type": "alert", "alert": {
+                        "report_id": doc["id"], "by": entry.author, "at": entry.ts,
+                        "note": doc.get("urgent_note", ""), "report": doc}}, ensure_ascii=False)
+                for conn in list(self.connections):
+                    if may_view(conn.user, now):
+                        self._send(conn, message)
+                        if alert and conn.user.has(Role.DUTY_OFFICER):
+                            self._send(conn, alert)
+                    elif before is not None and may_view(conn.user, before):
+                        self._send(conn, removed)
+            elif entry.kind.startswith(("unit.", "section.")):
+                facts = facts_of_entry(entry)
+                kind = "unit" if entry.kind.startswith("unit.") else "section"
+                doc = {k: v for k, v in entry.payload.items() if k != "fix"}
+                message = json.dumps({"type": kind, kind: doc}, ensure_ascii=False)
+                for conn in list(self.connections):
+                    if facts is not None and may_view(conn.user, facts):
+                        self._send(conn, message)
+        for object_id, before_doc in purged:
+            if before_doc is None:
+                continue
+            before = Facts.of_report(rules.from_doc(json.loads(before_doc)))
+            removed = json.dumps({"type": "report.removed", "id": object_id})
+            for conn in list(self.connections):
+                if may_view(conn.user, before):
+                    self._send(conn, removed)
+
+    def _send(self, conn: Connection, message: str) -> None:
+        try:
+            conn.queue.put_nowait(message)
+        except asyncio.QueueFull:
+            if not conn.overflowed:
+                conn.overflowed = True
+                self.dropped += 1
+                log.warning("live: %s fell behind; disconnecting so it catches up", conn.user.username)
+
+
+def hub_of(websocket: WebSocket) -> LiveHub:
+    app = websocket.app
+    hub = getattr(app.state, "live", None)
+    if hub is None:
+        hub = app.state.live = LiveHub(app.state.node)
+    if hub.loop is None:
+        hub.loop = asyncio.get_running_loop()
+    return hub
+
+
+@router.websocket("/api/v1/live")
+async def live(websocket: WebSocket) -> None:
+    await websocket.accept()
+    hub = hub_of(websocket)
+    try:
+        first = await asyncio.wait_for(websocket.receive_json(), AUTH_TIMEOUT)
+        if not isinstance(first, dict) or first.get("type") != "auth" or not isinstance(first.get("token"), str):
+            raise Unauthorized('send {"type": "auth", "token": "<bearer token>"} first')
+        user = hub.node.user_for_token(first["token"])
+    except (Unauthorized, asyncio.TimeoutError, ValueError, KeyError) as exc:
+        await websocket.send_json({"type": "error", "detail": str(exc) or "authentication timed out"})
+        await websocket.close(code=4401)
+        return
+    except WebSocketDisconnect:
+        return
+    conn = Connection(user)
+    hub.connections.add(conn)
+    await websocket.send_json({"type": "hello", "user": user.to_doc(), "node": hub.node.node_id})
+    receiver = asyncio.create_task(_drain_client(websocket))
+    try:
+        while not receiver.done():
+            if conn.overflowed:
+                await websocket.close(code=4008, reason="fell behind: reconnect and catch up")
+                return
+            try:
+                message = await asyncio.wait_for(conn.queue.get(), PING_EVERY)
+            except asyncio.TimeoutError:
+                message = '{"type":"ping"}'
+            await websocket.send_text(message)
+    except (WebSocketDisconnect, RuntimeError):
+        pass
+    finally:
+        hub.connections.discard(conn)
+        receiver.cancel()
+
+
+async def _drain_client(websocket: WebSocket) -> None:
+    """Read (and ignore) what the client sends, so that a closed socket is noticed."""
+    try:
+        while True:
+            await websocket.receive_text()
+    except (WebSocketDisconnect, RuntimeError):
+        return

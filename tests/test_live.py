@@ -1,0 +1,92 @@
+"""The live websocket pushes each viewer exactly what they may see, and alerts duty officers."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import PASSWORD, sighting
+from fastapi.testclient import TestClient
+
+from fossatum.api.app import create_app
+from fossatum.node import Node
+
+
+def _token(client: TestClient, username: str) -> str:
+    return client.post("/api/v1/auth/token", json={"username": username, "password": PASSWORD}).json()["access_token"]
+
+
+def _next(ws, kind: str, limit: int = 20) -> dict:
+    for _ in range(limit):
+        message = ws.receive_json()
+        if message["type"] == kind:
+            return message
+    raise AssertionError(f"no {kind} message")
+
+
+@pytest.fixture
+def app_client(node: Node) -> TestClient:
+    with TestClient(create_app(node)) as client:
+        yield client
+
+
+def test_a_validated_report_reaches_the_partner_viewer_and_not_the_third_country(app_client: TestClient) -> None:
+    amira = {"Authorization": f"Bearer {_token(app_client, 'amira')}"}
+    with app_client.websocket_connect("/api/v1/live") as karim_ws, app_client.websocket_connect("/api/v1/live") as omar_ws:
+        karim_ws.send_json({"type": "auth", "token": _token(app_client, "karim")})
+        omar_ws.send_json({"type": "auth", "token": _token(app_client, "omar")})
+        assert _next(karim_ws, "hello")["user"]["username"] == "karim"
+        assert _next(omar_ws, "hello")["user"]["username"] == "omar"
+        national = app_client.post("/api/v1/reports", headers=amira, json=sighting(audience={"scope": "national"})).json()
+        report = app_client.post("/api/v1/reports", headers=amira,
+                                 json=sighting(audience={"scope": "partners", "partners": ["DZA"]})).json()
+        app_client.post(f"/api/v1/reports/{report['id']}/validate", headers=amira)
+        got = _next(karim_ws, "report")
+        assert got["report"]["id"] == report["id"] and got["report"]["state"] == "validated"
+        # Omar gets nothing about either report: the next thing he sees is a marker we send him.
+        marker = app_client.post("/api/v1/reports", headers=amira, json=sighting(audience={"scope": "all_partners"})).json()
+        app_client.post(f"/api/v1/reports/{marker['id']}/validate", headers=amira)
+        first = _next(omar_ws, "report")
+        assert first["report"]["id"] == marker["id"]
+        assert national["id"] not in json.dumps(first)
+
+
+def test_narrowing_sends_removed_to_who_saw_it(app_client: TestClient) -> None:
+    amira = {"Authorization": f"Bearer {_token(app_client, 'amira')}"}
+    report = app_client.post("/api/v1/reports", headers=amira, json=sighting(audience={"scope": "all_partners"})).json()
+    app_client.post(f"/api/v1/reports/{report['id']}/validate", headers=amira)
+    with app_client.websocket_connect("/api/v1/live") as ws:
+        ws.send_json({"type": "auth", "token": _token(app_client, "karim")})
+        _next(ws, "hello")
+        app_client.patch(f"/api/v1/reports/{report['id']}", headers=amira, json={"audience": {"scope": "national"}})
+        assert _next(ws, "report.removed")["id"] == report["id"]
+
+
+def test_an_urgent_flag_alerts_every_duty_officer_who_may_see_it(app_client: TestClient) -> None:
+    sami = {"Authorization": f"Bearer {_token(app_client, 'sami')}"}
+    report = app_client.post("/api/v1/reports", headers=sami, json=sighting()).json()
+    with app_client.websocket_connect("/api/v1/live") as ws:
+        ws.send_json({"type": "auth", "token": _token(app_client, "youssef")})
+        _next(ws, "hello")
+        flagged = app_client.post(f"/api/v1/reports/{report['id']}/urgent", headers=sami,
+                                  json={"urgent": True, "note": "shots heard"})
+        assert flagged.status_code == 200 and flagged.json()["urgent"] is True
+        alert = _next(ws, "alert")["alert"]
+        assert alert["report_id"] == report["id"] and alert["note"] == "shots heard" and alert["by"] == "sami"
+
+
+def test_triage_claim_shows_who_handles_a_report(app_client: TestClient) -> None:
+    sami = {"Authorization": f"Bearer {_token(app_client, 'sami')}"}
+    amira = {"Authorization": f"Bearer {_token(app_client, 'amira')}"}
+    report = app_client.post("/api/v1/reports", headers=sami, json=sighting()).json()
+    claimed = app_client.post(f"/api/v1/reports/{report['id']}/claim", headers=amira).json()
+    assert claimed["handler"] == "amira"
+    assert app_client.post(f"/api/v1/reports/{report['id']}/claim", headers=sami).status_code == 403
+    assert app_client.post(f"/api/v1/reports/{report['id']}/unclaim", headers=amira).json()["handler"] is None
+
+
+def test_a_socket_that_does_not_authenticate_is_closed(app_client: TestClient) -> None:
+    with app_client.websocket_connect("/api/v1/live") as ws:
+        ws.send_json({"type": "auth", "token": "forged"})
+        message = ws.receive_json()
+        assert message["type"] == "error"
