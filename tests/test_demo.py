@@ -1,15 +1,21 @@
-"""The demo node: a living, need-to-know-correct picture built in one call."""
+"""The demo: three federated nodes (TUN, DZA, LBY), each a living, need-to-know-correct picture,
+built in one call; each already holds exactly what the others released to it."""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
+import socket
 import subprocess
 import sys
+import time
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 
 from fossatum import demo
@@ -17,7 +23,7 @@ from fossatum.domain import report as rules
 from fossatum.domain.timeutil import parse, utcnow
 from fossatum.errors import FossatumError
 from fossatum.node import Node, init_node, open_node
-from fossatum.policy.visibility import Facts, may_view
+from fossatum.policy.visibility import Facts, may_release, may_view
 from fossatum.schemas import ReportIn
 from fossatum.store.query import ReportQuery
 
@@ -36,18 +42,34 @@ def built(tmp_path_factory: pytest.TempPathFactory):
     data = tmp_path_factory.mktemp("demo") / "demo-data"
     result = run_cli("demo", "--data", str(data), "--setup-only")
     assert result.returncode == 0, result.stderr
-    node, logins = demo.ensure(data)
-    yield data, node, logins, result.stdout
-    node.close()
+    ready = demo.ensure(data)
+    yield data, ready, result.stdout
+    ready.close()
 
 
 @pytest.fixture(scope="module")
-def node(built) -> Node:
-    return built[1]
+def nodes(built) -> dict[str, Node]:
+    return built[1].nodes
+
+
+@pytest.fixture(scope="module")
+def node(nodes) -> Node:
+    return nodes["TUN"]
+
+
+def checkpoint(ready: demo.Demo) -> None:
+    """Fold the WAL into the database files, so that a plain copy of the folder is complete."""
+    for each in ready.nodes.values():
+        each.store._writer.execute("PRAGMA wal_checkpoint(FULL)")
 
 
 def all_docs(node: Node) -> list[dict]:
     return [json.loads(row[0]) for row in node.store._reader().execute("SELECT doc FROM reports")]
+
+
+def own_docs(node: Node) -> list[dict]:
+    """The reports filed at `node` (not the partners' copies it holds)."""
+    return [d for d in all_docs(node) if d["origin"] == node.node_id]
 
 
 def visible_ids(node: Node, username: str) -> set[str]:
@@ -65,8 +87,8 @@ def test_demo_has_agencies_of_three_countries_and_their_roster(node):
     assert node.country == "TUN" and node.name == demo.NAME
 
 
-def test_every_login_authenticates_with_the_demo_password(built):
-    _, node, logins, _ = built
+def test_every_login_authenticates_with_the_demo_password(node):
+    logins = demo.logins()
     assert len(demo.PASSWORD) >= 8
     names = [name for name, _ in logins]
     assert names == ["admin", "amira", "youssef", "leila", "hedi", "patrol.chaambi", "patrol.kef", "karim", "omar"]
@@ -100,6 +122,9 @@ def test_packaged_border_file_is_the_scenario(node):
 def test_units_sit_on_the_border_and_patrols_have_moved(node):
     amira = node.store.user("amira")
     units = [json.loads(d) for d in node.store.units(amira)]
+    partners = [u for u in units if u["owner_country"] != "TUN"]
+    assert {u["owner_country"] for u in partners} == {"DZA", "LBY"}  # released to Tunisia by its partners
+    units = [u for u in units if u["owner_country"] == "TUN"]
     assert 8 <= len(units) <= 12
     assert {u["kind"] for u in units} >= {"patrol", "checkpoint", "observation_post", "hq"}
     assert {u["owner_agency"] for u in units} == {"TN-GN", "TN-ARMY", "TN-DOUANE"}
@@ -141,7 +166,7 @@ def test_armed_groups_concentrate_in_the_kasserine_mountains(node):
     border = demo.load_border()
     mountains = [s["geometry"]["coordinates"][0] for s in border["sections"] if s["impact"] in ("high", "critical")]
     all_rings = [s["geometry"]["coordinates"][0] for s in border["sections"]]
-    docs = all_docs(node)
+    docs = own_docs(node)
     for d in docs:
         assert any(inside(d["location"]["lon"], d["location"]["lat"], ring) for ring in all_rings)
     armed = [d for d in docs if d["type"].startswith("armed_group")]
@@ -150,7 +175,7 @@ def test_armed_groups_concentrate_in_the_kasserine_mountains(node):
 
 
 def test_validation_is_by_a_duty_officer_of_the_owner_country(node):
-    for d in all_docs(node):
+    for d in own_docs(node):
         if d["validated_by"]:
             officer = node.store.user(d["validated_by"])
             assert officer.country == d["owner_country"]
@@ -197,7 +222,7 @@ def test_libyan_liaison_sees_nothing_released_only_to_algeria(node):
 
 def test_algerian_reports_released_to_tunisia_reach_tunisians_only_once_validated(node):
     amira = node.store.user("amira")
-    docs = [d for d in all_docs(node) if d["owner_country"] == "DZA"]
+    docs = [d for d in own_docs(node) if d["owner_country"] == "DZA"]  # filed at the Tunisian centre
     assert docs and all(d["author"] == "karim" for d in docs)
     assert all("DZA" not in d["audience"]["partners"] for d in docs)
     seen = visible_ids(node, "amira")
@@ -207,15 +232,170 @@ def test_algerian_reports_released_to_tunisia_reach_tunisians_only_once_validate
     assert any(d["audience"]["scope"] == "national" and d["id"] not in seen for d in docs)
 
 
+# --- the three federated nodes ---------------------------------------------------------
+def test_three_node_folders_each_with_its_own_country_and_name(built, nodes):
+    data = built[0]
+    assert sorted(p.name for p in data.iterdir()) == ["DZA", "LBY", "TUN"]
+    for country, each in nodes.items():
+        assert (data / country / "fossatum.db").is_file() and (data / country / "node.key").is_file()
+        assert each.country == country and each.name == demo.NAMES[country]
+    assert len({each.node_id for each in nodes.values()}) == 3
+
+
+def test_each_node_has_the_two_others_as_partners_at_the_next_ports(nodes):
+    urls = demo.urls("127.0.0.1", 8000)
+    assert urls == {"TUN": "http://127.0.0.1:8000", "DZA": "http://127.0.0.1:8001", "LBY": "http://127.0.0.1:8002"}
+    for country, each in nodes.items():
+        others = {c: n for c, n in nodes.items() if c != country}
+        partners = {p.country: p for p in each.federation.partners()}
+        assert set(partners) == set(others)
+        for c, p in partners.items():
+            assert p.url == urls[c] and p.public_key == others[c].key.public and p.node_id == others[c].node_id
+        assert set(each.store.roster()) == {"TUN", "DZA", "LBY"}
+
+
+def test_usernames_are_unique_across_the_nodes_and_all_log_in(nodes):
+    logins = demo.all_logins()
+    names = [name for country in logins for name, _ in logins[country]]
+    assert len(names) == len(set(names))
+    for country, each in nodes.items():
+        local = {u.username for u in each.store.users()}
+        assert local == {name for name, _ in logins[country]}
+        for name, what in logins[country]:
+            assert what
+            if country != "TUN":  # the Tunisian logins are tried above
+                _, _, user = each.login(username=name, password=demo.PASSWORD)
+                assert user.username == name
+    algeria, libya = nodes["DZA"].store, nodes["LBY"].store
+    assert {a["code"] for a in algeria.agencies()} >= {"DZ-GN", "DZ-ANP", "DZ-DOUANE"}
+    assert {r for name, _ in logins["DZA"] for r in algeria.user(name).roles} >= {
+        "duty_officer", "analyst", "field", "admin"}
+    assert all(algeria.user(name).country == "DZA" for name, _ in logins["DZA"])
+    assert all(libya.user(name).country == "LBY" for name, _ in logins["LBY"])
+    assert any("duty_officer" in libya.user(name).roles for name, _ in logins["LBY"])
+
+
+def test_algerian_reports_lie_on_the_algerian_side_of_the_border(nodes):
+    border = demo.load_border()
+    docs = own_docs(nodes["DZA"])
+    assert 30 <= len(docs) <= 60
+    for d in docs:
+        lon, lat = d["location"]["lon"], d["location"]["lat"]
+        edge = demo.border_lon(border["border_line"], lat)
+        assert edge is not None and lon < edge
+        assert d["owner_country"] == "DZA"
+    validated = [d for d in docs if d["state"] in ("validated", "closed")]
+    assert all(nodes["DZA"].store.user(d["validated_by"]).country == "DZA" for d in validated)
+    to_tunisia = [d for d in validated if "TUN" in d["audience"]["releasable_to"]]
+    assert {d["audience"]["scope"] for d in to_tunisia} == {"partners", "all_partners"}
+    assert len(to_tunisia) >= 8
+
+
+def test_libyan_reports_lie_near_ras_jedir_and_dehiba_on_the_libyan_side(nodes):
+    from fossatum.demo_partners import LBY_BORDER
+
+    docs = own_docs(nodes["LBY"])
+    assert 10 <= len(docs) <= 15
+    for d in docs:
+        lon, lat = d["location"]["lon"], d["location"]["lat"]
+        assert 32.0 <= lat <= 33.2 and 10.9 <= lon <= 11.7
+        assert lon > demo.border_lon(LBY_BORDER, lat)
+    assert sum(1 for d in docs if d["released"] and d["audience"]["releasable_to"] == ["LBY", "TUN"]) >= 3
+
+
+def expected_at(origin: Node, country: str) -> set[str]:
+    """The origin country's reports that `country`'s node must hold: those released to it
+    (`may_release`) — for a follow-up, only if every report it links to is one `country` may see."""
+    docs = {d["id"]: d for d in own_docs(origin)}
+    facts = {i: Facts.of_report(rules.from_doc(d)) for i, d in docs.items()}
+
+    def linkable(i: str) -> bool:
+        return i not in docs or docs[i]["owner_country"] == country or may_release(facts[i], country)
+
+    return {i for i, d in docs.items() if d["owner_country"] == origin.country and may_release(facts[i], country)
+            and all(map(linkable, d["links"]))}
+
+
+@pytest.mark.parametrize("origin,receiver", [("TUN", "DZA"), ("TUN", "LBY"), ("DZA", "TUN"), ("DZA", "LBY"),
+                                             ("LBY", "TUN"), ("LBY", "DZA")])
+def test_each_node_holds_exactly_what_the_others_released_to_it(nodes, origin, receiver):
+    source, target = nodes[origin], nodes[receiver]
+    docs = {d["id"]: d for d in own_docs(source)}
+    held = {d["id"] for d in all_docs(target) if d["origin"] == source.node_id}
+    assert held <= set(docs)
+    national = {i for i in held if docs[i]["owner_country"] == origin}
+    assert national == expected_at(source, receiver)
+    # Reports filed at the origin by the receiver's own liaison officer are the receiver's
+    # own: it may hold them (past draft), never those of a third country.
+    assert all(docs[i]["owner_country"] == receiver and docs[i]["state"] != "draft" for i in held - national)
+    released = {i for i, d in docs.items() if may_release(Facts.of_report(rules.from_doc(d)), receiver)}
+    if (origin, receiver) in (("TUN", "DZA"), ("TUN", "LBY"), ("DZA", "TUN"), ("LBY", "TUN")):
+        assert len(national & released) >= 5
+    if origin == "TUN":  # containment keeps some follow-ups home; most released reports travel
+        assert len(national) > 0.75 * len({i for i in released if docs[i]["owner_country"] == "TUN"})
+
+
+def test_tunis_reports_released_only_to_algeria_are_in_algiers_not_in_tripoli(nodes):
+    tunis = own_docs(nodes["TUN"])
+    only_dza = {d["id"] for d in tunis if d["released"] and d["audience"]["partners"] == ["DZA"]}
+    at_dza = {d["id"] for d in all_docs(nodes["DZA"])}
+    at_lby = {d["id"] for d in all_docs(nodes["LBY"])}
+    assert only_dza & at_dza and not only_dza & at_lby
+    national = {d["id"] for d in tunis if d["audience"]["scope"] in ("agency", "national")
+                and d["owner_country"] == "TUN"}
+    assert national and not national & (at_dza | at_lby)
+
+
+def test_every_node_verifies(nodes):
+    for each in nodes.values():
+        reports = each.verify()
+        assert len(reports) == 3  # its own chain and the two partners' entries
+        assert all(not r.problems for r in reports), [r.problems for r in reports]
+    for each in nodes.values():
+        assert all(s["last_error"] is None and s["lag"] == 0 for s in each.federation.status())
+
+
 def test_a_second_ensure_reuses_the_demo(built):
-    data, node, logins, _ = built
-    again, logins_again = demo.ensure(data)
+    data, ready, _ = built
+    again = demo.ensure(data)
     try:
-        assert again.node_id == node.node_id
-        assert len(all_docs(again)) == len(all_docs(node))
-        assert logins_again == logins
+        for country, each in again.nodes.items():
+            assert each.node_id == ready.nodes[country].node_id
+            assert len(all_docs(each)) == len(all_docs(ready.nodes[country]))
+        assert again.logins == ready.logins
     finally:
         again.close()
+
+
+def test_reuse_on_other_ports_moves_the_partner_urls(built, tmp_path):
+    data, ready, _ = built
+    checkpoint(ready)
+    copy = tmp_path / "copy"
+    shutil.copytree(data, copy)
+    moved = demo.ensure(copy, host="127.0.0.1", port=9100)
+    try:
+        for country, each in moved.nodes.items():
+            urls = {p.country: p.url for p in each.federation.partners()}
+            assert urls == {c: u for c, u in demo.urls("127.0.0.1", 9100).items() if c != country}
+            assert all(not r.problems for r in each.verify())
+    finally:
+        moved.close()
+
+
+def test_an_earlier_one_node_demo_becomes_the_tunisian_node(built, tmp_path):
+    data, ready, _ = built
+    checkpoint(ready)
+    old = tmp_path / "old"
+    shutil.copytree(data / "TUN", old)
+    upgraded = demo.ensure(old)
+    try:
+        assert upgraded.nodes["TUN"].node_id == ready.nodes["TUN"].node_id
+        assert sorted(p.name for p in old.iterdir()) == ["DZA", "LBY", "TUN"]
+        tunis = upgraded.nodes["TUN"]
+        assert {d["origin"] for d in all_docs(upgraded.nodes["DZA"])} >= {tunis.node_id}
+    finally:
+        upgraded.close()
+    assert not list(tmp_path.glob(".old.building-*"))
 
 
 def test_fresh_refuses_a_folder_that_is_not_a_demo(tmp_path):
@@ -227,6 +407,13 @@ def test_fresh_refuses_a_folder_that_is_not_a_demo(tmp_path):
     assert (plain / "notes.txt").exists()
     with pytest.raises(FossatumError, match="not empty"):
         demo.ensure(plain)
+    # A country folder that holds something else than a node is not a demo either.
+    mixed = tmp_path / "mixed"
+    (mixed / "TUN").mkdir(parents=True)
+    (mixed / "TUN" / "notes.txt").write_text("keep me", encoding="utf-8")
+    with pytest.raises(FossatumError, match="does not look like a demo"):
+        demo.ensure(mixed, fresh=True)
+    assert (mixed / "TUN" / "notes.txt").exists()
 
 
 def test_fresh_and_reuse_refuse_a_real_node(tmp_path):
@@ -237,32 +424,136 @@ def test_fresh_and_reuse_refuse_a_real_node(tmp_path):
     with pytest.raises(FossatumError, match="not the demo"):
         demo.ensure(real)
     assert (real / "fossatum.db").exists()
+    # The same inside a country folder of the demo layout.
+    nested = tmp_path / "nested"
+    init_node(nested / "DZA", country="DZA", name="Algeria NCC").close()
+    with pytest.raises(FossatumError, match="not the demo"):
+        demo.ensure(nested, fresh=True)
+    with pytest.raises(FossatumError, match="incomplete demo"):
+        demo.ensure(nested)
+    assert (nested / "DZA" / "fossatum.db").exists()
 
 
 def test_fresh_replaces_a_demo_folder_with_the_same_demo(built, tmp_path):
-    data, node, _, _ = built
+    data, ready, _ = built
+    checkpoint(ready)
     copy = tmp_path / "copy"
-    node.store._writer.execute("PRAGMA wal_checkpoint(FULL)")
     shutil.copytree(data, copy)
-    changed = open_node(copy)
+    changed = open_node(copy / "TUN")
     spec = ReportIn.model_validate({"type": "other", "location": {"lat": 35.2, "lon": 8.35}})
     changed.file_report(actor=changed.store.user("karim"), spec=spec)
     old_id = changed.node_id
     changed.close()
-    fresh, _ = demo.ensure(copy, fresh=True)
+    fresh = demo.ensure(copy, fresh=True)
     try:
-        assert fresh.node_id != old_id
+        assert fresh.nodes["TUN"].node_id != old_id
         # Seeded: the same reports again (times relative to the new now).
         key = lambda d: (d["id"], d["type"], d["state"], d["author"], d["audience"]["scope"])  # noqa: E731
-        assert sorted(map(key, all_docs(fresh))) == sorted(map(key, all_docs(node)))
+        for country in demo.COUNTRIES:
+            assert sorted(map(key, all_docs(fresh.nodes[country]))) == sorted(map(key, all_docs(ready.nodes[country])))
     finally:
         fresh.close()
     assert not list(tmp_path.glob(".copy.building-*"))
 
 
-def test_cli_demo_setup_only_prints_the_logins(built):
-    data, node, _, stdout = built
-    assert f"demo node {node.node_id} ready" in stdout
+def test_cli_demo_setup_only_prints_the_nodes_urls_and_logins(built):
+    data, ready, stdout = built
+    for country, each in ready.nodes.items():
+        assert f"demo node {each.node_id} ready in {data / country}" in stdout
+        assert each.name in stdout
+    for url in demo.urls("127.0.0.1", 8000).values():
+        assert url in stdout
     assert demo.PASSWORD in stdout
-    for name, what in demo.logins():
-        assert name in stdout and what in stdout
+    for country, logins in demo.all_logins().items():
+        for name, what in logins:
+            assert name in stdout and what in stdout
+
+
+# --- end to end: three servers in one process ------------------------------------------
+def free_base_port() -> int:
+    """A port p such that p, p+1 and p+2 are all free now."""
+    for _ in range(50):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            base = probe.getsockname()[1]
+        if base > 65000:
+            continue
+        try:
+            held = []
+            for port in (base, base + 1, base + 2):
+                s = socket.socket()
+                held.append(s)
+                s.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in held:
+                s.close()
+    raise AssertionError("no three consecutive free ports")
+
+
+def test_a_report_filed_in_tunis_appears_in_algiers_and_not_in_tripoli(built, tmp_path):
+    data, ready, _ = built
+    checkpoint(ready)
+    copy = tmp_path / "demo-data"
+    shutil.copytree(data, copy)
+    port = free_base_port()
+    exe = Path(sys.executable).parent / "fossatum"
+    command = [str(exe)] if exe.exists() else [sys.executable, "-m", "fossatum.cli"]
+    env = {**os.environ, "FOSSATUM_SYNC_INTERVAL": "30"}  # only the push may bring it within 3 s
+    proc = subprocess.Popen([*command, "demo", "--data", str(copy), "--host", "127.0.0.1", "--port", str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    urls = {c: f"http://127.0.0.1:{port + i}" for i, c in enumerate(demo.COUNTRIES)}
+    try:
+        with httpx.Client(timeout=5) as client:
+            deadline = time.monotonic() + 60
+            for url in urls.values():
+                while True:
+                    assert proc.poll() is None, proc.communicate()[1]
+                    try:
+                        if client.get(f"{url}/api/v1/health").status_code == 200:
+                            break
+                    except httpx.HTTPError:
+                        pass
+                    assert time.monotonic() < deadline, "the demo nodes did not come up"
+                    time.sleep(0.1)
+
+            def token(url: str, username: str) -> dict[str, str]:
+                r = client.post(f"{url}/api/v1/auth/token", json={"username": username, "password": demo.PASSWORD})
+                assert r.status_code == 200, r.text
+                return {"authorization": f"Bearer {r.json()['access_token']}"}
+
+            amira, youssef = token(urls["TUN"], "amira"), token(urls["TUN"], "youssef")
+            nadia, salem = token(urls["DZA"], "nadia"), token(urls["LBY"], "salem")
+            r = client.post(f"{urls['TUN']}/api/v1/reports", headers=amira, json={
+                "type": "armed_group_movement", "location": {"lat": 35.21, "lon": 8.37},
+                "salute": {"size": 6, "activity": "Groupe armé se dirigeant vers la frontière"},
+                "audience": {"scope": "partners", "partners": ["DZA"]}, "tlp": "AMBER"})
+            assert r.status_code == 201, r.text
+            report_id = r.json()["id"]
+            r = client.post(f"{urls['TUN']}/api/v1/reports/{report_id}/validate", headers=youssef)
+            assert r.status_code == 200, r.text
+            validated = time.monotonic()
+            while True:
+                r = client.get(f"{urls['DZA']}/api/v1/reports/{report_id}", headers=nadia)
+                if r.status_code == 200:
+                    break
+                assert r.status_code == 404, r.text
+                assert time.monotonic() - validated < 3, "the report did not reach Algiers within 3 s"
+                time.sleep(0.05)
+            seen = r.json()
+            assert seen["id"] == report_id and seen["owner_country"] == "TUN" and seen["state"] == "validated"
+            assert client.get(f"{urls['LBY']}/api/v1/reports/{report_id}", headers=salem).status_code == 404
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            out, err = proc.communicate(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, err = proc.communicate()
+            pytest.fail(f"the demo did not stop on SIGINT: {err}")
+    assert proc.returncode == 0, err
+    for url in urls.values():
+        assert url in out
+    assert "Traceback" not in err, err
