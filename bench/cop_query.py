@@ -26,6 +26,7 @@ import shutil
 import sqlite3
 import sys
 import time
+import uuid
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -43,20 +44,27 @@ from fossatum.node import open_node  # noqa: E402
 from fossatum.policy.predicate import visible_sql  # noqa: E402
 from fossatum.schemas import ReportIn  # noqa: E402
 from fossatum.store.query import ReportQuery, report_filters  # noqa: E402
+from fossatum.store.projector import days  # noqa: E402
 from fossatum.store.sqlite import DB_FILE, SQLiteStore  # noqa: E402
 
 PARTNER_VIEWER = "dz-liaison"
 OWNER_VIEWER = "tn-duty"
 
 RAW_SQL = (
-    # The store's shape without the visibility predicate: the R*Tree hits become a sorted
-    # rowid list, so rows are read in rowid (disk) order. Measured at 1M reports this is
-    # ~1.6x faster than driving the join from the R*Tree (CROSS JOIN, random row order).
+    # The best plain query for "box + time window, newest first" without the visibility
+    # predicate: the (lon, lat, time) R*Tree hits become a sorted rowid list, read in rowid
+    # (disk) order, then the exact time filter and the sort.
     "SELECT r.doc FROM reports r "
-    "WHERE r.rid IN (SELECT rid FROM reports_rtree WHERE min_lon <= ? AND max_lon >= ? AND min_lat <= ? AND max_lat >= ?) "
+    "WHERE r.rid IN (SELECT rid FROM reports_space_time WHERE min_lon <= ? AND max_lon >= ? "
+    "AND min_lat <= ? AND max_lat >= ? AND max_t >= ? AND min_t <= ?) "
     "AND r.observed_at >= ? AND r.observed_at < ? "
     "ORDER BY r.observed_at DESC, r.id DESC LIMIT ?"
 )
+
+
+def raw_params(q: Any, limit: int) -> tuple[Any, ...]:
+    (min_lon, min_lat, max_lon, max_lat), since, until = q
+    return (max_lon, min_lon, max_lat, min_lat, days(since), days(until), since, until, limit + 1)
 
 
 # --- data --------------------------------------------------------------------------------
@@ -83,7 +91,7 @@ def generate(n: int, folder: Path, *, batch: int, seed: int) -> dict[str, Any]:
         author = users[AUTHORS[rng.randrange(len(AUTHORS))]]
         t0 = time.perf_counter()
         specs = [ReportIn.model_validate(report_input(rng, observed=lo + span * rng.random(),
-                                                      report_id=f"bench-{b:05d}-{i:05d}"))
+                                                      report_id=str(uuid.UUID(int=rng.getrandbits(128), version=4))))
                  for i in range(count)]
         now[0] = lo + span + timedelta(minutes=rng.uniform(1, 30))  # reported after observed
         filed, _ = node.file_reports(actor=author, specs=specs)
@@ -197,8 +205,7 @@ def main() -> int:
     raw.execute("PRAGMA cache_size=-65536")
 
     def run_raw(q: Any) -> int:
-        (min_lon, min_lat, max_lon, max_lat), since, until = q
-        return len(raw.execute(RAW_SQL, (max_lon, min_lon, max_lat, min_lat, since, until, args.limit + 1)).fetchall())
+        return len(raw.execute(RAW_SQL, raw_params(q, args.limit)).fetchall())
 
     results: list[tuple[str, list[float], list[int]]] = []
     t, r = timed(run_raw, warm, timed_q)
@@ -222,9 +229,7 @@ def main() -> int:
     bbox, since, until = timed_q[0]
     sql, params = store_sql(viewers[PARTNER_VIEWER], ReportQuery(bbox=bbox, since=since, until=until, limit=args.limit))
     store_plan = [row[3] for row in raw.execute("EXPLAIN QUERY PLAN " + sql, params)]
-    (min_lon, min_lat, max_lon, max_lat) = bbox
-    raw_plan = [row[3] for row in raw.execute("EXPLAIN QUERY PLAN " + RAW_SQL,
-                                              (max_lon, min_lon, max_lat, min_lat, since, until, args.limit + 1))]
+    raw_plan = [row[3] for row in raw.execute("EXPLAIN QUERY PLAN " + RAW_SQL, raw_params(timed_q[0], args.limit))]
     where, wparams = visible_sql(viewers[PARTNER_VIEWER], "r")
     (total,) = raw.execute("SELECT COUNT(*) FROM reports").fetchone()
     (visible,) = raw.execute(f"SELECT COUNT(*) FROM reports r WHERE {where}", wparams).fetchone()

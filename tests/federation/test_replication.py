@@ -166,3 +166,15 @@ def test_a_report_of_a_visiting_liaison_officer_stays_on_the_node_where_it_was_f
     assert doc["id"] not in ids(cluster, "DZA") and doc["id"] not in ids(cluster, "LBY")
     rules = {a["rule"] for a in tun.federation.audit() if a["object_id"] == doc["id"]}
     assert "owned by another country" in rules
+
+
+def test_a_follow_up_held_back_for_its_parent_goes_once_the_parent_is_released(cluster: Cluster) -> None:
+    parent = cluster.file("TUN", validate=False, audience={"scope": "all_partners"})
+    child = cluster.file("TUN", audience={"scope": "all_partners"}, links=[parent["id"]])
+    cluster.sync()
+    assert child["id"] not in ids(cluster, "DZA")
+    cluster.nodes["TUN"].transition(actor=cluster.officers["TUN"], report_id=parent["id"], action="validate")
+    cluster.sync()
+    assert {parent["id"], child["id"]} <= ids(cluster, "DZA")
+    for node in cluster.nodes.values():
+        assert all(r.ok for r in node.verify())

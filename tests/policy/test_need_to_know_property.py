@@ -107,8 +107,9 @@ PHASES = [Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink]
 
 @settings(max_examples=60, deadline=None, phases=PHASES, suppress_health_check=[HealthCheck.too_slow])
 @given(agencies=agencies_st, users=users_st, reports=reports_st,
-       box=st.tuples(st.floats(7.5, 9.0), st.floats(34.5, 36.0), st.floats(0.1, 1.5), st.floats(0.1, 1.5)))
-def test_every_read_path_returns_exactly_what_the_policy_allows(agencies, users, reports, box) -> None:
+       box=st.tuples(st.floats(7.5, 9.0), st.floats(34.5, 36.0), st.floats(0.1, 1.5), st.floats(0.1, 1.5)),
+       window=st.tuples(st.integers(0, 47), st.integers(1, 48)))
+def test_every_read_path_returns_exactly_what_the_policy_allows(agencies, users, reports, box, window) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         node = init_node(Path(tmp) / "n", country="TUN", name="t")
         try:
@@ -129,6 +130,13 @@ def test_every_read_path_returns_exactly_what_the_policy_allows(agencies, users,
                           and bbox[1] <= r.content.position.lat <= bbox[3]}
                 boxed = {json.loads(d)["id"] for d in node.store.list_reports(viewer, ReportQuery(bbox=bbox, limit=1000))}
                 assert boxed == in_box
+                # box and time window together (the space-time index), edges included exactly
+                since = f"2026-11-{27 + window[0] // 24:02d}T{window[0] % 24:02d}:00:00.000000Z"
+                end = min(window[0] + window[1], 47)
+                until = f"2026-11-{27 + end // 24:02d}T{end % 24:02d}:00:00.000000Z"
+                in_window = {r.id for r in everything if r.id in in_box and since <= r.content.observed_at < until}
+                windowed = node.store.list_reports(viewer, ReportQuery(bbox=bbox, since=since, until=until, limit=1000))
+                assert {json.loads(d)["id"] for d in windowed} == in_window
                 by_type = node.store.count_reports(viewer, ReportQuery(), "type")
                 assert sum(by_type.values()) == len(allowed)
         finally:

@@ -59,9 +59,15 @@ def _problem_with_entry(tx: Tx, doc: Any, partner: Partner, own_country: str) ->
         return f"{entry.origin}#{entry.seq}: {mismatch}"
     if not partner_may_see(facts_of_entry(entry), own_country):
         return f"{entry.origin}#{entry.seq}: not released to {own_country}"
-    (last_seq,) = tx.execute("SELECT COALESCE(MAX(seq), 0) FROM log WHERE origin = ?", (entry.origin,)).fetchone()
-    if entry.seq <= last_seq:
-        return f"{entry.origin}#{entry.seq}: replayed or out of order (already at #{last_seq})"
+    # The stream's own chain orders and de-duplicates items; an entry may come later than a
+    # newer one of another object (held back for containment), never twice, never older
+    # than the version of its object already held.
+    if tx.execute("SELECT 1 FROM log WHERE origin = ? AND seq = ?", (entry.origin, entry.seq)).fetchone():
+        return f"{entry.origin}#{entry.seq}: replayed (already held)"
+    newer = tx.execute("SELECT MAX(seq) FROM log WHERE origin = ? AND object_id = ?",
+                       (entry.origin, entry.object_id)).fetchone()[0]
+    if newer is not None and newer > entry.seq:
+        return f"{entry.origin}#{entry.seq}: older than #{newer} of {entry.object_id}, already held"
     table = next(t for prefix, t in OBJECT_TABLES.items() if entry.kind.startswith(prefix))
     row = tx.execute(f"SELECT origin FROM {table} WHERE id = ?", (entry.object_id,)).fetchone()
     if row is not None and row[0] != entry.origin:
@@ -96,7 +102,7 @@ def purge(tx: Tx, origin: str, object_id: str) -> int:
     rid = tx.execute("SELECT rid, doc FROM reports WHERE id = ? AND origin = ?", (object_id, origin)).fetchone()
     if rid:
         tx.purged.append((object_id, rid[1]))
-        tx.execute("DELETE FROM reports_rtree WHERE rid = ?", (rid[0],))
+        tx.execute("DELETE FROM reports_space_time WHERE rid = ?", (rid[0],))
         tx.execute("DELETE FROM reports WHERE rid = ?", (rid[0],))
         tx.execute("DELETE FROM report_versions WHERE report_id = ? AND origin = ?", (object_id, origin))
     if tx.execute("SELECT 1 FROM units WHERE id = ? AND origin = ?", (object_id, origin)).fetchone():

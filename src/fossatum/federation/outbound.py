@@ -40,6 +40,70 @@ class Served:
     blocked: str | None = None
 
 
+class _Stream:
+    """Appending to one partner's stream within a transaction."""
+
+    def __init__(self, tx: Tx, outbound: "Outbound", partner: str) -> None:
+        self.tx, self.outbound, self.partner = tx, outbound, partner
+        last = tx.execute("SELECT stream_seq, hash FROM outbox WHERE partner = ? ORDER BY stream_seq DESC LIMIT 1",
+                          (partner,)).fetchone()
+        self.seq, self.prev = last if last else (0, GENESIS)
+        self.added = 0
+
+    def decide(self, entry: Entry, *, recheck: bool = False) -> bool:
+        tx, partner, object_id = self.tx, self.partner, entry.object_id
+        ok, rule = release_decision(entry, partner, lambda rid: self.outbound._linked_facts(tx, rid),
+                                    origin_country=self.outbound.country)
+        had = tx.execute("SELECT 1 FROM sent_objects WHERE partner = ? AND object_id = ?",
+                         (partner, object_id)).fetchone() is not None
+        if rule.startswith("containment"):
+            # Held back until its parents are visible to the partner: looked at again later.
+            tx.execute("INSERT INTO withheld_links (partner, object_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                       (partner, object_id))
+        else:
+            tx.execute("DELETE FROM withheld_links WHERE partner = ? AND object_id = ?", (partner, object_id))
+        if ok:
+            item = {"kind": "entry", "entry": entry.to_doc()}
+            tx.execute("INSERT INTO sent_objects (partner, object_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                       (partner, object_id))
+            decision, rule = "sent", (rule + " (parents now visible)" if recheck else rule)
+        elif had:
+            item = {"kind": "tombstone",
+                    "tombstone": {"object_id": object_id, "reason": rule, "at": entry.ts, "entry_seq": entry.seq}}
+            tx.execute("DELETE FROM sent_objects WHERE partner = ? AND object_id = ?", (partner, object_id))
+            decision = "revoked"
+        else:
+            if not recheck:
+                audit(tx, direction="out", partner=partner, decision="withheld", rule=rule, object_id=object_id,
+                      entry_origin=entry.origin, entry_seq=entry.seq)
+            return False
+        item = {"from": self.outbound.origin, "to": partner, "seq": self.seq + 1, "prev": self.prev, **item}
+        wire = seal(self.outbound.key, item)
+        self.seq, self.prev = self.seq + 1, wire["hash"]
+        tx.execute(
+            "INSERT INTO outbox (partner, stream_seq, kind, object_id, entry_seq, item, hash, sig, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (partner, self.seq, item["kind"], object_id, entry.seq, canonical(item), wire["hash"], wire["sig"],
+             to_text(utcnow())),
+        )
+        audit(tx, direction="out", partner=partner, decision=decision, rule=rule, object_id=object_id,
+              entry_origin=entry.origin, entry_seq=entry.seq, detail=f"stream #{self.seq}")
+        self.added += 1
+        return True
+
+    def recheck_withheld(self) -> None:
+        """Objects held back for containment: send their current version once their parents
+        became visible to the partner (a parent widened or validated later)."""
+        held = [r[0] for r in self.tx.execute("SELECT object_id FROM withheld_links WHERE partner = ?", (self.partner,))]
+        for object_id in held:
+            row = self.tx.execute(
+                "SELECT origin, seq, ts, author, kind, payload, audience, prev, hash, sig FROM log "
+                "WHERE origin = ? AND object_id = ? ORDER BY seq DESC LIMIT 1", (self.outbound.origin, object_id),
+            ).fetchone()
+            if row is not None:
+                self.decide(_row_entry(row), recheck=True)
+
+
 class Outbound:
     def __init__(self, store: SQLiteStore, key: NodeKey) -> None:
         self.store = store
@@ -79,49 +143,15 @@ class Outbound:
             "SELECT origin, seq, ts, author, kind, payload, audience, prev, hash, sig FROM log "
             "WHERE origin = ? AND seq > ? ORDER BY seq LIMIT ?", (self.origin, through, BATCH),
         ).fetchall()
-        if not rows:
-            return 0, False
-        last = tx.execute("SELECT stream_seq, hash FROM outbox WHERE partner = ? ORDER BY stream_seq DESC LIMIT 1",
-                          (partner,)).fetchone()
-        stream_seq, prev = last if last else (0, GENESIS)
-        added = 0
-        now = to_text(utcnow())
+        stream = _Stream(tx, self, partner)
         for row in rows:
             entry = _row_entry(row)
-            object_id = entry.object_id
-            if object_id is None:
-                continue  # node-internal (accounts, roster, partners): never a candidate
-            ok, rule = release_decision(entry, partner, lambda rid: self._linked_facts(tx, rid),
-                                        origin_country=self.country)
-            had = tx.execute("SELECT 1 FROM sent_objects WHERE partner = ? AND object_id = ?",
-                             (partner, object_id)).fetchone() is not None
-            if ok:
-                item = {"from": self.origin, "to": partner, "seq": stream_seq + 1, "prev": prev,
-                        "kind": "entry", "entry": entry.to_doc()}
-                tx.execute("INSERT INTO sent_objects (partner, object_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
-                           (partner, object_id))
-                decision = "sent"
-            elif had:
-                item = {"from": self.origin, "to": partner, "seq": stream_seq + 1, "prev": prev, "kind": "tombstone",
-                        "tombstone": {"object_id": object_id, "reason": rule, "at": entry.ts, "entry_seq": entry.seq}}
-                tx.execute("DELETE FROM sent_objects WHERE partner = ? AND object_id = ?", (partner, object_id))
-                decision = "revoked"
-            else:
-                audit(tx, direction="out", partner=partner, decision="withheld", rule=rule, object_id=object_id,
-                      entry_origin=entry.origin, entry_seq=entry.seq)
-                continue
-            wire = seal(self.key, item)
-            stream_seq, prev = stream_seq + 1, wire["hash"]
-            tx.execute(
-                "INSERT INTO outbox (partner, stream_seq, kind, object_id, entry_seq, item, hash, sig, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (partner, stream_seq, item["kind"], object_id, entry.seq, canonical(item), wire["hash"], wire["sig"], now),
-            )
-            audit(tx, direction="out", partner=partner, decision=decision, rule=rule, object_id=object_id,
-                  entry_origin=entry.origin, entry_seq=entry.seq, detail=f"stream #{stream_seq}")
-            added += 1
-        tx.execute("UPDATE peer_state SET released_through = ? WHERE partner = ?", (rows[-1][1], partner))
-        return added, len(rows) == BATCH
+            if entry.object_id is not None:  # node-internal entries (accounts, roster…) never leave
+                stream.decide(entry)
+        if rows:
+            tx.execute("UPDATE peer_state SET released_through = ? WHERE partner = ?", (rows[-1][1], partner))
+        stream.recheck_withheld()
+        return stream.added, len(rows) == BATCH
 
     def serve(self, partner: str, *, after: int, limit: int) -> Served:
         """Items after the partner's cursor; `after` also acknowledges everything up to it."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import datetime, timezone
 from typing import Any, Protocol
 
 from ..domain import audience as aud
@@ -16,8 +17,16 @@ from ..log.entry import Entry, canonical
 from ..policy.predicate import releasable_text
 
 
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
 class Cursor(Protocol):
     def execute(self, sql: str, params: Any = ..., /) -> Any: ...
+
+
+def days(instant: str) -> float:
+    """Days since 1970 of a stored UTC instant: the time axis of the space-time index."""
+    return (datetime.fromisoformat(instant.replace("Z", "+00:00")) - EPOCH).total_seconds() / 86400.0
 
 
 def _visibility_columns(doc: dict[str, Any]) -> dict[str, Any]:
@@ -121,11 +130,12 @@ def _report_saved(cur: Cursor, e: Entry) -> None:
         f"INSERT INTO reports ({cols}) VALUES ({marks}) ON CONFLICT (id) DO UPDATE SET {updates} RETURNING rid",
         tuple(row.values()),
     ).fetchone()[0]
-    lat, lon = row["lat"], row["lon"]
-    cur.execute("DELETE FROM reports_rtree WHERE rid = ?", (rid,))
+    lat, lon, t = row["lat"], row["lon"], days(row["observed_at"])
+    cur.execute("DELETE FROM reports_space_time WHERE rid = ?", (rid,))
     cur.execute(
-        "INSERT INTO reports_rtree (rid, min_lon, max_lon, min_lat, max_lat) VALUES (?, ?, ?, ?, ?)",
-        (rid, lon, lon, lat, lat),
+        "INSERT INTO reports_space_time (rid, min_lon, max_lon, min_lat, max_lat, min_t, max_t) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (rid, lon, lon, lat, lat, t, t),
     )
     cur.execute(
         "INSERT INTO report_versions (report_id, version, doc, origin, seq) VALUES (?, ?, ?, ?, ?)",

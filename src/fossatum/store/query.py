@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from ..errors import InvalidInput
 
 BBox = tuple[float, float, float, float]
-SpatialSQL = Callable[[str, BBox], tuple[str, list[object]]]
+# (alias, bbox, since, until) -> SQL narrowing by space (and time where the backend can)
+SpatialSQL = Callable[[str, BBox, str | None, str | None], tuple[str, list[object]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +53,7 @@ def report_filters(
     sql: list[str] = []
     params: list[object] = []
     if q.bbox is not None:
-        clause, p = spatial(alias, q.bbox)
+        clause, p = spatial(alias, q.bbox, q.since, q.until)
         sql.append(f" AND {clause}")
         params += p
     if q.since:

@@ -84,8 +84,7 @@ MIGRATIONS.append((2, "federation: partners, per-partner streams, inbound cursor
         created_at TEXT NOT NULL, PRIMARY KEY (partner, stream_seq))""",
     """CREATE TABLE IF NOT EXISTS peer_state (
         partner TEXT PRIMARY KEY, released_through INTEGER NOT NULL DEFAULT 0,
-        acked INTEGER NOT NULL DEFAULT 0, last_contact TEXT,
-        send_error TEXT, send_error_at TEXT, receive_error TEXT, receive_error_at TEXT)""",
+        acked INTEGER NOT NULL DEFAULT 0, last_contact TEXT, last_error TEXT, last_error_at TEXT)""",
     """CREATE TABLE IF NOT EXISTS sent_objects (
         partner TEXT NOT NULL, object_id TEXT NOT NULL, PRIMARY KEY (partner, object_id))""",
     # what this node received from each partner's stream
@@ -99,5 +98,24 @@ MIGRATIONS.append((2, "federation: partners, per-partner streams, inbound cursor
     "CREATE INDEX IF NOT EXISTS audit_partner ON audit (partner, id)",
 ]))
 
-PROJECTION_TABLES = PROJECTION_TABLES + ("partners",)
+MIGRATIONS.append((3, "space-time index for the COP query; errors per direction; containment re-checks", [
+    # (lon, lat, time in days since 1970): a COP query is a box AND a time window, and a box
+    # on the border strip alone matches months of reports.
+    """CREATE VIRTUAL TABLE IF NOT EXISTS reports_space_time USING rtree (
+        rid, min_lon, max_lon, min_lat, max_lat, min_t, max_t)""",
+    """INSERT INTO reports_space_time (rid, min_lon, max_lon, min_lat, max_lat, min_t, max_t)
+        SELECT rid, lon, lon, lat, lat, julianday(observed_at) - 2440587.5, julianday(observed_at) - 2440587.5
+        FROM reports""",
+    "DROP TABLE IF EXISTS reports_rtree",
+    "ALTER TABLE peer_state ADD COLUMN send_error TEXT",
+    "ALTER TABLE peer_state ADD COLUMN send_error_at TEXT",
+    "ALTER TABLE peer_state ADD COLUMN receive_error TEXT",
+    "ALTER TABLE peer_state ADD COLUMN receive_error_at TEXT",
+    "UPDATE peer_state SET send_error = last_error, send_error_at = last_error_at WHERE last_error IS NOT NULL",
+    # objects held back from a partner because they link to a report it may not see (yet)
+    """CREATE TABLE IF NOT EXISTS withheld_links (
+        partner TEXT NOT NULL, object_id TEXT NOT NULL, PRIMARY KEY (partner, object_id))""",
+]))
+
+PROJECTION_TABLES = tuple(t for t in PROJECTION_TABLES if t != "reports_rtree") + ("partners", "reports_space_time")
 LATEST = MIGRATIONS[-1][0]

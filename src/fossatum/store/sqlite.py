@@ -19,6 +19,7 @@ from ..log.entry import GENESIS, Entry, canonical
 from ..log.signing import NodeKey
 from ..policy.predicate import visible_sql
 from . import projector
+from .projector import days
 from .query import ReportQuery, report_filters
 from .schema import LATEST, MIGRATIONS, PROJECTION_TABLES
 
@@ -324,15 +325,22 @@ class SQLiteStore:
         return {str(k): n for k, n in rows}
 
     @staticmethod
-    def _bbox_sql(alias: str, bbox: tuple[float, float, float, float]) -> tuple[str, list[object]]:
+    def _bbox_sql(alias: str, bbox: tuple[float, float, float, float], since: str | None,
+                  until: str | None) -> tuple[str, list[object]]:
         min_lon, min_lat, max_lon, max_lat = bbox
         # The R*Tree keeps 32-bit floats (boxes rounded outwards), so it narrows the
-        # candidates and the exact columns decide at the edges.
-        return (
-            f"{alias}.rid IN (SELECT rid FROM reports_rtree WHERE min_lon <= ? AND max_lon >= ? "
-            f"AND min_lat <= ? AND max_lat >= ?) AND {alias}.lon BETWEEN ? AND ? AND {alias}.lat BETWEEN ? AND ?",
-            [max_lon, min_lon, max_lat, min_lat, min_lon, max_lon, min_lat, max_lat],
-        )
+        # candidates and the exact columns (and observed_at filters) decide at the edges.
+        sql = ("SELECT rid FROM reports_space_time WHERE min_lon <= ? AND max_lon >= ? "
+               "AND min_lat <= ? AND max_lat >= ?")
+        params: list[object] = [max_lon, min_lon, max_lat, min_lat]
+        if since:
+            sql += " AND max_t >= ?"
+            params.append(days(since) - 0.01)
+        if until:
+            sql += " AND min_t <= ?"
+            params.append(days(until) + 0.01)
+        return (f"{alias}.rid IN ({sql}) AND {alias}.lon BETWEEN ? AND ? AND {alias}.lat BETWEEN ? AND ?",
+                [*params, min_lon, max_lon, min_lat, max_lat])
 
     # --- units and sections ------------------------------------------------------------
     def units(self, viewer: User) -> list[str]:

@@ -1,0 +1,177 @@
+"""The COP page end to end, in headless Chromium against a real three-node demo (issue 4)."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from .conftest import ROOT, Demo, Page, shot
+
+pytestmark = pytest.mark.slow
+
+
+def assert_clean(rec: Page, demo: Demo) -> None:
+    """No request leaves for any host but the node, and the console shows no error."""
+    assert rec.requests, "no requests recorded"
+    assert rec.foreign_requests(demo.url) == []
+    assert rec.console_errors == []
+
+
+def rendered_total(page: Any) -> int:
+    """Reports drawn on the map: clusters count their members, single symbols count one."""
+    return page.evaluate("""() => {
+        let n = 0;
+        document.querySelectorAll('#map .rep-cluster').forEach(e => n += Number(e.dataset.count || 0));
+        return n + document.querySelectorAll('#map img.rep-sym').length;
+    }""")
+
+
+def file_report(page: Any, *, lat: float, lon: float, scope: str, description: str, type_: str = "armed_group_sighting") -> str:
+    page.click("[data-testid=new-report]")
+    form = page.locator("[data-testid=report-form]")
+    form.wait_for()
+    page.evaluate(f"location.hash = '#at/{lat}/{lon}/13'")
+    page.wait_for_timeout(400)
+    box = page.locator("#map").bounding_box()
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)  # pick the point on the map
+    assert form.locator("input[name=mgrs]").input_value() != ""
+    form.locator("select[name=type]").select_option(type_)
+    form.locator("input[name=size]").fill("5")
+    form.locator("textarea[name=activity]").fill("moving west on foot")
+    form.locator("select[name=grade_source]").select_option("B")
+    form.locator("select[name=grade_info]").select_option("2")
+    form.locator("select[name=impact]").select_option("high")
+    form.locator("textarea[name=description]").fill(description)
+    form.locator("select[name=scope]").select_option(scope)
+    form.locator("select[name=tlp]").select_option("AMBER")
+    form.locator("[data-testid=file-submit]").click()
+    panel = page.locator("[data-testid=report-panel]")
+    panel.wait_for(timeout=10_000)
+    return panel.get_attribute("data-id")
+
+
+def test_login_shows_the_demo_reports_on_the_map(open_page: Any, demo: Demo) -> None:
+    rec = open_page("amira")
+    page = rec.page
+    since = (datetime.now(UTC) - timedelta(hours=24)).isoformat()
+    expected = demo.api("GET", "/reports/count", "amira", params={"since": since}).json()["total"]
+    page.wait_for_function("Number(document.querySelector('#map').dataset.rendered) > 0")
+    shown = int(page.get_attribute("#map", "data-shown"))
+    assert expected > 50
+    assert abs(shown - expected) <= 2  # the page's window started a moment earlier
+    page.evaluate("location.hash = '#at/33.5/9.5/6'")  # the whole strip, Libya included
+    page.wait_for_timeout(500)
+    assert rendered_total(page) == shown  # every report is on the map, as a symbol or in a cluster
+    page.evaluate("location.hash = ''")
+    # units (blue force), border sections, scale bar and cursor position in degrees and MGRS
+    assert page.locator("#map img.unit-sym").count() > 0
+    assert page.locator(".leaflet-control-scale-line").count() == 1
+    box = page.locator("#map").bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    cursor = page.inner_text("[data-testid=cursor]")
+    assert "," in cursor and "·" in cursor and cursor.split("·")[1].strip()[:3].isalnum()
+    page.evaluate("location.hash = '#at/35.3/8.6/8'")
+    page.wait_for_timeout(800)
+    shutil.copy(shot(page, "cop-map"), ROOT / "docs" / "cop.png")
+    # zoomed in: single symbols with their type
+    page.evaluate("location.hash = '#at/35.3/8.5/12'")
+    page.wait_for_timeout(500)
+    assert page.locator("#map img.rep-sym").count() > 0
+    # open one: the panel shows every field, its audience plainly and its versions
+    point = page.evaluate("""() => {
+        const m = document.querySelector('#map').getBoundingClientRect();
+        for (const e of document.querySelectorAll('#map img.rep-sym')) {
+            const r = e.getBoundingClientRect(), x = r.x + r.width / 2, y = r.y + r.height / 2;
+            if (x > m.x + 60 && x < m.right - 60 && y > m.y + 60 && y < m.bottom - 60 && document.elementFromPoint(x, y) === e) return [x, y];
+        }
+        return null;
+    }""")
+    assert point, "no report symbol clickable in view"
+    page.mouse.click(*point)
+    panel = page.locator("[data-testid=report-panel]")
+    panel.wait_for()
+    assert "visible to:" in panel.locator("[data-testid=visible-to]").inner_text()
+    assert "TLP:" in panel.inner_text()
+    page.wait_for_function("document.querySelectorAll('.versions li').length >= 1 && !document.querySelector('.versions').innerText.startsWith('…')")
+    shot(page, "cop-report-panel")
+    assert_clean(rec, demo)
+
+
+def test_filed_report_reaches_exactly_its_audience(open_page: Any, demo: Demo) -> None:
+    amira = open_page("amira")            # TN national guard
+    youssef = open_page("youssef")        # TN army: another agency of the same country
+    lat, lon = 35.21, 8.41
+    youssef.page.evaluate(f"location.hash = '#at/{lat}/{lon}/14'")
+
+    agency_only = file_report(amira.page, lat=lat, lon=lon, scope="agency", description="agency-only test report")
+    amira.page.locator(f"#map img.rep-sym[data-id='{agency_only}']").wait_for(timeout=5_000)
+    shot(amira.page, "cop-filed-report")
+
+    national = file_report(amira.page, lat=lat + 0.004, lon=lon + 0.004, scope="national", description="national test report")
+    amira.page.locator(f"#map img.rep-sym[data-id='{national}']").wait_for(timeout=5_000)
+
+    # the other agency's officer sees the national one appear by itself, and never the agency-only one
+    youssef.page.locator(f"#map img.rep-sym[data-id='{national}']").wait_for(timeout=5_000)
+    youssef.page.wait_for_timeout(1500)
+    assert youssef.page.locator(f"#map img.rep-sym[data-id='{agency_only}']").count() == 0
+    assert demo.api("GET", f"/reports/{agency_only}", "youssef").status_code == 404
+    # the panel says who may see it
+    amira.page.evaluate(f"location.hash = '#report/{agency_only}'")
+    amira.page.wait_for_function(f"document.querySelector('[data-testid=report-panel]')?.dataset.id === '{agency_only}'")
+    assert "TN-GN" in amira.page.inner_text("[data-testid=visible-to]")
+    assert_clean(amira, demo)
+    assert_clean(youssef, demo)
+
+
+def test_arabic_is_right_to_left(open_page: Any, demo: Demo) -> None:
+    rec = open_page("amira")
+    page = rec.page
+    assert page.evaluate("document.dir") == "ltr"
+    page.select_option("[data-testid=lang]", "ar")
+    assert page.evaluate("document.dir") == "rtl"
+    assert page.evaluate("document.documentElement.lang") == "ar"
+    assert "بلاغ جديد" in page.inner_text("[data-testid=new-report]")
+    # the layout mirrors: the zoom buttons move to the right-hand side
+    zoom = page.locator(".leaflet-control-zoom").bounding_box()
+    assert zoom["x"] > 1440 / 2
+    # Arabic-Indic digits when the user prefers them
+    page.select_option("[data-testid=digits]", "arab")
+    page.wait_for_function("/[٠-٩]/.test(document.querySelector('[data-testid=status]').innerText)")
+    shot(page, "cop-arabic")
+    page.select_option("[data-testid=lang]", "fr")
+    assert page.evaluate("document.dir") == "ltr"
+    assert page.evaluate("localStorage.getItem('fossatum.lang')") == "fr"
+    page.select_option("[data-testid=lang]", "en")
+    assert_clean(rec, demo)
+
+
+def test_urgent_flag_reaches_the_other_duty_officer(open_page: Any, demo: Demo) -> None:
+    amira = open_page("amira")
+    youssef = open_page("youssef")
+    report = file_report(amira.page, lat=35.05, lon=8.33, scope="national", description="urgent test report")
+    panel = amira.page.locator("[data-testid=report-panel]")
+    panel.locator("input[data-act=urgent-note]").fill("group heading for the post")
+    panel.locator("button[data-act=urgent]").click()
+    alert = youssef.page.locator(f"[data-testid=alert][data-id='{report}']")
+    alert.wait_for(timeout=5_000)
+    assert "group heading for the post" in alert.inner_text()
+    shot(youssef.page, "cop-urgent-alert")
+    # triage: the flagged report is in the "new" column of the queue, claimed it moves to "in progress"
+    youssef.page.keyboard.press("Escape")
+    amira.page.keyboard.press("Escape")
+    amira.page.keyboard.press("t")
+    card = amira.page.locator(f"[data-col=new] li.card[data-id='{report}']")
+    card.wait_for(timeout=10_000)
+    assert "urgent" in (card.get_attribute("class") or "")
+    card.locator("button[data-act=claim]").click()
+    amira.page.locator(f"[data-col=progress] li.card[data-id='{report}']").wait_for(timeout=5_000)
+    shot(amira.page, "cop-triage")
+    # validate in one step
+    amira.page.locator(f"[data-col=progress] li.card[data-id='{report}'] button[data-act=validate]").click()
+    amira.page.locator(f"[data-col=validated] li.card[data-id='{report}']").wait_for(timeout=5_000)
+    assert demo.api("GET", f"/reports/{report}", "amira").json()["state"] == "validated"
+    assert_clean(amira, demo)
+    assert_clean(youssef, demo)
