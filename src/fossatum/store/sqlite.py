@@ -343,19 +343,20 @@ class SQLiteStore:
                 [*params, min_lon, max_lon, min_lat, max_lat])
 
     # --- units and sections ------------------------------------------------------------
-    def units(self, viewer: User) -> list[str]:
-        where, params = visible_sql(viewer, "u")
-        return [r[0] for r in self._reader().execute(f"SELECT u.doc FROM units u WHERE {where} ORDER BY u.name", params)]
+    def _visible_docs(self, table: str, viewer: User, order: str) -> list[str]:
+        where, params = visible_sql(viewer, "t")
+        return [r[0] for r in self._reader().execute(f"SELECT t.doc FROM {table} t WHERE {where} ORDER BY t.{order}", params)]
 
-    def unit_doc(self, viewer: User | None, unit_id: str) -> str | None:
-        if viewer is None:
-            row = self._reader().execute("SELECT doc FROM units WHERE id = ?", (unit_id,)).fetchone()
-        else:
-            where, params = visible_sql(viewer, "u")
-            row = self._reader().execute(
-                f"SELECT u.doc FROM units u WHERE u.id = ? AND {where}", (unit_id, *params)
-            ).fetchone()
+    def _visible_doc(self, table: str, viewer: User, object_id: str) -> str | None:
+        where, params = visible_sql(viewer, "t")
+        row = self._reader().execute(f"SELECT t.doc FROM {table} t WHERE t.id = ? AND {where}", (object_id, *params)).fetchone()
         return row[0] if row else None
+
+    def units(self, viewer: User) -> list[str]:
+        return self._visible_docs("units", viewer, "name")
+
+    def unit_doc(self, viewer: User, unit_id: str) -> str | None:
+        return self._visible_doc("units", viewer, unit_id)
 
     def unit_track(self, viewer: User, unit_id: str, limit: int = 500) -> list[dict[str, Any]]:
         if self.unit_doc(viewer, unit_id) is None:
@@ -366,18 +367,10 @@ class SQLiteStore:
         return [{"at": at, "lat": lat, "lon": lon} for at, lat, lon in rows]
 
     def sections(self, viewer: User) -> list[str]:
-        where, params = visible_sql(viewer, "s")
-        return [r[0] for r in self._reader().execute(f"SELECT s.doc FROM sections s WHERE {where} ORDER BY s.id", params)]
+        return self._visible_docs("sections", viewer, "id")
 
-    def section_doc(self, viewer: User | None, section_id: str) -> str | None:
-        if viewer is None:
-            row = self._reader().execute("SELECT doc FROM sections WHERE id = ?", (section_id,)).fetchone()
-        else:
-            where, params = visible_sql(viewer, "s")
-            row = self._reader().execute(
-                f"SELECT s.doc FROM sections s WHERE s.id = ? AND {where}", (section_id, *params)
-            ).fetchone()
-        return row[0] if row else None
+    def section_doc(self, viewer: User, section_id: str) -> str | None:
+        return self._visible_doc("sections", viewer, section_id)
 
     # --- the log -----------------------------------------------------------------------
     def entries(self, origin: str | None = None, after_seq: int = 0, *, strict: bool = True) -> Iterator[Entry]:
