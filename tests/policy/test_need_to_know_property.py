@@ -15,7 +15,8 @@ from fossatum.domain.org import Role, User
 from fossatum.errors import Forbidden, NotFound
 from fossatum.node import Node, init_node
 from fossatum.policy.visibility import Facts, may_release, may_view
-from fossatum.schemas import ReportIn, ReportPatch
+from fossatum.domain.audience import Scope
+from fossatum.schemas import ReportIn, ReportPatch, SectionIn, UnitIn
 from fossatum.store.query import ReportQuery
 
 COUNTRIES = ["TUN", "DZA", "LBY", "MAR"]
@@ -159,5 +160,47 @@ def test_a_report_released_to_a_country_is_visible_there_and_nowhere_else(agenci
                     assert may_view(viewer, facts) == may_release(facts, viewer.country)
                     if may_view(viewer, facts):
                         assert r.released and viewer.country in r.audience.releasable_to
+        finally:
+            node.close()
+
+
+@settings(max_examples=40, deadline=None, phases=PHASES)
+@given(agencies=agencies_st, users=users_st,
+       units=st.lists(st.tuples(st.integers(0, 4), st.sampled_from(SCOPES), st.sets(st.sampled_from(COUNTRIES), max_size=2)),
+                      max_size=8))
+def test_units_and_sections_follow_the_same_rule(agencies, users, units) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        node = init_node(Path(tmp) / "n", country="TUN", name="t")
+        try:
+            _populate(node, agencies, users, [])
+            roster = set(node.store.roster())
+            for i, (agency_index, scope, partners) in enumerate(units):
+                a = agency_index % len(agencies)
+                spec: dict = {"id": f"unit-{i}", "name": f"unit {i}", "kind": "patrol", "agency": f"AG{a}",
+                              "location": {"lat": 35.0, "lon": 8.5}}
+                listed = sorted((partners & roster) - {agencies[a]})
+                if scope == "partners" and listed:
+                    spec["audience"] = {"scope": scope, "partners": listed}
+                elif scope not in (None, "partners"):
+                    spec["audience"] = {"scope": scope}
+                node.add_unit(actor=None, spec=UnitIn.model_validate(spec))
+            tunisian = [i for i, c in enumerate(agencies) if c == "TUN"]
+            if tunisian:
+                node.add_section(actor=None, owner_agency=f"AG{tunisian[0]}", spec=SectionIn.model_validate(
+                    {"id": "TUN-S1", "name": "s", "geometry": {"type": "LineString", "coordinates": [[8.4, 35.0], [8.5, 35.2]]},
+                     "audience": {"scope": "national"}}))
+            rows = node.store._reader().execute(
+                "SELECT id, owner_agency, owner_country, scope, releasable_to, 'units' FROM units UNION ALL "
+                "SELECT id, owner_agency, owner_country, scope, releasable_to, 'sections' FROM sections").fetchall()
+            for viewer in node.store.users():
+                allowed = {(table, oid) for oid, agency, country, scope, rel, table in rows
+                           if may_view(viewer, Facts(agency, country, Scope(scope), frozenset(rel.strip(",").split(",")),
+                                                     "active", True, ""))}
+                got = {("units", json.loads(d)["id"]) for d in node.store.units(viewer)}
+                got |= {("sections", json.loads(d)["id"]) for d in node.store.sections(viewer)}
+                assert got == allowed
+                for table, oid, *_ in ((r[5], r[0]) for r in rows):
+                    fetch = node.store.unit_doc if table == "units" else node.store.section_doc
+                    assert (fetch(viewer, oid) is not None) == ((table, oid) in allowed)
         finally:
             node.close()
