@@ -8,6 +8,7 @@ project it — all or nothing. Service methods take keyword arguments and the ac
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -238,27 +239,118 @@ class Node:
 
     def move_unit(self, *, actor: User, unit_id: str, position: Position, at: str | None = None) -> dict[str, Any]:
         """A new last-known position (blue force); older fixes arriving late go to history only."""
-        raw = self.store.unit_doc(actor, unit_id)
-        if raw is None:
-            raise NotFound(f"no unit {unit_id}")
-        doc = json.loads(raw)
-        if not (actor.agency == doc["owner_agency"]
-                or (actor.country == doc["owner_country"] and actor.has(Role.DUTY_OFFICER, Role.ADMIN))):
-            raise Forbidden("only the unit's agency or a duty officer of its country may move it")
         now = self._now()
-        fix_at = at or now
+        with self.store.transaction() as tx:
+            return self._move(tx, actor, unit_id, position, at or now, now)
+
+    def move_units(self, *, fixes: list[tuple[User, str, Position, str]]) -> list[dict[str, Any] | FossatumError]:
+        """Several `(actor, unit, position, at)` fixes in one transaction (a TAK gateway's batch);
+        a fix that breaks a rule is returned as its error and the others are kept."""
+        now = self._now()
+        results: list[dict[str, Any] | FossatumError] = []
+        with self.store.transaction() as tx:
+            for actor, unit_id, position, at in fixes:
+                try:
+                    results.append(self._move(tx, actor, unit_id, position, at, now))
+                except FossatumError as exc:
+                    results.append(exc)
+        return results
+
+    def _move(self, tx: Any, actor: User, unit_id: str, position: Position, fix_at: str, now: str) -> dict[str, Any]:
+        if self.store.unit_doc(actor, unit_id) is None:
+            raise NotFound(f"no unit {unit_id}")
+        current = json.loads(tx.execute("SELECT doc FROM units WHERE id = ?", (unit_id,)).fetchone()[0])
+        if not (actor.agency == current["owner_agency"]
+                or (actor.country == current["owner_country"] and actor.has(Role.DUTY_OFFICER, Role.ADMIN))):
+            raise Forbidden("only the unit's agency or a duty officer of its country may move it")
         if fix_at > now:
             raise InvalidInput("the position time is in the future", field="at")
-        with self.store.transaction() as tx:
-            current = json.loads(tx.execute("SELECT doc FROM units WHERE id = ?", (unit_id,)).fetchone()[0])
-            newer = current.get("position_at") is None or fix_at >= current["position_at"]
-            new = {**current, "updated_at": now}
-            if newer:
-                new.update(position=position.to_doc(), position_at=fix_at)
-            payload = new if newer else {**new, "fix": {"at": fix_at, **position.to_doc()}}
-            tx.append(ts=now, author=actor.username, kind="unit.moved", payload=payload,
-                      audience=current["audience"])
+        newer = current.get("position_at") is None or fix_at >= current["position_at"]
+        new = {**current, "updated_at": now}
+        if newer:
+            new.update(position=position.to_doc(), position_at=fix_at)
+        payload = new if newer else {**new, "fix": {"at": fix_at, **position.to_doc()}}
+        tx.append(ts=now, author=actor.username, kind="unit.moved", payload=payload, audience=current["audience"])
         return new
+
+    # --- field devices (TAK gateway) ---------------------------------------------------
+    def register_device(self, *, actor: User, uid: str, callsign: str = "") -> str:
+        """The unit of a TAK device (one per device uid, of its user's agency); created on first use."""
+        uid = uid.strip()
+        if not uid or len(uid) > 200:
+            raise InvalidInput("a device uid of 1-200 characters is required", field="uid")
+        found = self.store.device(uid)
+        if found is not None and found["username"] == actor.username:
+            return found["unit_id"]
+        now = self._now()
+        with self.store.transaction() as tx:
+            row = tx.execute("SELECT username, unit_id FROM devices WHERE uid = ?", (uid,)).fetchone()
+            if row is not None:
+                unit = json.loads(tx.execute("SELECT doc FROM units WHERE id = ?", (row[1],)).fetchone()[0])
+                if unit["owner_agency"] != actor.agency:
+                    raise Forbidden(f"device {uid} belongs to a unit of {unit['owner_agency']}")
+                unit_id = row[1]
+            else:
+                unit_id = "dev-" + re.sub(r"[^A-Za-z0-9_.-]", "-", uid)[:56]
+                if tx.execute("SELECT 1 FROM units WHERE id = ?", (unit_id,)).fetchone():
+                    unit_id = f"dev-{uuid.uuid5(uuid.NAMESPACE_URL, uid).hex[:16]}"
+                audience = self._resolve(owner_agency=actor.agency, owner_country=actor.country, requested=None,
+                                         default_scope=Scope.NATIONAL)
+                doc = {"id": unit_id, "name": callsign or uid, "kind": "patrol", "callsign": callsign,
+                       "owner_agency": actor.agency, "owner_country": actor.country, "audience": audience.to_doc(),
+                       "position": None, "position_at": None, "updated_at": now, "device_uid": uid}
+                tx.append(ts=now, author=actor.username, kind="unit.added", payload=doc, audience=audience.to_doc())
+            tx.append(ts=now, author=actor.username, kind="device.registered",
+                      payload={"uid": uid, "username": actor.username, "unit_id": unit_id, "callsign": callsign},
+                      audience=_local(self.country))
+        return unit_id
+
+    def _field_audience(self, actor: User, scope: str) -> Audience:
+        return aud.resolve(owner_agency=actor.agency, owner_country=actor.country, scope=scope,
+                           roster=self.store.roster())
+
+    def raise_alert(self, *, actor: User, uid: str, kind: str, position: Position, callsign: str = "",
+                    text: str = "", at: str | None = None, scope: str = "national") -> dict[str, Any]:
+        """An emergency from the field (911, troops in contact): seen by the user's country."""
+        now = self._now()
+        audience = self._field_audience(actor, scope)
+        doc = {"uid": uid, "kind": kind, "state": "raised", "position": position.to_doc(), "callsign": callsign,
+               "text": text[:2000], "at": min(at or now, now), "raised_by": actor.username,
+               "owner_agency": actor.agency, "owner_country": actor.country, "audience": audience.to_doc()}
+        with self.store.transaction() as tx:
+            tx.append(ts=now, author=actor.username, kind="alert.raised", payload=doc, audience=audience.to_doc())
+        return doc
+
+    def cancel_alert(self, *, actor: User, uid: str) -> dict[str, Any]:
+        """Cancel an alert raised by the same agency."""
+        now = self._now()
+        with self.store.transaction() as tx:
+            row = tx.execute("SELECT doc FROM alerts WHERE uid = ?", (uid,)).fetchone()
+            if row is None:
+                raise NotFound(f"no alert {uid}")
+            doc = json.loads(row[0])
+            if doc["owner_agency"] != actor.agency:
+                raise Forbidden("only the raising agency may cancel an alert")
+            if doc["state"] == "cancelled":
+                raise Conflict("the alert is already cancelled")
+            doc = {**doc, "state": "cancelled", "cancelled_by": actor.username, "cancelled_at": now}
+            tx.append(ts=now, author=actor.username, kind="alert.cancelled", payload=doc, audience=doc["audience"])
+        return doc
+
+    def post_chat(self, *, actor: User, message_id: str, room: str, text: str, position: Position,
+                  sender_uid: str, callsign: str = "", at: str | None = None) -> dict[str, Any]:
+        """A GeoChat message into the chat log: the all-rooms chat is national, others the agency's."""
+        now = self._now()
+        audience = self._field_audience(actor, "national" if room == "All Chat Rooms" else "agency")
+        doc = {"id": f"{sender_uid}:{message_id}"[:300], "message_id": message_id, "room": room[:200],
+               "text": text[:4000], "sender_uid": sender_uid, "callsign": callsign, "position": position.to_doc(),
+               "at": min(at or now, now), "author": actor.username, "owner_agency": actor.agency,
+               "owner_country": actor.country, "audience": audience.to_doc()}
+        with self.store.transaction() as tx:
+            if tx.execute("SELECT 1 FROM chat WHERE id = ?", (doc["id"],)).fetchone():
+                raise Conflict("this chat message is logged already")
+            tx.append(ts=now, author=actor.username, kind="chat.posted", payload=doc, audience=audience.to_doc())
+        return doc
 
     def add_section(self, *, actor: User | None, spec: Any, owner_agency: str | None = None) -> dict[str, Any]:
         author = self._require_admin(actor)

@@ -57,9 +57,9 @@ class LiveHub:
     def _previous_facts(self, doc: dict[str, Any]) -> Facts | None:
         if doc["version"] <= 1:
             return None
-        row = self.node.store._reader().execute(
+        row = self.node.store.read_one(
             "SELECT doc FROM report_versions WHERE report_id = ? AND version < ? ORDER BY version DESC LIMIT 1",
-            (doc["id"], doc["version"])).fetchone()
+            (doc["id"], doc["version"]))
         return Facts.of_report(rules.from_doc(json.loads(row[0]))) if row else None
 
     def _dispatch(self, entries: list[Entry], purged: list[tuple[str, str | None]]) -> None:

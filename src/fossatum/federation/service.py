@@ -46,8 +46,7 @@ class Federation:
 
     # --- partners ----------------------------------------------------------------------
     def partners(self, *, include_inactive: bool = False) -> list[Partner]:
-        rows = self.node.store._reader().execute(
-            "SELECT country, node_id, url, public_key, active FROM partners ORDER BY country").fetchall()
+        rows = self.node.store.read("SELECT country, node_id, url, public_key, active FROM partners ORDER BY country")
         return [Partner(c, n, u, k, bool(a)) for c, n, u, k, a in rows if a or include_inactive]
 
     def partner(self, country: str) -> Partner:
@@ -110,14 +109,12 @@ class Federation:
                 self._note_error(partner.country, str(exc), direction="send")
 
     def _outbox_last(self, country: str) -> int:
-        row = self.node.store._reader().execute(
-            "SELECT COALESCE(MAX(stream_seq), 0) FROM outbox WHERE partner = ?", (country,)).fetchone()
-        return int(row[0])
+        row = self.node.store.read_one("SELECT COALESCE(MAX(stream_seq), 0) FROM outbox WHERE partner = ?", (country,))
+        return int(row[0]) if row else 0
 
     # --- receiving ---------------------------------------------------------------------
     def cursor(self, partner: Partner) -> int:
-        row = self.node.store._reader().execute(
-            "SELECT stream_seq FROM inbound WHERE origin = ?", (partner.node_id,)).fetchone()
+        row = self.node.store.read_one("SELECT stream_seq FROM inbound WHERE origin = ?", (partner.node_id,))
         return int(row[0]) if row else 0
 
     def pull(self, partner: Partner) -> Applied:
@@ -176,12 +173,11 @@ class Federation:
 
     # --- observing ---------------------------------------------------------------------
     def status(self) -> list[dict[str, Any]]:
-        reader = self.node.store._reader()
         out = []
         for p in self.partners(include_inactive=True):
-            state = reader.execute(
+            state = self.node.store.read_one(
                 "SELECT released_through, acked, last_contact, send_error, send_error_at, receive_error, "
-                "receive_error_at FROM peer_state WHERE partner = ?", (p.country,)).fetchone() or (0, 0, None, None, None, None, None)
+                "receive_error_at FROM peer_state WHERE partner = ?", (p.country,)) or (0, 0, None, None, None, None, None)
             last_sent = self._outbox_last(p.country)
             out.append({
                 "country": p.country, "node_id": p.node_id, "url": p.url, "active": p.active,
@@ -204,4 +200,4 @@ class Federation:
         sql += " ORDER BY id DESC LIMIT ?"
         params.append(limit)
         cols = ("id", "at", "direction", "partner", "decision", "rule", "object_id", "entry_origin", "entry_seq", "detail")
-        return [dict(zip(cols, row)) for row in self.node.store._reader().execute(sql, params)]
+        return [dict(zip(cols, row)) for row in self.node.store.read(sql, params)]

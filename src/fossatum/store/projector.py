@@ -153,6 +153,30 @@ def _partner_saved(cur: Cursor, e: Entry) -> None:
         _roster_added(cur, e)
 
 
+def _device_registered(cur: Cursor, e: Entry) -> None:
+    p = e.payload
+    _upsert(cur, "devices", "uid", {"uid": p["uid"], "username": p["username"], "unit_id": p["unit_id"],
+                                    "callsign": p.get("callsign", ""), "registered_at": e.ts})
+
+
+def _alert_saved(cur: Cursor, e: Entry) -> None:
+    doc = e.payload
+    _upsert(cur, "alerts", "uid", {
+        "uid": doc["uid"], "kind": doc["kind"], **_visibility_columns(doc), "state": doc["state"], "released": 1,
+        "author": e.author, "lat": doc["position"]["lat"], "lon": doc["position"]["lon"], "at": doc["at"],
+        "doc": canonical(doc),
+    })
+
+
+def _chat_posted(cur: Cursor, e: Entry) -> None:
+    doc = e.payload
+    cur.execute(
+        "INSERT INTO chat (id, room, owner_agency, owner_country, scope, releasable_to, state, released, author, at, doc) "
+        "VALUES (?, ?, ?, ?, ?, ?, 'active', 1, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+        (doc["id"], doc["room"], *_visibility_columns(doc).values(), e.author, doc["at"], canonical(doc)),
+    )
+
+
 def _nothing(cur: Cursor, e: Entry) -> None:
     """Entries that record a fact but change no table (e.g. a password was set)."""
 
@@ -182,6 +206,10 @@ PROJECTIONS: dict[str, Callable[[Cursor, Entry], None]] = {
     "report.claimed": _report_saved,
     "report.unclaimed": _report_saved,
     "report.flagged": _report_saved,
+    "device.registered": _device_registered,
+    "alert.raised": _alert_saved,
+    "alert.cancelled": _alert_saved,
+    "chat.posted": _chat_posted,
 }
 
 

@@ -119,3 +119,24 @@ MIGRATIONS.append((3, "space-time index for the COP query; errors per direction;
 
 PROJECTION_TABLES = tuple(t for t in PROJECTION_TABLES if t != "reports_rtree") + ("partners", "reports_space_time")
 LATEST = MIGRATIONS[-1][0]
+
+MIGRATIONS.append((4, "TAK gateway: devices, alerts raised from the field, GeoChat log", [
+    # projection of device.registered (node-local): a TAK device uid is a unit of its user's agency
+    """CREATE TABLE IF NOT EXISTS devices (
+        uid TEXT PRIMARY KEY, username TEXT NOT NULL, unit_id TEXT NOT NULL, callsign TEXT NOT NULL,
+        registered_at TEXT NOT NULL)""",
+    # alert.raised / alert.cancelled: an emergency from a device (911, troops in contact)
+    """CREATE TABLE IF NOT EXISTS alerts (
+        uid TEXT PRIMARY KEY, kind TEXT NOT NULL, owner_agency TEXT NOT NULL, owner_country TEXT NOT NULL,
+        scope TEXT NOT NULL, releasable_to TEXT NOT NULL, state TEXT NOT NULL, released INTEGER NOT NULL,
+        author TEXT NOT NULL, lat REAL NOT NULL, lon REAL NOT NULL, at TEXT NOT NULL, doc TEXT NOT NULL)""",
+    # chat.posted: GeoChat messages
+    """CREATE TABLE IF NOT EXISTS chat (
+        id TEXT PRIMARY KEY, room TEXT NOT NULL, owner_agency TEXT NOT NULL, owner_country TEXT NOT NULL,
+        scope TEXT NOT NULL, releasable_to TEXT NOT NULL, state TEXT NOT NULL, released INTEGER NOT NULL,
+        author TEXT NOT NULL, at TEXT NOT NULL, doc TEXT NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS chat_at ON chat (at)",
+]))
+
+PROJECTION_TABLES = PROJECTION_TABLES + ("devices", "alerts", "chat")
+LATEST = MIGRATIONS[-1][0]

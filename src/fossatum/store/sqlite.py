@@ -131,6 +131,13 @@ class SQLiteStore:
                 self._readers.append(conn)
         return conn
 
+    def read(self, sql: str, params: Any = ()) -> list[tuple[Any, ...]]:
+        """Rows of a read-only query (portable SQL, `?` placeholders), on this thread's reader."""
+        return self._reader().execute(sql, params).fetchall()
+
+    def read_one(self, sql: str, params: Any = ()) -> tuple[Any, ...] | None:
+        return self._reader().execute(sql, params).fetchone()
+
     def close(self) -> None:
         with self._lock:
             for conn in self._readers:
@@ -371,6 +378,23 @@ class SQLiteStore:
 
     def section_doc(self, viewer: User, section_id: str) -> str | None:
         return self._visible_doc("sections", viewer, section_id)
+
+    # --- field devices, alerts, chat (TAK gateway) ----------------------------------------
+    def device(self, uid: str) -> dict[str, Any] | None:
+        row = self._reader().execute(
+            "SELECT uid, username, unit_id, callsign, registered_at FROM devices WHERE uid = ?", (uid,)).fetchone()
+        return dict(zip(("uid", "username", "unit_id", "callsign", "registered_at"), row)) if row else None
+
+    def alerts(self, viewer: User, *, active_only: bool = True) -> list[str]:
+        where, params = visible_sql(viewer, "a")
+        state = " AND a.state = 'raised'" if active_only else ""
+        return [r[0] for r in self._reader().execute(
+            f"SELECT a.doc FROM alerts a WHERE {where}{state} ORDER BY a.at DESC", params)]
+
+    def chat(self, viewer: User, *, limit: int = 100) -> list[str]:
+        where, params = visible_sql(viewer, "c")
+        return [r[0] for r in self._reader().execute(
+            f"SELECT c.doc FROM chat c WHERE {where} ORDER BY c.at DESC LIMIT ?", (*params, limit))]
 
     # --- the log -----------------------------------------------------------------------
     def entries(self, origin: str | None = None, after_seq: int = 0, *, strict: bool = True) -> Iterator[Entry]:
