@@ -137,15 +137,17 @@ def user_list(data_dir: Path) -> None:
 @DATA
 @click.option("--host", default=None, help="Bind address (default 127.0.0.1).")
 @click.option("--port", default=None, type=int, help="Port (default 8000).")
-def serve(data_dir: Path, host: str | None, port: int | None) -> None:
-    """Run the node's HTTP API."""
-    conf = settings_mod.load(host=host, port=port)
+@click.option("--cot", "cot_urls", multiple=True,
+              help="Also serve TAK devices (CoT) at this URL, e.g. tcp://127.0.0.1:8087; repeatable.")
+def serve(data_dir: Path, host: str | None, port: int | None, cot_urls: tuple[str, ...]) -> None:
+    """Run the node's HTTP API (and its TAK gateway with --cot)."""
+    conf = settings_mod.load(host=host, port=port, cot=",".join(cot_urls) or None)
     node = open_node(data_dir, settings=conf)
-    _serve(node, conf.host, conf.port)
+    _serve(node, conf.host, conf.port, cot=[u for u in conf.cot.split(",") if u.strip()])
 
 
 def _serve(node: Node, host: str, port: int, banner: list[str] | None = None, *,
-           also: list[tuple[Node, int]] | None = None) -> None:
+           also: list[tuple[Node, int]] | None = None, cot: list[str] | None = None) -> None:
     """Serve `node` on `port` — and each `(node, port)` of `also` beside it, in the same process.
 
     One uvicorn server per node on one event loop, each node with its own federation
@@ -204,12 +206,24 @@ def _serve(node: Node, host: str, port: int, banner: list[str] | None = None, *,
                 server.should_exit = True
 
         async def run_all() -> None:
+            gateway = None
+            if cot:  # the TAK gateway of the first node, on the same loop
+                from .cot.server import CotServer
+
+                gateway = CotServer(node)
+                await gateway.start(cot)
+                click.echo("TAK gateway at " + ", ".join(f"tcp://{h}:{p}" for h, p in gateway.addresses))
+                sys.stdout.flush()
             tasks = [asyncio.ensure_future(server.serve(sockets=[sock])) for server, sock in zip(servers, sockets)]
-            while not all(server.started for server in servers) and not any(t.done() for t in tasks):
-                await asyncio.sleep(0.02)
-            for worker in workers:  # once every node listens: no "unreachable" at start-up
-                worker.start()
-            await asyncio.gather(*tasks)
+            try:
+                while not all(server.started for server in servers) and not any(t.done() for t in tasks):
+                    await asyncio.sleep(0.02)
+                for worker in workers:  # once every node listens: no "unreachable" at start-up
+                    worker.start()
+                await asyncio.gather(*tasks)
+            finally:
+                if gateway is not None:
+                    await gateway.stop()
 
         previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
@@ -353,6 +367,34 @@ def sync_audit(data_dir: Path, country: str | None, limit: int) -> None:
         click.echo(f"{a['at']} {a['direction']:<3} {a['partner']} {a['decision']:<8} {a['rule']:<24} "
                    f"{a['object_id'] or '-'} {a['detail']}")
     node.close()
+
+
+@cli.group()
+def cot() -> None:
+    """The TAK gateway (field devices speaking Cursor-on-Target)."""
+
+
+@cot.command("status")
+@DATA
+def cot_status(data_dir: Path) -> None:
+    """Connected devices: user, unit, protocol, last seen, messages in/out, drops (from the running server)."""
+    from .cot.server import STATUS_FILE
+
+    path = Path(data_dir) / STATUS_FILE
+    if not path.exists():
+        raise NotFound(f"no TAK gateway has run for {data_dir} (start it with 'fossatum serve --cot tcp://…')")
+    status = json.loads(path.read_text())
+    click.echo(f"node {status['node']}  listening {', '.join(status['listening']) or '-'}  as of {status['at']}")
+    click.echo("counters: " + (", ".join(f"{k}={v}" for k, v in sorted(status["counters"].items())) or "-"))
+    click.echo("ingest:   " + (", ".join(f"{k}={v}" for k, v in sorted(status["ingest"].items())) or "-"))
+    click.echo(f"{'user':<12} {'unit':<24} {'callsign':<14} {'proto':<8} {'last seen':<20} {'in':>6} {'out':>6}"
+               f" {'queued':>6} {'dropped':>7}  peer")
+    for d in status["devices"]:
+        click.echo(f"{d['user'] or '-':<12} {d['unit'] or '-':<24} {d['callsign'] or '-':<14} {d['protocol']:<8}"
+                   f" {d['last_seen']:<20} {d['messages_in']:>6} {d['messages_out']:>6} {d['queued']:>6}"
+                   f" {d['dropped']:>7}  {d['peer']}")
+    if not status["devices"]:
+        click.echo("no devices connected")
 
 
 @cli.command()

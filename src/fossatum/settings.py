@@ -31,6 +31,17 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("login_free_failures", 5, "Failed logins allowed before each further one doubles a wait.", minimum=1),
     Setting("page_max", 10_000, "Largest page size a client may ask for when listing reports.", minimum=10),
     Setting("sync_interval", 5, "Seconds between two federation rounds when no partner announced anything.", minimum=1),
+    Setting("cot", "", "TAK (CoT) listeners, comma-separated, e.g. tcp://127.0.0.1:8087; empty: off."),
+    Setting("cot_max_event_bytes", 262_144, "Largest CoT event accepted from a device, in bytes.", minimum=1024),
+    Setting("cot_queue", 5000, "Messages waiting for one device before the oldest are dropped (counted).", minimum=10),
+    Setting("cot_auth_seconds", 10, "Seconds a new TAK connection has to send its auth message.", minimum=1),
+    Setting("cot_idle_seconds", 300, "Seconds without a complete event before a TAK connection is closed.", minimum=5),
+    Setting("cot_frame_seconds", 30, "Seconds a started event has to finish (slow senders are closed).", minimum=1),
+    Setting("cot_write_seconds", 30, "Seconds a device may leave sent data unread before it is disconnected.", minimum=1),
+    Setting("cot_report_scope", "national", "Audience of reports filed from TAK markers (agency or national)."),
+    Setting("cot_unit_stale_minutes", 15, "Minutes after its last fix that a unit disappears from devices.", minimum=1),
+    Setting("cot_report_stale_hours", 24, "Hours after its observation that a report disappears from devices.", minimum=1),
+    Setting("cot_snapshot_max", 5000, "Most reports sent to a device when it connects (newest first).", minimum=10),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

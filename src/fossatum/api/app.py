@@ -8,6 +8,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.middleware.gzip import GZipMiddleware
 
 from .. import __version__
 from ..node import Node
@@ -40,6 +41,8 @@ def create_app(node: Node) -> FastAPI:
     app.include_router(live.router)
     app.state.live = live.LiveHub(node)
     app.add_middleware(BodyLimit, max_bytes=node.settings.max_body_bytes)
+    # The COP pulls hundreds of reports at a time over links that may be thin.
+    app.add_middleware(GZipMiddleware, minimum_size=2048)
 
     if (DIST / "index.html").exists():
         # The COP page (built by `make run` from web/): served by the node itself, no CDN.

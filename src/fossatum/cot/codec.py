@@ -170,7 +170,7 @@ _REMARK_TYPES: tuple[tuple[str, str], ...] = (
     (r"\b(clash|contact|firefight|shots?|tirs?|اشتباك)\b", "clash"),
     (r"\battack", "attack_on_post"),
     (r"\b(fuel|carburant|essence|petrol|diesel|وقود)\b", "smuggling_fuel"),
-    (r"\b(weapons?|arms?|armes?|rifles?|سلاح)\b", "smuggling_weapons"),
+    (r"(smuggl\w* (of )?(weapons?|arms)|arms traffick|trafic d'armes|تهريب سلاح)", "smuggling_weapons"),
     (r"\b(drugs?|cannabis|kif|drogues?|مخدرات)\b", "smuggling_drugs"),
     (r"\b(smuggl\w*|contrebande|تهريب)\b", "smuggling_goods"),
     (r"\b(seiz\w*|saisie)\b", "seizure"),
@@ -321,7 +321,7 @@ def report_event(doc: dict, now: datetime, *, stale_hours: int) -> bytes:
     return event_xml(uid=report_uid(doc["id"]), type_=REPORT_COT_TYPES.get(doc["type"], "a-u-G"), time=now,
                      start=seen, stale=max(seen + timedelta(hours=stale_hours), now + timedelta(minutes=1)),
                      lat=doc["location"]["lat"], lon=doc["location"]["lon"], how="h-e",
-                     ce=float(doc.get("uncertainty_m") or UNKNOWN))
+                     ce=float(doc.get("uncertainty_m") or UNKNOWN), detail=detail)
 
 
 def unit_event(doc: dict, now: datetime, *, stale_minutes: int) -> bytes | None:
@@ -331,12 +331,13 @@ def unit_event(doc: dict, now: datetime, *, stale_minutes: int) -> bytes | None:
         return None
     at = _stored(doc.get("position_at"), now)
     callsign = doc.get("callsign") or doc.get("name") or doc["id"]
+    label = f"{doc.get('name', '')} ({doc.get('owner_agency', '')}, {doc.get('kind', '')})"
     detail = (f"<contact callsign={quoteattr(callsign)}/>"
               f'<__group name="{"Cyan" if doc.get("owner_country") else "White"}" role="Team Member"/>'
-              f"<remarks>{escape(f'{doc.get('name', '')} ({doc.get('owner_agency', '')}, {doc.get('kind', '')})')}</remarks>")
+              f"<remarks>{escape(label)}</remarks>")
     return event_xml(uid=unit_uid(doc["id"]), type_=UNIT_COT_TYPES.get(doc.get("kind", ""), "a-f-G-U-U-L"), time=now,
                      start=at, stale=at + timedelta(minutes=stale_minutes), lat=position["lat"], lon=position["lon"],
-                     how="m-g")
+                     how="m-g", detail=detail)
 
 
 def section_event(doc: dict, now: datetime, *, stale_hours: int) -> bytes:

@@ -43,6 +43,11 @@ class XmlFramer:
     def pending(self) -> int:
         return len(self._buf)
 
+    @property
+    def partial(self) -> bool:
+        """Whether part of a message is buffered (not just whitespace between events)."""
+        return bool(self._buf.strip(b" \t\r\n\x00"))
+
     def next(self) -> bytes | None:
         """The next whole frame, or None until more bytes arrive."""
         start = _START.search(self._buf)
@@ -105,6 +110,10 @@ class ProtoFramer:
     @property
     def pending(self) -> int:
         return len(self._buf)
+
+    @property
+    def partial(self) -> bool:
+        return bool(self._buf)
 
     def next(self) -> bytes | None:
         """The next frame converted to v0 XML (so one codec handles both), or None."""

@@ -1,0 +1,136 @@
+"""Node commits out to devices: each device gets what its user may see, never more.
+
+The store calls `Fanout.committed` after each commit (on the writer's thread); the fan-out
+hops onto the event loop and, per entry, renders the CoT event once and decides per device
+with `policy.may_view` — the same rule as every read. An item a device was sent and may no
+longer see (narrowed, retracted, purged) is deleted on the device with `t-x-d-d`.
+On connect, `snapshot` gives the latest state of everything the user may see.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Any, Protocol
+
+from ..domain import audience as aud
+from ..domain import report as rules
+from ..domain.org import User
+from ..log.entry import Entry
+from ..policy.visibility import Facts, may_view
+from ..store.query import ReportQuery
+from . import codec
+
+SHOWN_STATES = ("validated",)
+
+
+class Device(Protocol):
+    user: User
+    unit_id: str | None
+    device_uid: str | None
+    sent: set[str]
+
+    def send(self, key: str, message: bytes) -> None: ...
+
+
+def _facts(doc: dict[str, Any], author: str, state: str = "active", released: bool = True) -> Facts:
+    a = aud.from_doc(doc.get("audience"), owner_agency=str(doc.get("owner_agency", "")),
+                     owner_country=str(doc.get("owner_country", "")))
+    return Facts(a.owner_agency, a.owner_country, a.scope, a.releasable_to, state, released, author)
+
+
+class Fanout:
+    def __init__(self, node: Any, settings: Any, devices: Callable[[], Iterable[Device]]) -> None:
+        self.node = node
+        self.settings = settings
+        self.devices = devices
+        self.loop: Any = None
+        node.store.on_commit(self.committed)
+
+    def committed(self, tx: Any) -> None:
+        if self.loop is None or self.loop.is_closed():
+            return
+        entries = list(tx.appended)
+        purged = list(getattr(tx, "purged", []))
+        try:
+            self.loop.call_soon_threadsafe(self.dispatch, entries, purged)
+        except RuntimeError:  # the loop closed meanwhile (shutting down)
+            pass
+
+    def dispatch(self, entries: list[Entry], purged: list[tuple[str, str | None]]) -> None:
+        devices = list(self.devices())
+        if not devices:
+            return
+        now = self.node.clock()
+        for entry in entries:
+            out = self._render(entry, now)
+            if out is None:
+                continue
+            uid, facts, message, shown, skip = out
+            removal: bytes | None = None
+            for device in devices:
+                if device.device_uid is not None and device.device_uid == skip:
+                    continue  # its own position or chat line: the device shows it already
+                if shown and may_view(device.user, facts):
+                    device.sent.add(uid)
+                    device.send(uid, message)
+                elif uid in device.sent:
+                    device.sent.discard(uid)
+                    removal = removal or codec.delete(uid, now)
+                    device.send(uid, removal)
+        for object_id, _before in purged:
+            uid = codec.report_uid(object_id)
+            for device in devices:
+                if uid in device.sent:
+                    device.sent.discard(uid)
+                    device.send(uid, codec.delete(uid, now))
+
+    def _render(self, entry: Entry, now: datetime) -> tuple[str, Facts, bytes, bool, str | None] | None:
+        """(CoT uid, facts, message, shown?, uid of the device not to echo to) of an entry."""
+        kind, p = entry.kind, entry.payload
+        s = self.settings
+        if kind.startswith("report."):
+            doc = p["report"]
+            facts = Facts.of_report(rules.from_doc(doc))
+            shown = doc["state"] in SHOWN_STATES
+            message = codec.report_event(doc, now, stale_hours=s.cot_report_stale_hours) if shown else b""
+            return codec.report_uid(doc["id"]), facts, message, shown, None
+        if kind.startswith("unit."):
+            doc = {k: v for k, v in p.items() if k != "fix"}
+            message = codec.unit_event(doc, now, stale_minutes=s.cot_unit_stale_minutes)
+            if message is None:
+                return None
+            return codec.unit_uid(doc["id"]), _facts(doc, entry.author), message, True, doc.get("device_uid")
+        if kind.startswith("section."):
+            message = codec.section_event(p, now, stale_hours=s.cot_report_stale_hours)
+            return codec.section_uid(p["id"]), _facts(p, p.get("created_by", entry.author)), message, True, None
+        if kind.startswith("alert."):
+            return p["uid"], _facts(p, entry.author), codec.alert_event(p, now), True, None
+        if kind == "chat.posted":
+            uid = f"GeoChat.{p['sender_uid']}.{p['room']}.{p['message_id']}"
+            return uid, _facts(p, entry.author), codec.chat_event(p, now), True, p["sender_uid"]
+        return None
+
+    def snapshot(self, user: User, *, own_unit: str | None) -> list[tuple[str, bytes]]:
+        """(uid, message) of the latest state of everything `user` may see (store reads)."""
+        now = self.node.clock()
+        s = self.settings
+        store = self.node.store
+        out: list[tuple[str, bytes]] = []
+        for raw in store.sections(user):
+            doc = json.loads(raw)
+            out.append((codec.section_uid(doc["id"]), codec.section_event(doc, now, stale_hours=s.cot_report_stale_hours)))
+        for raw in store.units(user):
+            doc = json.loads(raw)
+            message = codec.unit_event(doc, now, stale_minutes=s.cot_unit_stale_minutes)
+            if message is not None and doc["id"] != own_unit:
+                out.append((codec.unit_uid(doc["id"]), message))
+        page = self.node.reports(viewer=user, query=ReportQuery(states=SHOWN_STATES, limit=s.cot_snapshot_max))
+        for raw in page.items:
+            doc = json.loads(raw)
+            out.append((codec.report_uid(doc["id"]), codec.report_event(doc, now, stale_hours=s.cot_report_stale_hours)))
+        for raw in store.alerts(user):
+            doc = json.loads(raw)
+            out.append((doc["uid"], codec.alert_event(doc, now)))
+        return out

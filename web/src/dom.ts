@@ -1,0 +1,25 @@
+// A tiny DOM helper: h("div.cls", {attr}, ...children).
+type Child = Node | string | number | null | undefined | false;
+export function h<K extends keyof HTMLElementTagNameMap>(tag: K | `${K}.${string}`, attrs: Record<string, unknown> = {}, ...children: (Child | Child[])[]): HTMLElementTagNameMap[K] {
+  const [name, ...classes] = tag.split(".");
+  const el = document.createElement(name as K);
+  if (classes.length) el.className = classes.join(" ");
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith("on") && typeof v === "function") el.addEventListener(k.slice(2), v as EventListener);
+    else if (k === "dataset") Object.assign(el.dataset, v);
+    else if (k === "value" || k === "checked" || k === "selected" || k === "disabled") (el as unknown as Record<string, unknown>)[k] = v;
+    else el.setAttribute(k, v === true ? "" : String(v));
+  }
+  for (const c of children.flat()) if (c !== null && c !== undefined && c !== false) el.append(typeof c === "number" ? String(c) : c);
+  return el;
+}
+export const $ = <T extends HTMLElement = HTMLElement>(sel: string, root: ParentNode = document) => root.querySelector(sel) as T;
+
+let toastBox: HTMLElement | null = null;
+export function toast(text: string, kind: "info" | "error" = "info", ms = 4000) {
+  if (!toastBox) { toastBox = h("div.toasts", { role: "status", "aria-live": "polite" }); document.body.append(toastBox); }
+  const el = h("div.toast", { class: `toast ${kind}` }, text);
+  toastBox.append(el);
+  setTimeout(() => el.remove(), ms);
+}

@@ -1,0 +1,208 @@
+// UI labels and the report taxonomy in English, French and Arabic. Free text is shown as written.
+export type Lang = "en" | "fr" | "ar";
+type Dict = Record<string, string>;
+
+const en: Dict = {
+  app: "Fossatum COP", login: "Log in", logout: "Log out", username: "Username", password: "Password",
+  login_failed: "Login failed", shift: "Session lasts one shift",
+  last6h: "6 h", last24h: "24 h", last7d: "7 days", custom: "Custom", from: "From", to: "To", apply: "Apply",
+  play: "Play last 24 h", pause: "Pause", playback: "Playback", live: "Live", offline: "Reconnecting…", live_off: "Live feed unavailable",
+  search: "Search reports…", filters: "Filters", clear: "Clear", all: "all",
+  f_type: "Type", f_layer: "Layer", f_agency: "Agency", f_country: "Country", f_state: "State", f_grade: "Grade", f_impact: "Impact",
+  new_report: "New report", triage: "Triage", close: "Close", help: "Keys",
+  reports: "reports", shown: "shown", units: "units", sections: "Border sections",
+  impact_set_by: "set by {who} at {when}", reason: "Reason",
+  visible_to: "visible to: {who}", tlp: "TLP", audience: "Audience",
+  observed: "Observed", reported: "Reported", updated: "Updated", location: "Location", uncertainty: "Uncertainty",
+  size: "Size", activity: "Activity", unit: "Unit", equipment: "Equipment", time: "Time",
+  grade: "Grade", impact: "Impact", reaction: "Reaction", description: "Description", links: "Related reports",
+  author: "Author", owner: "Owner", origin: "Origin node", state: "State", version: "Version", versions: "Version history",
+  handler: "Handled by", nobody: "nobody", urgent: "URGENT", urgent_flag: "Flag urgent", urgent_clear: "Clear urgent", urgent_note: "Why urgent?",
+  claim: "Take it", unclaim: "Give back", validate: "Validate", return: "Return", return_reason: "Reason for returning",
+  retract: "Retract", submit: "Submit", save: "File report", cancel: "Cancel",
+  pick_point: "Click the map where it was seen, or type MGRS", lat: "Latitude", lon: "Longitude", mgrs: "MGRS",
+  scope: "Scope", scope_agency: "my agency only", scope_national: "my country", scope_partners: "named partners", scope_all_partners: "all partners",
+  partners: "Partners", none: "—", meters: "m", filed: "Report filed", error: "Error",
+  q_new: "New", q_progress: "In progress", q_validated: "Validated", q_returned: "Returned",
+  q_empty: "Nothing here", not_available: "Not available on this node yet",
+  alert_from: "URGENT from {who}", open: "Open", dismiss: "Dismiss",
+  language: "Language", digits: "Digits", digits_latn: "0123", digits_arab: "٠١٢٣",
+  ago_s: "{n} s ago", ago_m: "{n} min ago", ago_h: "{n} h ago", ago_d: "{n} d ago",
+  unit_kind: "Kind", last_position: "Last position", partner_data: "Partner data from {c}",
+  keys_help: "/ search · n new report · t triage · f filters · 1/2/3 6 h/24 h/7 days · p playback · l language · Esc close",
+  cursor: "Cursor", sidebar: "Reports in view", no_reports: "No reports in this window",
+};
+
+const fr: Dict = {
+  app: "Fossatum — COP", login: "Se connecter", logout: "Se déconnecter", username: "Identifiant", password: "Mot de passe",
+  login_failed: "Échec de la connexion", shift: "La session dure une vacation",
+  last6h: "6 h", last24h: "24 h", last7d: "7 jours", custom: "Personnalisé", from: "Du", to: "Au", apply: "Appliquer",
+  play: "Rejouer les dernières 24 h", pause: "Pause", playback: "Relecture", live: "En direct", offline: "Reconnexion…", live_off: "Flux direct indisponible",
+  search: "Rechercher des comptes rendus…", filters: "Filtres", clear: "Effacer", all: "tous",
+  f_type: "Type", f_layer: "Couche", f_agency: "Service", f_country: "Pays", f_state: "État", f_grade: "Cotation", f_impact: "Impact",
+  new_report: "Nouveau compte rendu", triage: "Tri", close: "Fermer", help: "Touches",
+  reports: "comptes rendus", shown: "affichés", units: "unités", sections: "Secteurs frontaliers",
+  impact_set_by: "fixé par {who} le {when}", reason: "Motif",
+  visible_to: "visible par : {who}", tlp: "TLP", audience: "Diffusion",
+  observed: "Observé", reported: "Signalé", updated: "Mis à jour", location: "Position", uncertainty: "Incertitude",
+  size: "Effectif", activity: "Activité", unit: "Unité", equipment: "Équipement", time: "Heure",
+  grade: "Cotation", impact: "Impact", reaction: "Réaction", description: "Description", links: "Comptes rendus liés",
+  author: "Auteur", owner: "Propriétaire", origin: "Nœud d'origine", state: "État", version: "Version", versions: "Historique des versions",
+  handler: "Pris en charge par", nobody: "personne", urgent: "URGENT", urgent_flag: "Signaler urgent", urgent_clear: "Lever l'urgence", urgent_note: "Pourquoi urgent ?",
+  claim: "Prendre en charge", unclaim: "Rendre", validate: "Valider", return: "Renvoyer", return_reason: "Motif du renvoi",
+  retract: "Retirer", submit: "Soumettre", save: "Déposer le compte rendu", cancel: "Annuler",
+  pick_point: "Cliquez sur la carte au lieu observé, ou saisissez le MGRS", lat: "Latitude", lon: "Longitude", mgrs: "MGRS",
+  scope: "Portée", scope_agency: "mon service seulement", scope_national: "mon pays", scope_partners: "partenaires désignés", scope_all_partners: "tous les partenaires",
+  partners: "Partenaires", none: "—", meters: "m", filed: "Compte rendu déposé", error: "Erreur",
+  q_new: "Nouveaux", q_progress: "En cours", q_validated: "Validés", q_returned: "Renvoyés",
+  q_empty: "Rien ici", not_available: "Pas encore disponible sur ce nœud",
+  alert_from: "URGENT de {who}", open: "Ouvrir", dismiss: "Masquer",
+  language: "Langue", digits: "Chiffres", digits_latn: "0123", digits_arab: "٠١٢٣",
+  ago_s: "il y a {n} s", ago_m: "il y a {n} min", ago_h: "il y a {n} h", ago_d: "il y a {n} j",
+  unit_kind: "Type", last_position: "Dernière position", partner_data: "Donnée partenaire : {c}",
+  keys_help: "/ recherche · n nouveau · t tri · f filtres · 1/2/3 6 h/24 h/7 j · p relecture · l langue · Échap fermer",
+  cursor: "Curseur", sidebar: "Comptes rendus affichés", no_reports: "Aucun compte rendu dans cette fenêtre",
+};
+
+const ar: Dict = {
+  app: "فوساتوم — الصورة العملياتية", login: "تسجيل الدخول", logout: "تسجيل الخروج", username: "اسم المستخدم", password: "كلمة المرور",
+  login_failed: "فشل تسجيل الدخول", shift: "تدوم الجلسة مناوبة واحدة",
+  last6h: "6 س", last24h: "24 س", last7d: "7 أيام", custom: "مخصص", from: "من", to: "إلى", apply: "تطبيق",
+  play: "إعادة عرض آخر 24 ساعة", pause: "إيقاف مؤقت", playback: "إعادة العرض", live: "مباشر", offline: "إعادة الاتصال…", live_off: "البث المباشر غير متاح",
+  search: "البحث في البلاغات…", filters: "المرشحات", clear: "مسح", all: "الكل",
+  f_type: "النوع", f_layer: "الطبقة", f_agency: "الجهاز", f_country: "البلد", f_state: "الحالة", f_grade: "التقييم", f_impact: "الخطورة",
+  new_report: "بلاغ جديد", triage: "الفرز", close: "إغلاق", help: "المفاتيح",
+  reports: "بلاغات", shown: "معروضة", units: "وحدات", sections: "قطاعات الحدود",
+  impact_set_by: "حدده {who} في {when}", reason: "السبب",
+  visible_to: "مرئي لـ: {who}", tlp: "TLP", audience: "الجمهور",
+  observed: "وقت الرصد", reported: "وقت الإبلاغ", updated: "آخر تحديث", location: "الموقع", uncertainty: "هامش الخطأ",
+  size: "العدد", activity: "النشاط", unit: "الوحدة", equipment: "المعدات", time: "الوقت",
+  grade: "التقييم", impact: "الخطورة", reaction: "الإجراء المتخذ", description: "الوصف", links: "بلاغات مرتبطة",
+  author: "المحرر", owner: "المالك", origin: "العقدة الأصلية", state: "الحالة", version: "الإصدار", versions: "سجل الإصدارات",
+  handler: "يعالجه", nobody: "لا أحد", urgent: "عاجل", urgent_flag: "وسم كعاجل", urgent_clear: "إلغاء العجلة", urgent_note: "لماذا عاجل؟",
+  claim: "تولي المعالجة", unclaim: "إرجاع إلى الطابور", validate: "مصادقة", return: "إرجاع", return_reason: "سبب الإرجاع",
+  retract: "سحب", submit: "إرسال", save: "إيداع البلاغ", cancel: "إلغاء",
+  pick_point: "انقر على الخريطة في مكان الرصد أو أدخل إحداثيات MGRS", lat: "خط العرض", lon: "خط الطول", mgrs: "MGRS",
+  scope: "النطاق", scope_agency: "جهازي فقط", scope_national: "بلدي", scope_partners: "شركاء محددون", scope_all_partners: "كل الشركاء",
+  partners: "الشركاء", none: "—", meters: "م", filed: "تم إيداع البلاغ", error: "خطأ",
+  q_new: "جديد", q_progress: "قيد المعالجة", q_validated: "مصادق عليه", q_returned: "مُرجع",
+  q_empty: "لا شيء هنا", not_available: "غير متاح بعد على هذه العقدة",
+  alert_from: "عاجل من {who}", open: "فتح", dismiss: "إخفاء",
+  language: "اللغة", digits: "الأرقام", digits_latn: "0123", digits_arab: "٠١٢٣",
+  ago_s: "منذ {n} ث", ago_m: "منذ {n} د", ago_h: "منذ {n} س", ago_d: "منذ {n} يوم",
+  unit_kind: "النوع", last_position: "آخر موقع", partner_data: "بيانات شريك: {c}",
+  keys_help: "/ بحث · n بلاغ جديد · t الفرز · f المرشحات · 1/2/3 ‏6 س/24 س/7 أيام · p إعادة العرض · l اللغة · Esc إغلاق",
+  cursor: "المؤشر", sidebar: "البلاغات المعروضة", no_reports: "لا بلاغات في هذه الفترة",
+};
+
+const taxonomy: Record<Lang, Dict> = {
+  en: {
+    armed_group_sighting: "Armed group sighting", armed_group_movement: "Armed group movement", clash: "Clash",
+    explosive_device: "Explosive device", attack_on_post: "Attack on a post", smuggling_weapons: "Weapons smuggling",
+    smuggling_fuel: "Fuel smuggling", smuggling_drugs: "Drug smuggling", smuggling_goods: "Goods smuggling",
+    seizure: "Seizure", arrest: "Arrest", illegal_crossing: "Illegal crossing", suspicious_vehicle: "Suspicious vehicle", other: "Other",
+    unauthorised_crossing: "Unauthorised crossing", cross_border_crime: "Cross-border crime", crisis: "Crisis",
+    draft: "Draft", submitted: "Submitted", validated: "Validated", returned: "Returned", closed: "Closed", retracted: "Retracted",
+    low: "Low", medium: "Medium", high: "High", critical: "Critical",
+    patrol: "Patrol", checkpoint: "Checkpoint", observation_post: "Observation post", rapid_intervention: "Rapid-intervention unit", hq: "HQ",
+    TUN: "Tunisia", DZA: "Algeria", LBY: "Libya",
+    duty_officer: "duty officer", analyst: "analyst", field: "field team", commander: "commander", admin: "administrator",
+  },
+  fr: {
+    armed_group_sighting: "Observation de groupe armé", armed_group_movement: "Mouvement de groupe armé", clash: "Accrochage",
+    explosive_device: "Engin explosif", attack_on_post: "Attaque d'un poste", smuggling_weapons: "Contrebande d'armes",
+    smuggling_fuel: "Contrebande de carburant", smuggling_drugs: "Trafic de stupéfiants", smuggling_goods: "Contrebande de marchandises",
+    seizure: "Saisie", arrest: "Interpellation", illegal_crossing: "Franchissement illégal", suspicious_vehicle: "Véhicule suspect", other: "Autre",
+    unauthorised_crossing: "Franchissement non autorisé", cross_border_crime: "Criminalité transfrontalière", crisis: "Crise",
+    draft: "Brouillon", submitted: "Soumis", validated: "Validé", returned: "Renvoyé", closed: "Clos", retracted: "Retiré",
+    low: "Faible", medium: "Moyen", high: "Élevé", critical: "Critique",
+    patrol: "Patrouille", checkpoint: "Point de contrôle", observation_post: "Poste d'observation", rapid_intervention: "Unité d'intervention rapide", hq: "PC",
+    TUN: "Tunisie", DZA: "Algérie", LBY: "Libye",
+    duty_officer: "officier de permanence", analyst: "analyste", field: "équipe de terrain", commander: "commandant", admin: "administrateur",
+  },
+  ar: {
+    armed_group_sighting: "رصد مجموعة مسلحة", armed_group_movement: "تحرك مجموعة مسلحة", clash: "اشتباك",
+    explosive_device: "عبوة ناسفة", attack_on_post: "هجوم على مركز", smuggling_weapons: "تهريب أسلحة",
+    smuggling_fuel: "تهريب وقود", smuggling_drugs: "تهريب مخدرات", smuggling_goods: "تهريب سلع",
+    seizure: "حجز", arrest: "إيقاف", illegal_crossing: "عبور غير قانوني", suspicious_vehicle: "مركبة مشبوهة", other: "أخرى",
+    unauthorised_crossing: "عبور غير مرخص", cross_border_crime: "جريمة عابرة للحدود", crisis: "أزمة",
+    draft: "مسودة", submitted: "مُرسل", validated: "مصادق عليه", returned: "مُرجع", closed: "مغلق", retracted: "مسحوب",
+    low: "منخفض", medium: "متوسط", high: "مرتفع", critical: "حرج",
+    patrol: "دورية", checkpoint: "نقطة تفتيش", observation_post: "مركز مراقبة", rapid_intervention: "وحدة تدخل سريع", hq: "مقر قيادة",
+    TUN: "تونس", DZA: "الجزائر", LBY: "ليبيا",
+    duty_officer: "ضابط مناوب", analyst: "محلل", field: "فريق ميداني", commander: "قائد", admin: "مسؤول النظام",
+  },
+};
+
+const dicts: Record<Lang, Dict> = { en, fr, ar };
+const LANG_KEY = "fossatum.lang";
+const DIGITS_KEY = "fossatum.digits";
+
+export let lang: Lang = ((): Lang => {
+  const saved = localStorage.getItem(LANG_KEY);
+  if (saved === "en" || saved === "fr" || saved === "ar") return saved;
+  const nav = (navigator.language || "en").slice(0, 2);
+  return nav === "fr" || nav === "ar" ? nav : "en";
+})();
+export let digits: "latn" | "arab" = localStorage.getItem(DIGITS_KEY) === "arab" ? "arab" : "latn";
+
+const listeners: (() => void)[] = [];
+export function onLanguage(f: () => void) { listeners.push(f); }
+
+export function setLang(l: Lang) {
+  lang = l;
+  localStorage.setItem(LANG_KEY, l);
+  applyDocument();
+  listeners.forEach((f) => f());
+}
+export function setDigits(d: "latn" | "arab") {
+  digits = d;
+  localStorage.setItem(DIGITS_KEY, d);
+  listeners.forEach((f) => f());
+}
+export function applyDocument() {
+  document.documentElement.lang = lang;
+  document.documentElement.dir = lang === "ar" ? "rtl" : "ltr";
+  document.title = t("app");
+}
+
+/** A UI label, with {name} placeholders filled in. */
+export function t(key: string, vars: Record<string, string | number> = {}): string {
+  let s = dicts[lang][key] ?? en[key] ?? key;
+  for (const [k, v] of Object.entries(vars)) s = s.replace(`{${k}}`, typeof v === "number" ? num(v) : v);
+  return s;
+}
+/** A taxonomy code (type, layer, state, impact, unit kind, country, role) in the current language. */
+export function tx(code: string | null | undefined): string {
+  if (!code) return "—";
+  return taxonomy[lang][code] ?? taxonomy.en[code] ?? code;
+}
+
+const ARABIC = "٠١٢٣٤٥٦٧٨٩";
+/** Digits as the user prefers them (only Arabic may use Arabic-Indic digits). */
+export function digitsOf(s: string): string {
+  if (lang !== "ar" || digits !== "arab") return s;
+  return s.replace(/[0-9]/g, (d) => ARABIC[Number(d)]);
+}
+export function num(n: number, fractionDigits?: number): string {
+  const s = fractionDigits === undefined ? String(n) : n.toFixed(fractionDigits);
+  return digitsOf(s);
+}
+const two = (n: number) => String(n).padStart(2, "0");
+/** Local 24-hour time, with the date when not today. */
+export function when(iso: string | null | undefined, withDate = true): string {
+  if (!iso) return "—";
+  const d = new Date(iso);
+  const hm = `${two(d.getHours())}:${two(d.getMinutes())}`;
+  const today = new Date().toDateString() === d.toDateString();
+  const s = withDate && !today ? `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())} ${hm}` : hm;
+  return digitsOf(s);
+}
+export function ago(iso: string | null | undefined, now = Date.now()): string {
+  if (!iso) return "—";
+  const s = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
+  if (s < 60) return t("ago_s", { n: s });
+  if (s < 3600) return t("ago_m", { n: Math.round(s / 60) });
+  if (s < 172800) return t("ago_h", { n: Math.round(s / 3600) });
+  return t("ago_d", { n: Math.round(s / 86400) });
+}
