@@ -108,6 +108,7 @@ class Outbound:
     def __init__(self, store: SQLiteStore, key: NodeKey) -> None:
         self.store = store
         self.key = key
+        self._country = ""
 
     @property
     def origin(self) -> str:
@@ -115,7 +116,9 @@ class Outbound:
 
     @property
     def country(self) -> str:
-        return self.store.meta("country") or ""
+        if not self._country:  # a node's country never changes: read it once
+            self._country = self.store.meta("country") or ""
+        return self._country
 
     def _linked_facts(self, tx: Tx, report_id: str) -> Facts | None:
         row = tx.execute("SELECT doc FROM reports WHERE id = ?", (report_id,)).fetchone()
