@@ -385,3 +385,30 @@ def test_the_installed_script_is_the_same_cli(tmp_path: Path) -> None:
     assert_cli_error(result, "no node")
     version = subprocess.run([str(script), "--version"], capture_output=True, text=True, timeout=TIMEOUT)
     assert version.returncode == 0 and "0.1.0" in version.stdout
+
+
+def test_the_server_socket_is_tcp_so_that_asyncio_disables_nagle() -> None:
+    """asyncio sets TCP_NODELAY on accepted sockets only when the listening socket's proto is
+    TCP; without it every small response waited ~40 ms for a delayed ACK."""
+    import socket as socket_mod
+
+    from fossatum.cli import listening_socket
+
+    sock = listening_socket("127.0.0.1", 0)
+    try:
+        assert sock.proto == socket_mod.IPPROTO_TCP
+    finally:
+        sock.close()
+
+
+def test_a_port_in_use_is_one_clear_error() -> None:
+    from fossatum.cli import listening_socket
+    from fossatum.errors import FossatumError
+
+    first = listening_socket("127.0.0.1", 0)
+    first.listen()
+    try:
+        with pytest.raises(FossatumError, match="cannot listen on 127.0.0.1"):
+            listening_socket("127.0.0.1", first.getsockname()[1])
+    finally:
+        first.close()

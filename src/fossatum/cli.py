@@ -6,6 +6,7 @@ Errors are one readable line on stderr and a non-zero exit code.
 from __future__ import annotations
 
 import json
+import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -146,6 +147,22 @@ def serve(data_dir: Path, host: str | None, port: int | None, cot_urls: tuple[st
     _serve(node, conf.host, conf.port, cot=[u for u in conf.cot.split(",") if u.strip()])
 
 
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A bound TCP socket for uvicorn; a port in use is one clear error."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # IPPROTO_TCP explicitly: asyncio turns Nagle off (TCP_NODELAY) only on sockets whose
+    # proto says TCP; with proto 0 every small response waited ~40 ms for a delayed ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise FossatumError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
 def _serve(node: Node, host: str, port: int, banner: list[str] | None = None, *,
            also: list[tuple[Node, int]] | None = None, cot: list[str] | None = None) -> None:
     """Serve `node` on `port` — and each `(node, port)` of `also` beside it, in the same process.
@@ -156,7 +173,6 @@ def _serve(node: Node, host: str, port: int, banner: list[str] | None = None, *,
     import asyncio
     import contextlib
     import signal
-    import socket
 
     import uvicorn
 
@@ -175,16 +191,7 @@ def _serve(node: Node, host: str, port: int, banner: list[str] | None = None, *,
     servers: list[_Server] = []
     try:
         for _, each_port in served:  # bind every port first: a port in use is one clear line
-            family = socket.AF_INET6 if ":" in host else socket.AF_INET
-            sock = socket.socket(family, socket.SOCK_STREAM)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                sock.bind((host, each_port))
-            except OSError as exc:
-                sock.close()
-                raise FossatumError(f"cannot listen on {host}:{each_port}: {exc.strerror or exc}") from None
-            sock.set_inheritable(True)
-            sockets.append(sock)
+            sockets.append(listening_socket(host, each_port))
         for each, each_port in served:
             each.federation.transport = HttpTransport(each.key, each.node_id)
             worker = Worker(each.federation, interval=each.settings.sync_interval)
