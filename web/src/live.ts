@@ -7,6 +7,8 @@ export interface Alert { report_id: string; by: string; at: string; note: string
 export interface LiveHandlers {
   report(r: Report): void; removed(id: string): void; unit(u: Unit): void; section(s: Section): void;
   alert(a: Alert): void; status(s: "live" | "offline" | "unavailable"): void;
+  /** After a reconnect: reload the picture, so that what was removed meanwhile disappears. */
+  resync(): void;
 }
 
 let ws: WebSocket | null = null;
@@ -30,7 +32,7 @@ export function startLive(h: LiveHandlers) {
       switch (m.type) {
         case "hello":
           hello = true; everConnected = true; attempt = 0; h.status("live");
-          if (since) void catchUp(since, h);
+          if (since) { void catchUp(since, h); h.resync(); }
           break;
         case "report": h.report(m.report as Report); break;
         case "report.removed": h.removed(m.id as string); break;

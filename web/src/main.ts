@@ -59,6 +59,7 @@ async function start() {
     section: (s) => { state.sections.set(s.id, s); renderSections(); },
     alert: (a) => showAlert(a),
     status: (s) => { liveStatus = s; renderStatus(); },
+    resync: () => { void loadReports(); void loadUnits(); void loadSections(); },
   });
   schedulePoll();
 }
