@@ -139,7 +139,9 @@ def user_list(data_dir: Path) -> None:
 @click.option("--host", default=None, help="Bind address (default 127.0.0.1).")
 @click.option("--port", default=None, type=int, help="Port (default 8000).")
 @click.option("--cot", "cot_urls", multiple=True,
-              help="Also serve TAK devices (CoT) at this URL, e.g. tcp://127.0.0.1:8087; repeatable.")
+              help="Also serve TAK devices (CoT) at this URL: tcp://127.0.0.1:8087 (auth message), "
+                   "tls://127.0.0.1:8089 (client certificates, see 'fossatum device add'), "
+                   "tcp://HOST:PORT?anonymous_unit=UNIT_ID (no auth: every device there is that unit); repeatable.")
 def serve(data_dir: Path, host: str | None, port: int | None, cot_urls: tuple[str, ...]) -> None:
     """Run the node's HTTP API (and its TAK gateway with --cot)."""
     conf = settings_mod.load(host=host, port=port, cot=",".join(cot_urls) or None)
@@ -219,7 +221,7 @@ def _serve(node: Node, host: str, port: int, banner: list[str] | None = None, *,
 
                 gateway = CotServer(node)
                 await gateway.start(cot)
-                click.echo("TAK gateway at " + ", ".join(f"tcp://{h}:{p}" for h, p in gateway.addresses))
+                click.echo("TAK gateway at " + ", ".join(gateway.listening))
                 sys.stdout.flush()
             tasks = [asyncio.ensure_future(server.serve(sockets=[sock])) for server, sock in zip(servers, sockets)]
             try:
@@ -394,14 +396,81 @@ def cot_status(data_dir: Path) -> None:
     click.echo(f"node {status['node']}  listening {', '.join(status['listening']) or '-'}  as of {status['at']}")
     click.echo("counters: " + (", ".join(f"{k}={v}" for k, v in sorted(status["counters"].items())) or "-"))
     click.echo("ingest:   " + (", ".join(f"{k}={v}" for k, v in sorted(status["ingest"].items())) or "-"))
-    click.echo(f"{'user':<12} {'unit':<24} {'callsign':<14} {'proto':<8} {'last seen':<20} {'in':>6} {'out':>6}"
+    click.echo(f"{'user':<12} {'unit':<24} {'callsign':<14} {'proto':<14} {'last seen':<20} {'in':>6} {'out':>6}"
                f" {'queued':>6} {'dropped':>7}  peer")
     for d in status["devices"]:
-        click.echo(f"{d['user'] or '-':<12} {d['unit'] or '-':<24} {d['callsign'] or '-':<14} {d['protocol']:<8}"
+        click.echo(f"{d['user'] or '-':<12} {d['unit'] or '-':<24} {d['callsign'] or '-':<14} {d['protocol'] + '/' + d.get('transport', 'tcp'):<14}"
                    f" {d['last_seen']:<20} {d['messages_in']:>6} {d['messages_out']:>6} {d['queued']:>6}"
                    f" {d['dropped']:>7}  {d['peer']}")
     if not status["devices"]:
         click.echo("no devices connected")
+
+
+@cli.group()
+def device() -> None:
+    """TAK devices with client certificates of the node's own CA (for tls:// listeners)."""
+
+
+@device.command("add")
+@DATA
+@click.option("--username", required=True, help="Node user the device acts as (its agency, its need-to-know).")
+@click.option("--callsign", default="", help="Callsign shown for the device (also names its files).")
+@click.option("--uid", default="", help="Device uid (e.g. ANDROID-…): binds its unit now; else at its first self-SA.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address devices use to reach the node.")
+@click.option("--port", default=8089, type=int, show_default=True, help="Port of the tls:// listener.")
+def device_add(data_dir: Path, username: str, callsign: str, uid: str, host: str, port: int) -> None:
+    """Issue a client certificate: PKCS#12 bundle, trust store, ATAK data package and enrolment link."""
+    from .cot.pki import Authority
+
+    node = _open(data_dir)
+    try:
+        user = node.store.user(username)
+        if user is None or not user.active:
+            raise NotFound(f"no active user {username!r} (see 'fossatum user list')")
+        unit_id = node.register_device(actor=user, uid=uid, callsign=callsign) if uid else None
+        issued = Authority(data_dir, node_name=node.name).add_device(
+            username=username, callsign=callsign, uid=uid, unit_id=unit_id, host=host, port=port)
+    finally:
+        node.close()
+    r = issued.record
+    click.echo(f"device {r['name']}: certificate {r['serial']} for user {username}"
+               + (f", unit {unit_id}" if unit_id else "") + f", valid until {r['expires_at'][:10]}")
+    click.echo(f"  client bundle (PKCS#12): {issued.bundle}")
+    click.echo(f"  trust store (PKCS#12):   {issued.truststore}")
+    click.echo(f"  CA certificate (PEM):    {issued.folder / 'ca.pem'}")
+    click.echo(f"  ATAK data package:       {issued.package}  (import it in ATAK; holds the password)")
+    click.echo(f"  bundle password:         {issued.password}")
+    click.echo("  (shown once, not stored: hand it over with the bundle)")
+    click.echo(f"  enrolment link:          {issued.link}")
+    click.echo("  (the link's HTTPS enrolment endpoint is not served yet: use the data package or the .p12)")
+
+
+@device.command("list")
+@DATA
+def device_list(data_dir: Path) -> None:
+    """Device certificates issued by this node's CA."""
+    from .cot.pki import Authority
+
+    devices = Authority(data_dir).devices()
+    if not devices:
+        click.echo("no device certificates (add one with 'fossatum device add')")
+        return
+    click.echo(f"{'name':<20} {'serial':<40} {'user':<12} {'callsign':<14} {'uid':<20} {'issued':<11} status")
+    for d in devices:
+        status = f"revoked {d['revoked_at'][:19]}" if d["revoked_at"] else f"valid until {d['expires_at'][:10]}"
+        click.echo(f"{d['name']:<20} {d['serial']:<40} {d['username']:<12} {d['callsign'] or '-':<14}"
+                   f" {d['uid'] or '-':<20} {d['issued_at'][:10]:<11} {status}")
+
+
+@device.command("revoke")
+@DATA
+@click.argument("which")
+def device_revoke(data_dir: Path, which: str) -> None:
+    """Revoke a device certificate (by name or serial): refused from now on, disconnected if connected."""
+    from .cot.pki import Authority
+
+    record = Authority(data_dir).revoke(which)
+    click.echo(f"revoked device {record['name']} (certificate {record['serial']}, user {record['username']})")
 
 
 @cli.command()

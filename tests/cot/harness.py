@@ -125,3 +125,34 @@ async def eventually(check, timeout: float = 5.0) -> None:
     while not check():
         assert loop.time() < end, "condition not met in time"
         await asyncio.sleep(0.02)
+
+
+async def start_urls(node, urls: list[str], **overrides: object) -> tuple[CotServer, list[int]]:
+    server = CotServer(node, settings=settings(**overrides))
+    await server.start(urls)
+    return server, [port for _, port in server.addresses]
+
+
+def client_tls(bundle, password: str, ca) -> "ssl.SSLContext":
+    """A device's TLS context from its PKCS#12 bundle (what ATAK imports) and the node's CA."""
+    import ssl
+    import tempfile
+    from pathlib import Path
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.serialization import pkcs12
+
+    key, cert, _ = pkcs12.load_key_and_certificates(Path(bundle).read_bytes(), password.encode())
+    ctx = ssl.create_default_context(cafile=str(ca))
+    ctx.check_hostname = False
+    with tempfile.TemporaryDirectory() as tmp:
+        pem = Path(tmp) / "device.pem"
+        pem.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                          serialization.NoEncryption()) + cert.public_bytes(serialization.Encoding.PEM))
+        ctx.load_cert_chain(pem)
+    return ctx
+
+
+async def connect_tls(port: int, ctx) -> Device:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=ctx)
+    return Device(reader, writer)

@@ -70,7 +70,8 @@ class Fanout:
             uid, facts, message, shown, skip = out
             removal: bytes | None = None
             for device in devices:
-                if device.device_uid is not None and device.device_uid == skip:
+                if (device.device_uid is not None and device.device_uid == skip) or (
+                        device.unit_id is not None and uid == codec.unit_uid(device.unit_id)):
                     continue  # its own position or chat line: the device shows it already
                 if shown and may_view(device.user, facts):
                     device.sent.add(uid)

@@ -1,6 +1,24 @@
 """The TAK stream server: one asyncio task pair per device, nothing shared that can block.
 
-Per connection: the auth message first (within `cot_auth_seconds`), then events framed as
+Listeners (`--cot URL`, repeatable):
+
+    tcp://HOST:PORT                          plain TCP; the device sends TAK's auth message first
+    tls://HOST:PORT                          TLS with client certificates of the node's own CA
+                                             (`fossatum device add`); the certificate is the identity
+    tcp://HOST:PORT?anonymous_unit=UNIT_ID   plain TCP without auth: every device on this port is
+                                             that unit (of its agency), see below
+
+Anonymous devices exist only where an admin opens such a port. Each is admitted at once as
+`anonymous.<unit>`, a field user of the unit's agency: it sees what a field user of that
+agency may see, its self-SA moves that one unit, its markers become submitted reports authored
+by `anonymous.<unit>`. An auth message sent on such a port is ignored.
+
+On TLS the handshake is ours (`start_tls` after accept) so that every refusal — no
+certificate, another CA, a revoked or unknown certificate, a user since disabled — is one log
+line and one counter. `fossatum device revoke` also disconnects a device already connected
+(the register is re-read every two seconds).
+
+Per plain-TCP connection: the auth message first (within `cot_auth_seconds`), then events framed as
 v0 XML or — after `t-x-takp-q` — v1 protobuf. Reads have an idle deadline and a deadline
 for a started event (slowloris); a malformed or oversized frame closes that connection only,
 with a log line and a counter. Writes go through a bounded per-device queue keyed by CoT uid:
@@ -11,18 +29,22 @@ dropped (counted), and a device that leaves sent data unread too long is disconn
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import os
 import socket
+import ssl
 import time
 from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
-from ..domain.org import User
+from cryptography import x509
+
+from ..domain.org import Role, User
 from ..errors import FossatumError, InvalidInput
 from . import codec
 from .codec import Auth, CotError, CotEvent
@@ -30,18 +52,43 @@ from .fanout import Fanout
 from .framing import FrameError, ProtoFramer, XmlFramer, to_proto
 from .identity import Identity
 from .ingest import Ingest, Item
+from .pki import Authority
 
 log = logging.getLogger("fossatum.cot")
 STATUS_FILE = "cot-status.json"
 READ_CHUNK = 65536
 
 
-def parse_listen(url: str) -> tuple[str, str, int]:
-    """`tcp://HOST:PORT` → (scheme, host, port)."""
+@dataclass(frozen=True)
+class Listen:
+    scheme: str  # tcp | tls
+    host: str
+    port: int
+    anonymous_unit: str | None = None
+
+    def url(self, port: int | None = None) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        extra = f"?anonymous_unit={self.anonymous_unit}" if self.anonymous_unit else ""
+        return f"{self.scheme}://{host}:{self.port if port is None else port}{extra}"
+
+
+def parse_listen(url: str) -> Listen:
+    """`tcp://HOST:PORT[?anonymous_unit=UNIT]` or `tls://HOST:PORT` → Listen."""
     parts = urlsplit(url.strip())
-    if parts.scheme not in ("tcp",) or not parts.hostname or parts.port is None:
-        raise InvalidInput(f"expected tcp://HOST:PORT, got {url!r} (tls:// is not available yet)", field="cot")
-    return parts.scheme, parts.hostname, parts.port
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if parts.scheme not in ("tcp", "tls") or not parts.hostname or port is None:
+        raise InvalidInput(f"expected tcp://HOST:PORT or tls://HOST:PORT, got {url!r}", field="cot")
+    options = parse_qs(parts.query, keep_blank_values=True)
+    unknown = set(options) - {"anonymous_unit"}
+    if unknown:
+        raise InvalidInput(f"unknown option {sorted(unknown)[0]!r} in {url!r} (known: anonymous_unit)", field="cot")
+    anonymous = options.get("anonymous_unit", [None])[-1]
+    if anonymous is not None and (not anonymous or parts.scheme != "tcp"):
+        raise InvalidInput("anonymous_unit=UNIT_ID needs a unit id, on a tcp:// listener only", field="cot")
+    return Listen(parts.scheme, parts.hostname, port, anonymous)
 
 
 class Closing(Exception):
@@ -61,6 +108,10 @@ class Client:
     unit_id: str | None = None
     callsign: str = ""
     protocol: str = "xml"
+    transport: str = "tcp"  # tcp | tls | anonymous
+    cert_serial: str | None = None
+    kicked: tuple[str, str] | None = None  # (reason, counter) when the server closes it from outside
+    abort: Any = None  # closes the socket (set by the handler)
     connected_at: float = field(default_factory=time.time)
     last_seen: float = field(default_factory=time.time)
     received: int = 0
@@ -93,7 +144,8 @@ class Client:
     def status(self) -> dict[str, Any]:
         return {"peer": self.peer, "user": self.user.username if self.user else None,
                 "agency": self.user.agency if self.user else None, "uid": self.device_uid, "unit": self.unit_id,
-                "callsign": self.callsign, "protocol": self.protocol,
+                "callsign": self.callsign, "protocol": self.protocol, "transport": self.transport,
+                "certificate": self.cert_serial,
                 "connected_at": _iso(self.connected_at), "last_seen": _iso(self.last_seen),
                 "messages_in": self.received, "messages_out": self.sent_count, "queued": len(self.queue),
                 "coalesced": self.coalesced, "dropped": self.dropped}
@@ -101,6 +153,22 @@ class Client:
 
 def _iso(epoch: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+
+
+class _AcceptTls(asyncio.Protocol):
+    """Accepts a TLS connection: reading paused at once, the handshake done by the server's task."""
+
+    def __init__(self, server: "CotServer", listen: Listen) -> None:
+        self.server, self.listen = server, listen
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        transport.pause_reading()
+        task = asyncio.get_running_loop().create_task(self.server._accept_tls(self.listen, transport))
+        self.server._tasks.add(task)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        pass
 
 
 class CotServer:
@@ -116,6 +184,10 @@ class CotServer:
         self.fanout = Fanout(node, self.settings, lambda: [c for c in self.clients if c.user is not None])
         self.servers: list[asyncio.AbstractServer] = []
         self.addresses: list[tuple[str, int]] = []
+        self.listening: list[str] = []
+        self.authority = Authority(Path(self.node.store.path).parent, node_name=getattr(node, "name", "Fossatum"))
+        self._tls: ssl.SSLContext | None = None
+        self._anonymous: dict[str, tuple[User, dict[str, Any]]] = {}
         self._status_task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
 
@@ -123,15 +195,40 @@ class CotServer:
         loop = asyncio.get_running_loop()
         self.fanout.loop = loop
         self.ingest.start()
-        for url in urls:
-            _, host, port = parse_listen(url)
+        listens = [parse_listen(url) for url in urls]
+        for listen in listens:
+            if listen.scheme == "tls" and self._tls is None:
+                self._tls = await asyncio.to_thread(self.authority.server_context)
+            if listen.anonymous_unit:
+                self._anonymous[listen.anonymous_unit] = await asyncio.to_thread(self._anonymous_user,
+                                                                                 listen.anonymous_unit)
+        for listen in listens:
             try:
-                server = await asyncio.start_server(self._handle, host, port, backlog=4096, limit=READ_CHUNK * 4)
+                if listen.scheme == "tls":
+                    server = await loop.create_server(functools.partial(_AcceptTls, self, listen), listen.host,
+                                                      listen.port, backlog=4096)
+                else:
+                    server = await asyncio.start_server(functools.partial(self._handle, listen), listen.host,
+                                                        listen.port, backlog=4096, limit=READ_CHUNK * 4)
             except OSError as exc:
-                raise FossatumError(f"cannot listen on {host}:{port} for CoT: {exc.strerror or exc}") from None
+                await self.stop()
+                raise FossatumError(f"cannot listen on {listen.host}:{listen.port} for CoT: "
+                                    f"{exc.strerror or exc}") from None
             self.servers.append(server)
-            self.addresses.append(server.sockets[0].getsockname()[:2])
+            address = server.sockets[0].getsockname()[:2]
+            self.addresses.append(address)
+            self.listening.append(listen.url(address[1]))
         self._status_task = loop.create_task(self._write_status())
+
+    def _anonymous_user(self, unit_id: str) -> tuple[User, dict[str, Any]]:
+        """The stand-in user of anonymous devices of a port: a field user of the unit's agency."""
+        row = self.node.store.read_one("SELECT doc FROM units WHERE id = ?", (unit_id,))
+        if row is None:
+            raise InvalidInput(f"anonymous_unit: no unit {unit_id!r} on this node", field="cot")
+        unit = json.loads(row[0])
+        user = User(username=f"anonymous.{unit_id}"[:64], agency=unit["owner_agency"],
+                    country=unit["owner_country"], roles=frozenset({Role.FIELD}), full_name="anonymous TAK device")
+        return user, unit
 
     async def stop(self) -> None:
         for server in self.servers:
@@ -154,7 +251,7 @@ class CotServer:
     # --- status --------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
         return {"node": self.node.node_id, "at": _iso(time.time()),
-                "listening": [f"tcp://{h}:{p}" for h, p in self.addresses],
+                "listening": list(self.listening),
                 "counters": dict(self.counters), "ingest": dict(self.ingest.counts),
                 "devices": sorted((c.status() for c in self.clients if c.user is not None),
                                   key=lambda d: (d["user"] or "", d["uid"] or ""))}
@@ -171,10 +268,24 @@ class CotServer:
     async def _write_status(self) -> None:
         while True:
             self._save_status()
+            if self._tls is not None and self.authority.changed():
+                self._recheck_certificates()
             await asyncio.sleep(2.0)
 
+    def _recheck_certificates(self) -> None:
+        """Disconnect devices whose certificate was revoked (or removed) since they connected."""
+        for client in list(self.clients):
+            if client.cert_serial is None or client.closed:
+                continue
+            record = self.authority.lookup(int(client.cert_serial, 16))
+            if record is None or record["revoked_at"]:
+                client.kicked = (f"certificate {client.cert_serial} revoked", "cert_revoked")
+                if client.abort is not None:
+                    client.abort()
+
     # --- one connection --------------------------------------------------------------------
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _handle(self, listen: Listen, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                      cert_serial: str | None = None) -> None:
         task = asyncio.current_task()
         assert task is not None
         self._tasks.add(task)
@@ -182,12 +293,19 @@ class CotServer:
         if sock is not None:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
         peer = writer.get_extra_info("peername")
-        client = Client(peer=f"{peer[0]}:{peer[1]}" if peer else "?", limit=self.settings.cot_queue)
-        self.clients.add(client)
+        client = Client(peer=f"{peer[0]}:{peer[1]}" if peer else "?", limit=self.settings.cot_queue,
+                        transport=listen.scheme)
+        client.cert_serial = cert_serial
         self.counters["connections"] += 1
+        client.abort = writer.transport.abort
+        self.clients.add(client)
         sender = asyncio.get_running_loop().create_task(self._sender(client, writer))
         reason, counter = "closed by the device", "closed"
         try:
+            if listen.scheme == "tls":
+                await self._admit_certificate(client)
+            elif listen.anonymous_unit:
+                await self._admit_anonymous(client, listen.anonymous_unit)
             await self._receive(client, reader)
         except Closing as exc:
             reason, counter = str(exc), exc.counter
@@ -199,6 +317,8 @@ class CotServer:
             log.exception("cot: %s: unexpected error", client.peer)
             reason, counter = "internal error", "internal_errors"
         finally:
+            if client.kicked is not None:
+                reason, counter = client.kicked
             self.counters[counter] += 1
             level = logging.INFO if counter in ("closed",) else logging.WARNING
             log.log(level, "cot: %s (%s) disconnected: %s", client.peer,
@@ -269,6 +389,96 @@ class CotServer:
                 framer = ProtoFramer(s.cot_max_event_bytes, framer.rest() if isinstance(framer, XmlFramer) else b"")
                 partial_since = loop.time() if framer.partial else None
 
+    async def _accept_tls(self, listen: Listen, transport: asyncio.Transport) -> None:
+        """TLS on an accepted socket (reading paused until now, so no byte of the handshake is
+        lost); a client certificate of the node's CA is required. Every refusal: a line, a counter."""
+        assert self._tls is not None
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        loop = asyncio.get_running_loop()
+        peer = transport.get_extra_info("peername")
+        where = f"{peer[0]}:{peer[1]}" if peer else "?"
+        timeout = self.settings.cot_auth_seconds
+        reader = asyncio.StreamReader(limit=READ_CHUNK * 4)
+        protocol = asyncio.StreamReaderProtocol(reader)
+        try:
+            try:
+                secured = await loop.start_tls(transport, protocol, self._tls, server_side=True,
+                                               ssl_handshake_timeout=timeout)
+            except ssl.SSLCertVerificationError as exc:
+                raise Closing(f"client certificate not accepted ({exc.verify_message})", "tls_bad_certificate") from None
+            except ssl.SSLError as exc:
+                why = exc.reason or str(exc)
+                counter = "tls_no_certificate" if "PEER_DID_NOT_RETURN" in why.upper() else (
+                    "tls_bad_certificate" if "CERTIFICATE" in why.upper() else "tls_failures")
+                raise Closing(f"TLS handshake failed: {why}", counter) from None
+            except (asyncio.TimeoutError, TimeoutError):
+                raise Closing("TLS handshake not completed in time", "tls_failures") from None
+            except (ConnectionError, OSError) as exc:
+                raise Closing(f"TLS handshake: {exc}", "tls_failures") from None
+            if secured is None:
+                raise Closing("TLS handshake: connection closed", "tls_failures")
+            ssl_object = secured.get_extra_info("ssl_object")
+            der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
+            if not der:
+                secured.abort()
+                raise Closing("no client certificate", "tls_no_certificate")
+            serial = format(x509.load_der_x509_certificate(der).serial_number, "x")
+        except Closing as exc:
+            self.counters["connections"] += 1
+            self.counters[exc.counter] += 1
+            sockname = transport.get_extra_info("sockname")
+            log.warning("cot: %s refused on %s: %s", where, listen.url(sockname[1] if sockname else None), exc)
+            transport.abort()
+            self._tasks.discard(task)
+            return
+        except asyncio.CancelledError:
+            transport.abort()
+            self._tasks.discard(task)
+            raise
+        protocol.connection_made(secured)
+        writer = asyncio.StreamWriter(secured, protocol, reader, loop)
+        self._tasks.discard(task)
+        await self._handle(listen, reader, writer, serial)
+
+    async def _admit_certificate(self, client: Client) -> None:
+        """The device of a verified client certificate: the register names its user (and uid)."""
+        assert client.cert_serial is not None
+        record = await asyncio.to_thread(self.authority.lookup, int(client.cert_serial, 16))
+        if record is None:
+            raise Closing(f"certificate {client.cert_serial} is not in the device register", "cert_unknown")
+        if record["revoked_at"]:
+            raise Closing(f"certificate {client.cert_serial} ({record['name']}) revoked at {record['revoked_at']}",
+                          "cert_revoked")
+        user = self.node.store.user(record["username"])
+        if user is None or not user.active:
+            raise Closing(f"certificate {record['name']}: user {record['username']!r} is unknown or disabled",
+                          "auth_failures")
+        client.callsign = record.get("callsign") or ""
+        if record.get("uid"):
+            await self._bind_device(client, user, record["uid"])
+        await self._admit(client, user, f"certificate {record['name']}")
+
+    async def _admit_anonymous(self, client: Client, unit_id: str) -> None:
+        user, _unit = self._anonymous[unit_id]
+        client.unit_id = unit_id
+        client.transport = "anonymous"
+        self.counters["anonymous"] += 1
+        await self._admit(client, user, "anonymous port")
+
+    async def _admit(self, client: Client, user: User, how: str) -> None:
+        client.user = user
+        self.counters["authenticated"] += 1
+        now = self.node.clock()
+        client.send_once(codec.takp_offer(now))
+        snapshot = await self.ingest.call(self.fanout.snapshot, user, own_unit=client.unit_id)
+        for uid, event in snapshot:
+            client.sent.add(uid)
+            client.send(uid, event)
+        log.info("cot: %s admitted as %s by %s (device %s, unit %s); %d items sent", client.peer, user.username,
+                 how, client.device_uid, client.unit_id, len(snapshot))
+
     async def _authenticate(self, client: Client, message: CotEvent | Auth) -> None:
         if not isinstance(message, Auth):
             raise Closing("the first message must be <auth><cot username=… password=…/></auth>", "auth_missing")
@@ -279,16 +489,7 @@ class CotServer:
         client.callsign = message.callsign
         if message.uid:
             await self._bind_device(client, user, message.uid)
-        client.user = user
-        self.counters["authenticated"] += 1
-        now = self.node.clock()
-        client.send_once(codec.takp_offer(now))
-        snapshot = await self.ingest.call(self.fanout.snapshot, user, own_unit=client.unit_id)
-        for uid, event in snapshot:
-            client.sent.add(uid)
-            client.send(uid, event)
-        log.info("cot: %s authenticated as %s (device %s, unit %s); %d items sent", client.peer, user.username,
-                 client.device_uid, client.unit_id, len(snapshot))
+        await self._admit(client, user, "auth message")
 
     async def _bind_device(self, client: Client, user: User, uid: str) -> None:
         try:
@@ -313,7 +514,10 @@ class CotServer:
         elif kind == "sa":
             if client.device_uid is None:
                 client.callsign = client.callsign or event.callsign
-                await self._bind_device(client, client.user, event.uid)
+                if client.transport == "anonymous":
+                    client.device_uid = event.uid  # the port's unit, no device registration
+                else:
+                    await self._bind_device(client, client.user, event.uid)
             if event.uid == client.device_uid:
                 await self.ingest.queue.put(Item(client.user, client.device_uid, client.unit_id,
                                                  client.callsign, kind, event))
