@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from conftest import sighting
 
 from fossatum.domain.org import User
@@ -13,6 +15,8 @@ from fossatum.log.signing import NodeKey
 from fossatum.node import Node
 from fossatum.schemas import ReportIn, ReportPatch
 from fossatum.store.query import ReportQuery
+
+pytestmark = pytest.mark.both_backends
 
 
 def _signed_chain(key: NodeKey, n: int) -> list[Entry]:

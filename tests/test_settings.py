@@ -33,3 +33,8 @@ def test_a_bad_setting_fails_with_one_clear_line(environ: dict[str, str], messag
 
 def test_unrelated_environment_is_ignored() -> None:
     assert settings.load({"PATH": "/bin", "HOME": "/root"}).port == 8000
+
+
+def test_the_test_suites_own_variables_are_not_node_settings() -> None:
+    conf = load({"FOSSATUM_TEST_DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/postgres"})
+    assert conf.database_url == ""

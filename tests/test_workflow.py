@@ -14,6 +14,8 @@ from fossatum.store.query import ReportQuery
 
 from conftest import sighting
 
+pytestmark = pytest.mark.both_backends
+
 
 def file(node: Node, author: User, **overrides: object) -> dict:
     return node.file_report(actor=author, spec=ReportIn.model_validate(sighting(**overrides)))

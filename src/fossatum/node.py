@@ -36,6 +36,9 @@ from .store.sqlite import DB_FILE, SQLiteStore
 
 if TYPE_CHECKING:
     from .federation.service import Federation
+    from .store.postgres import PostgresStore
+
+    Store = SQLiteStore | PostgresStore
 
 KEY_FILE = "node.key"
 CLI_ACTOR = "node-admin"
@@ -43,17 +46,34 @@ CLI_ACTOR = "node-admin"
 Clock = Callable[[], datetime]
 
 
-def init_node(data_dir: Path, *, country: str, name: str, clock: Clock = utcnow) -> "Node":
-    """Create a node: its key, its database and the first entry of its log."""
+def open_store(data_dir: Path, database_url: str | None, *, key: NodeKey | None = None) -> "Store":
+    """The node's store: PostgreSQL when a database URL is given, else the SQLite file in `data_dir`."""
+    if not database_url:
+        return SQLiteStore(data_dir, key=key)
+    if not database_url.startswith(("postgresql://", "postgres://")):
+        raise InvalidInput("expected postgresql://user@host:port/database", field="FOSSATUM_DATABASE_URL")
+    try:
+        from .store.postgres import PostgresStore
+    except ImportError:
+        raise FossatumError("PostgreSQL needs psycopg: pip install 'fossatum[postgres]'") from None
+    return PostgresStore(database_url, data_dir, key=key)
+
+
+def init_node(data_dir: Path, *, country: str, name: str, clock: Clock = utcnow,
+              database_url: str | None = None) -> "Node":
+    """Create a node: its key (a file in `data_dir`), its database and the first entry of its log."""
     aud.check_country(country, field="country")
     data_dir = Path(data_dir)
     if (data_dir / KEY_FILE).exists() or (data_dir / DB_FILE).exists():
         raise Conflict(f"{data_dir} already holds a node; use another folder")
     data_dir.mkdir(parents=True, exist_ok=True)
+    store = open_store(data_dir, database_url)
+    if store.origin is not None:
+        store.close()
+        raise Conflict(f"the database already holds node {store.origin}; use another database")
     key = NodeKey.generate()
     key.save(data_dir / KEY_FILE)
     node_id = f"{country}-{key.public_raw.hex()[:8]}"
-    store = SQLiteStore(data_dir)
     store.set_key(key, node_id)
     with store.transaction() as tx:
         tx.append(ts=to_text(clock()), author=CLI_ACTOR, kind="node.init",
@@ -62,14 +82,23 @@ def init_node(data_dir: Path, *, country: str, name: str, clock: Clock = utcnow)
     return Node(store, key, clock=clock)
 
 
-def open_node(data_dir: Path, *, settings: Settings | None = None, clock: Clock = utcnow) -> "Node":
+def open_node(data_dir: Path, *, settings: Settings | None = None, clock: Clock = utcnow,
+              database_url: str | None = None) -> "Node":
+    """Open a node; its database is PostgreSQL if `database_url` (or the setting) names one."""
     data_dir = Path(data_dir)
-    if not (data_dir / DB_FILE).exists():
+    database_url = database_url or (settings.database_url if settings else None)
+    if not database_url and not (data_dir / DB_FILE).exists():
         raise NotFound(f"no node in {data_dir}; run 'fossatum init --data {data_dir} …' first")
+    if not (data_dir / KEY_FILE).exists():
+        raise NotFound(f"no node key in {data_dir}; run 'fossatum init --data {data_dir} …' first")
     key = NodeKey.load(data_dir / KEY_FILE)
-    store = SQLiteStore(data_dir, key=key)
+    store = open_store(data_dir, database_url, key=key)
     if store.origin is None:
-        raise FossatumError(f"{data_dir} holds no initialised node")
+        store.close()
+        raise FossatumError(f"{'the database' if database_url else data_dir} holds no initialised node")
+    if store.meta("public_key") != key.public:
+        store.close()
+        raise Conflict(f"the database holds node {store.origin}, whose key is not the one in {data_dir}")
     return Node(store, key, settings=settings, clock=clock)
 
 
@@ -91,7 +120,7 @@ class Page:
 
 
 class Node:
-    def __init__(self, store: SQLiteStore, key: NodeKey, *, settings: Settings | None = None,
+    def __init__(self, store: "Store", key: NodeKey, *, settings: Settings | None = None,
                  clock: Clock = utcnow) -> None:
         self.store = store
         self.key = key

@@ -1,6 +1,8 @@
 """Node settings: one table of name, default and help, read from `FOSSATUM_*` variables.
 
-An unknown `FOSSATUM_` variable or a malformed value stops start-up with one clear line.
+An unknown `FOSSATUM_` variable or a malformed value stops start-up with one clear line;
+`FOSSATUM_TEST_*` variables belong to the test suite (e.g. FOSSATUM_TEST_DATABASE_URL) and are
+not node settings.
 docs/settings.md documents every setting (a test checks it).
 """
 
@@ -24,6 +26,7 @@ class Setting:
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("data", "./fossatum-data", "Data folder of the node (database and node key)."),
+    Setting("database_url", "", "PostgreSQL (+PostGIS) database of the node, e.g. postgresql://fossatum@db:5432/fossatum; empty: SQLite in the data folder."),
     Setting("host", "127.0.0.1", "Address the HTTP server binds to."),
     Setting("port", 8000, "Port of the HTTP server.", minimum=1),
     Setting("max_body_bytes", 1_048_576, "Largest request body accepted, in bytes (larger: 413).", minimum=1024),
@@ -46,6 +49,7 @@ SETTINGS: tuple[Setting, ...] = (
 
 _BY_NAME = {s.name: s for s in SETTINGS}
 PREFIX = "FOSSATUM_"
+TEST_PREFIX = "test_"
 
 
 class SettingsError(FossatumError):
@@ -71,8 +75,8 @@ def load(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings
         if not key.startswith(PREFIX):
             continue
         name = key[len(PREFIX):].lower()
-        if name == "database_url":
-            continue  # read by the PostgreSQL backend (not part of this table yet)
+        if name.startswith(TEST_PREFIX):
+            continue
         if name not in _BY_NAME:
             raise SettingsError(f"unknown setting {key}; known: {', '.join(PREFIX + n.upper() for n in _BY_NAME)}")
         values[name] = _coerce(_BY_NAME[name], raw, key)

@@ -54,8 +54,9 @@ class Cluster:
             node.close()
 
 
-def _build(path: Path) -> None:
-    nodes = {c: init_node(path / c, country=c, name=f"{c} NCC") for c in COUNTRIES}
+def _build(path: Path, urls: dict[str, str] | None = None) -> None:
+    nodes = {c: init_node(path / c, country=c, name=f"{c} NCC", database_url=(urls or {}).get(c))
+             for c in COUNTRIES}
     for c, node in nodes.items():
         for code, name in AGENCIES[c]:
             node.add_agency(actor=None, code=code, name=name, country=c)
@@ -70,9 +71,10 @@ def _build(path: Path) -> None:
         node.close()
 
 
-def open_cluster(template: Path, path: Path) -> Cluster:
+def open_cluster(template: Path, path: Path, urls: dict[str, str] | None = None) -> Cluster:
+    """The template's nodes; on PostgreSQL (`urls` per country) the databases were reset by the caller."""
     shutil.copytree(template, path)
-    nodes = {c: open_node(path / c) for c in COUNTRIES}
+    nodes = {c: open_node(path / c, database_url=(urls or {}).get(c)) for c in COUNTRIES}
 
     def serve(caller: str, partner: str, after: int, limit: int) -> dict:
         return nodes[partner].federation.serve_stream(nodes[caller].node_id, after=after, limit=limit)
@@ -86,6 +88,6 @@ def open_cluster(template: Path, path: Path) -> Cluster:
     return Cluster(nodes, transports, officers, field)  # type: ignore[arg-type]
 
 
-def build_template(path: Path) -> Path:
-    _build(path)
+def build_template(path: Path, urls: dict[str, str] | None = None) -> Path:
+    _build(path, urls)
     return path

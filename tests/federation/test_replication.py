@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from fossatum.schemas import ReportPatch
 
 from .cluster import Cluster
 
+pytestmark = pytest.mark.both_backends
+
 
 def ids(cluster: Cluster, country: str) -> set[str]:
     """Report ids held by `country`'s node (every row, no viewer filter)."""
-    rows = cluster.nodes[country].store._reader().execute("SELECT id FROM reports").fetchall()
+    rows = cluster.nodes[country].store.read("SELECT id FROM reports")
     return {r[0] for r in rows}
 
 
@@ -53,7 +57,7 @@ def test_narrowing_the_audience_purges_the_partner_copy(cluster: Cluster) -> Non
     assert doc["id"] in ids(cluster, "DZA")
     assert doc["id"] not in ids(cluster, "LBY")
     libya = cluster.nodes["LBY"]
-    assert not libya.store._reader().execute("SELECT 1 FROM log WHERE object_id = ?", (doc["id"],)).fetchall()
+    assert not libya.store.read("SELECT 1 FROM log WHERE object_id = ?", (doc["id"],))
     purged = [a for a in libya.federation.audit() if a["decision"] == "purged"]
     assert purged and purged[0]["object_id"] == doc["id"]
 

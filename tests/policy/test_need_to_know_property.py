@@ -7,6 +7,7 @@ import json
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
@@ -18,6 +19,8 @@ from fossatum.policy.visibility import Facts, may_release, may_view
 from fossatum.domain.audience import Scope
 from fossatum.schemas import ReportIn, ReportPatch, SectionIn, UnitIn
 from fossatum.store.query import ReportQuery
+
+pytestmark = pytest.mark.both_backends
 
 COUNTRIES = ["TUN", "DZA", "LBY", "MAR"]
 SCOPES = ["agency", "national", "partners", "all_partners", None]
@@ -98,7 +101,7 @@ def _populate(node: Node, agencies: list[str], users: list, reports: list) -> No
 
 
 def _all_reports(node: Node) -> list[rules.Report]:
-    rows = node.store._reader().execute("SELECT doc FROM reports").fetchall()
+    rows = node.store.read("SELECT doc FROM reports")
     return [rules.from_doc(json.loads(r[0])) for r in rows]
 
 
@@ -110,9 +113,10 @@ PHASES = [Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink]
 @given(agencies=agencies_st, users=users_st, reports=reports_st,
        box=st.tuples(st.floats(7.5, 9.0), st.floats(34.5, 36.0), st.floats(0.1, 1.5), st.floats(0.1, 1.5)),
        window=st.tuples(st.integers(0, 47), st.integers(1, 48)))
-def test_every_read_path_returns_exactly_what_the_policy_allows(agencies, users, reports, box, window) -> None:
+def test_every_read_path_returns_exactly_what_the_policy_allows(fresh_database, agencies, users, reports, box,
+                                                              window) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        node = init_node(Path(tmp) / "n", country="TUN", name="t")
+        node = init_node(Path(tmp) / "n", country="TUN", name="t", database_url=fresh_database())
         try:
             _populate(node, agencies, users, reports)
             everything = _all_reports(node)
@@ -146,9 +150,9 @@ def test_every_read_path_returns_exactly_what_the_policy_allows(agencies, users,
 
 @settings(max_examples=40, deadline=None, phases=PHASES)
 @given(agencies=agencies_st, users=users_st, reports=reports_st)
-def test_a_report_released_to_a_country_is_visible_there_and_nowhere_else(agencies, users, reports) -> None:
+def test_a_report_released_to_a_country_is_visible_there_and_nowhere_else(fresh_database, agencies, users, reports) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        node = init_node(Path(tmp) / "n", country="TUN", name="t")
+        node = init_node(Path(tmp) / "n", country="TUN", name="t", database_url=fresh_database())
         try:
             _populate(node, agencies, users, reports)
             for r in _all_reports(node):
@@ -168,9 +172,9 @@ def test_a_report_released_to_a_country_is_visible_there_and_nowhere_else(agenci
 @given(agencies=agencies_st, users=users_st,
        units=st.lists(st.tuples(st.integers(0, 4), st.sampled_from(SCOPES), st.sets(st.sampled_from(COUNTRIES), max_size=2)),
                       max_size=8))
-def test_units_and_sections_follow_the_same_rule(agencies, users, units) -> None:
+def test_units_and_sections_follow_the_same_rule(fresh_database, agencies, users, units) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        node = init_node(Path(tmp) / "n", country="TUN", name="t")
+        node = init_node(Path(tmp) / "n", country="TUN", name="t", database_url=fresh_database())
         try:
             _populate(node, agencies, users, [])
             roster = set(node.store.roster())
@@ -189,9 +193,9 @@ def test_units_and_sections_follow_the_same_rule(agencies, users, units) -> None
                 node.add_section(actor=None, owner_agency=f"AG{tunisian[0]}", spec=SectionIn.model_validate(
                     {"id": "TUN-S1", "name": "s", "geometry": {"type": "LineString", "coordinates": [[8.4, 35.0], [8.5, 35.2]]},
                      "audience": {"scope": "national"}}))
-            rows = node.store._reader().execute(
+            rows = node.store.read(
                 "SELECT id, owner_agency, owner_country, scope, releasable_to, 'units' FROM units UNION ALL "
-                "SELECT id, owner_agency, owner_country, scope, releasable_to, 'sections' FROM sections").fetchall()
+                "SELECT id, owner_agency, owner_country, scope, releasable_to, 'sections' FROM sections")
             for viewer in node.store.users():
                 allowed = {(table, oid) for oid, agency, country, scope, rel, table in rows
                            if may_view(viewer, Facts(agency, country, Scope(scope), frozenset(rel.strip(",").split(",")),

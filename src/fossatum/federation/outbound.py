@@ -161,8 +161,8 @@ class Outbound:
         self.release(partner)
         with self.store.transaction() as tx:
             tx.execute("INSERT INTO peer_state (partner) VALUES (?) ON CONFLICT (partner) DO NOTHING", (partner,))
-            tx.execute("UPDATE peer_state SET acked = MAX(acked, ?), last_contact = ? WHERE partner = ?",
-                       (after, to_text(utcnow()), partner))
+            tx.execute("UPDATE peer_state SET acked = CASE WHEN acked > ? THEN acked ELSE ? END, last_contact = ? "
+                       "WHERE partner = ?", (after, after, to_text(utcnow()), partner))
             rows = tx.execute("SELECT item, hash, sig FROM outbox WHERE partner = ? AND stream_seq > ? "
                               "ORDER BY stream_seq LIMIT ?", (partner, after, limit)).fetchall()
             (last,) = tx.execute("SELECT COALESCE(MAX(stream_seq), 0) FROM outbox WHERE partner = ?", (partner,)).fetchone()

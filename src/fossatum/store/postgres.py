@@ -1,0 +1,247 @@
+"""The PostgreSQL + PostGIS backend: the same contract as `SQLiteStore`, over a psycopg 3 pool.
+
+- Shared SQL (projector, federation, TAK gateway) is written with `?` placeholders;
+  `to_pg` turns it into psycopg's `%s` at this boundary.
+- Writers are serialised per node by a transaction-level advisory lock, as SQLite's
+  single writer is: the own log stays one gap-free chain however many workers append.
+  Readers never wait.
+- psycopg's errors become `Conflict` (constraint violations) and `StoreUnavailable`
+  (server down, connection lost, deadlock): nothing partial is committed, and the pool
+  checks a connection before lending it, so the node reconnects by itself.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import errors as pg_errors
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from ..errors import Conflict, FossatumError, StoreUnavailable
+from ..log.entry import Entry
+from ..log.signing import NodeKey
+from . import projector
+from .base import ENTRY_COLUMNS, StoreReads, Tx, row_entry
+from .pg_schema import PG_LATEST, PG_MIGRATIONS
+from .schema import PROJECTION_TABLES
+
+WRITER_LOCK = 0x466F7373  # "Foss": one writer at a time per node database
+MIGRATION_LOCK = 0x466F7374
+CONNECT_SECONDS = 5
+
+
+@functools.lru_cache(maxsize=4096)
+def to_pg(sql: str) -> str:
+    """Portable SQL (`?` placeholders) → psycopg (`%s`; a literal `%` doubled); quoted text is kept."""
+    out: list[str] = []
+    quote: str | None = None
+    for ch in sql:
+        if quote:
+            if ch == quote:
+                quote = None
+        elif ch in ("'", '"'):
+            quote = ch
+        elif ch == "?":
+            out.append("%s")
+            continue
+        out.append("%%" if ch == "%" else ch)
+    return "".join(out)
+
+
+def redact(url: str) -> str:
+    """A database URL fit for a log line: the password is never shown."""
+    try:
+        info = psycopg.conninfo.conninfo_to_dict(url)
+    except psycopg.ProgrammingError:
+        return "(malformed URL)"
+    info.pop("password", None)
+    host = info.get("host", "localhost")
+    return f"postgresql://{info.get('user', '')}@{host}:{info.get('port', 5432)}/{info.get('dbname', '')}"
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+class PgTx(Tx):
+    def execute(self, sql: str, params: Any = ()) -> psycopg.Cursor[Any]:
+        return self.conn.execute(to_pg(sql), tuple(params))
+
+
+@contextmanager
+def _mapped_errors(url: str) -> Iterator[None]:
+    """psycopg's errors as fossatum's, at the boundary."""
+    try:
+        yield
+    except pg_errors.IntegrityError as exc:
+        raise Conflict(f"conflicts with stored data: {_one_line(exc)}") from None
+    except (psycopg.OperationalError, PoolTimeout) as exc:
+        raise StoreUnavailable(f"database {redact(url)} unavailable: {_one_line(exc)}") from None
+
+
+class PostgresStore(StoreReads):
+    backend = "postgres"
+
+    def __init__(self, url: str, data_dir: Path, *, key: NodeKey | None = None, max_connections: int = 10) -> None:
+        self.url = url
+        # Not a file: the folder beside it (node key, gateway status) is what callers use.
+        self.path = Path(data_dir) / "postgresql"
+        self.key = key
+        check_server(url)
+        self._pool = ConnectionPool(url, min_size=1, max_size=max_connections, open=False,
+                                    kwargs={"autocommit": True}, check=ConnectionPool.check_connection,
+                                    name="fossatum")
+        with _mapped_errors(url):
+            self._pool.open(wait=True, timeout=CONNECT_SECONDS)
+        self._listeners: list[Callable[[Tx], None]] = []
+        self._closed = threading.Event()
+        self.migrate()
+        self.origin = self.meta("node_id")
+
+    # --- connections -------------------------------------------------------------------
+    def read(self, sql: str, params: Any = ()) -> list[tuple[Any, ...]]:
+        """Rows of a read-only query (portable SQL, `?` placeholders)."""
+        with _mapped_errors(self.url), self._pool.connection() as conn:
+            return conn.execute(to_pg(sql), tuple(params)).fetchall()
+
+    def read_one(self, sql: str, params: Any = ()) -> tuple[Any, ...] | None:
+        with _mapped_errors(self.url), self._pool.connection() as conn:
+            return conn.execute(to_pg(sql), tuple(params)).fetchone()
+
+    def _write_plain(self, sql: str, params: tuple[Any, ...]) -> None:
+        with _mapped_errors(self.url), self._pool.connection() as conn:
+            conn.execute(to_pg(sql), params)
+
+    def close(self) -> None:
+        if not self._closed.is_set():
+            self._closed.set()
+            self._pool.close()
+
+    def migrate(self) -> int:
+        """Apply missing migrations in order (PostGIS first); returns the schema version."""
+        with _mapped_errors(self.url), self._pool.connection() as conn, conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+            if conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'postgis'").fetchone() is None:
+                try:
+                    with conn.transaction():
+                        conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+                except psycopg.Error as exc:
+                    raise StoreUnavailable(
+                        f"PostGIS is missing in {redact(self.url)} and could not be enabled ({_one_line(exc)}); "
+                        "install it (Debian: apt-get install postgresql-15-postgis-3) and run CREATE EXTENSION postgis"
+                    ) from None
+            conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+                         "name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())")
+            done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
+            for version, name, statements in PG_MIGRATIONS:
+                if version in done:
+                    continue
+                for statement in statements:
+                    conn.execute(statement)  # type: ignore[arg-type]
+                conn.execute("INSERT INTO schema_migrations (version, name) VALUES (%s, %s)", (version, name))
+        return PG_LATEST
+
+    # --- writes ------------------------------------------------------------------------
+    def on_commit(self, listener: Callable[[Tx], None]) -> None:
+        """Call `listener` with each committed transaction (its `appended` entries and
+        `purged` objects), after the commit and never before."""
+        self._listeners.append(listener)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Tx]:
+        with _mapped_errors(self.url), self._pool.connection() as conn:
+            with conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITER_LOCK,))
+                tx = PgTx(conn, self.key, self.origin)
+                yield tx
+            if self.origin is None:
+                row = conn.execute("SELECT value FROM meta WHERE name = 'node_id'").fetchone()
+                self.origin = row[0] if row else None
+        if tx.appended or tx.purged:
+            for listener in self._listeners:
+                listener(tx)
+
+    def set_key(self, key: NodeKey, origin: str) -> None:
+        self.key, self.origin = key, origin
+
+    # --- reads that need the backend -----------------------------------------------------
+    def _scan(self, sql: str, params: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+        """Stream a long result through a server-side cursor on a connection of its own."""
+        with _mapped_errors(self.url), self._pool.connection() as conn, conn.transaction():
+            with conn.cursor(name="fossatum_scan") as cur:
+                cur.itersize = 2000
+                cur.execute(to_pg(sql), params)
+                yield from cur
+
+    def own_report_docs(self) -> Iterator[str]:
+        """Every report this node originated, in filing order (for export by the node itself)."""
+        for row in self._scan("SELECT doc FROM reports WHERE origin = ? ORDER BY rid", (self.origin,)):
+            yield row[0]
+
+    @staticmethod
+    def _bbox_sql(alias: str, bbox: tuple[float, float, float, float], since: str | None,
+                  until: str | None) -> tuple[str, list[object]]:
+        min_lon, min_lat, max_lon, max_lat = bbox
+        # `&&` finds the candidates through the GiST index; the exact columns decide at the
+        # edges (as on SQLite); the time window is the observed_at filter of report_filters.
+        return (f"{alias}.geom && ST_MakeEnvelope(?, ?, ?, ?, 4326) "
+                f"AND {alias}.lon BETWEEN ? AND ? AND {alias}.lat BETWEEN ? AND ?",
+                [min_lon, min_lat, max_lon, max_lat, min_lon, max_lon, min_lat, max_lat])
+
+    # --- the log -----------------------------------------------------------------------
+    def entries(self, origin: str | None = None, after_seq: int = 0, *, strict: bool = True) -> Iterator[Entry]:
+        """Entries in local order (all origins), or one origin's in sequence order."""
+        if origin is None:
+            rows = self._scan(f"SELECT {ENTRY_COLUMNS} FROM log ORDER BY lsn")
+        else:
+            rows = self._scan(f"SELECT {ENTRY_COLUMNS} FROM log WHERE origin = ? AND seq > ? ORDER BY seq",
+                              (origin, after_seq))
+        for row in rows:
+            yield row_entry(row, strict=strict)
+
+    def rebuild(self, progress: Callable[[int], None] | None = None) -> int:
+        """Empty every projection and replay the whole log into it, in one transaction."""
+        total = 0
+        with _mapped_errors(self.url), self._pool.connection() as conn, conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITER_LOCK,))
+            for table in PROJECTION_TABLES:
+                conn.execute(f"DELETE FROM {table}")  # type: ignore[arg-type]
+            conn.execute("DELETE FROM meta WHERE name IN ('node_id', 'country', 'name', 'public_key')")
+            tx = PgTx(conn, None, None)
+            with conn.cursor(name="fossatum_rebuild") as reader:
+                reader.itersize = 2000
+                reader.execute(f"SELECT {ENTRY_COLUMNS} FROM log ORDER BY lsn")  # type: ignore[arg-type]
+                for row in reader:
+                    projector.apply(tx, row_entry(row))
+                    total += 1
+                    if progress and total % 1000 == 0:
+                        progress(1000)
+        if progress:
+            progress(total % 1000)
+        return total
+
+    def check_integrity(self) -> None:
+        """The server keeps its own files consistent; here: it answers, the schema is current."""
+        row = self.read_one("SELECT MAX(version) FROM schema_migrations")
+        if not row or row[0] != PG_LATEST:
+            raise FossatumError(f"database schema is at version {row[0] if row else None}, expected {PG_LATEST}")
+
+
+def check_server(url: str) -> None:
+    """Fail with one clear line when the URL is wrong, the server is down or PostGIS is missing."""
+    try:
+        conn = psycopg.connect(url, connect_timeout=CONNECT_SECONDS, autocommit=True)
+    except psycopg.ProgrammingError as exc:
+        raise FossatumError(f"FOSSATUM_DATABASE_URL is not a valid PostgreSQL URL: {_one_line(exc)}") from None
+    except psycopg.OperationalError as exc:
+        raise StoreUnavailable(f"cannot connect to {redact(url)}: {_one_line(exc)}") from None
+    with conn:
+        if conn.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'postgis'").fetchone() is None:
+            raise StoreUnavailable(f"PostGIS is not installed on the server of {redact(url)} "
+                                   "(Debian: apt-get install postgresql-15-postgis-3)")
