@@ -81,3 +81,23 @@ def test_an_unreachable_server_or_a_wrong_url_fails_with_one_line(tmp_path: Path
     with pytest.raises(FossatumError) as wrong:
         open_store(tmp_path, "mysql://root@localhost/db")
     assert "FOSSATUM_DATABASE_URL" in str(wrong.value)
+
+
+def test_the_cli_runs_a_node_on_postgresql(pg_databases, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from fossatum.cli import cli
+
+    url = pg_databases.create("cli")
+    data = str(tmp_path / "tun")
+    runner = CliRunner()
+    outputs = []
+    for args in (["init", "--country", "TUN", "--name", "Tunisia NCC"], ["verify"], ["rebuild"], ["export"]):
+        result = runner.invoke(cli, [*args, "--data", data, "--database-url", url], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        outputs.append(result.output)
+    assert f"(database {url})" in outputs[0]
+    assert sorted(p.name for p in (tmp_path / "tun").iterdir()) == ["node.key"]
+    again = runner.invoke(cli, ["init", "--country", "TUN", "--name", "x", "--data", str(tmp_path / "b"),
+                                "--database-url", url])
+    assert isinstance(again.exception, Conflict)

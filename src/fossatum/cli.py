@@ -25,8 +25,13 @@ DATA = click.option("--data", "data_dir", type=click.Path(file_okay=False, path_
                     help="Data folder of the node.")
 
 
-def _open(data_dir: Path) -> Node:
-    return open_node(data_dir, settings=settings_mod.load())
+DATABASE_URL = click.option("--database-url", default=None, metavar="URL",
+                            help="PostgreSQL database of the node (postgresql://USER@HOST:PORT/DB); "
+                                 "default: FOSSATUM_DATABASE_URL, else SQLite in --data.")
+
+
+def _open(data_dir: Path, database_url: str | None = None) -> Node:
+    return open_node(data_dir, settings=settings_mod.load(database_url=database_url))
 
 
 def _pydantic_line(exc: ValidationError) -> str:
@@ -44,10 +49,17 @@ def cli() -> None:
 @DATA
 @click.option("--country", required=True, help="ISO 3166 alpha-3 code of this node's country, e.g. TUN.")
 @click.option("--name", required=True, help='Name of the centre, e.g. "Tunisia NCC".')
-def init(data_dir: Path, country: str, name: str) -> None:
+@DATABASE_URL
+def init(data_dir: Path, country: str, name: str, database_url: str | None) -> None:
     """Create a node: key, database and the first log entry."""
-    node = init_node(data_dir, country=country.upper(), name=name)
-    click.echo(f"initialised node {node.node_id} ({name}) in {data_dir}")
+    conf = settings_mod.load(database_url=database_url)
+    node = init_node(data_dir, country=country.upper(), name=name, database_url=conf.database_url or None)
+    where = ""
+    if conf.database_url:
+        from .store.postgres import redact
+
+        where = f" (database {redact(conf.database_url)})"
+    click.echo(f"initialised node {node.node_id} ({name}) in {data_dir}{where}")
     click.echo(f"public key: {node.key.public}")
     node.close()
 
@@ -142,9 +154,10 @@ def user_list(data_dir: Path) -> None:
               help="Also serve TAK devices (CoT) at this URL: tcp://127.0.0.1:8087 (auth message), "
                    "tls://127.0.0.1:8089 (client certificates, see 'fossatum device add'), "
                    "tcp://HOST:PORT?anonymous_unit=UNIT_ID (no auth: every device there is that unit); repeatable.")
-def serve(data_dir: Path, host: str | None, port: int | None, cot_urls: tuple[str, ...]) -> None:
+@DATABASE_URL
+def serve(data_dir: Path, host: str | None, port: int | None, cot_urls: tuple[str, ...], database_url: str | None) -> None:
     """Run the node's HTTP API (and its TAK gateway with --cot)."""
-    conf = settings_mod.load(host=host, port=port, cot=",".join(cot_urls) or None)
+    conf = settings_mod.load(host=host, port=port, cot=",".join(cot_urls) or None, database_url=database_url)
     node = open_node(data_dir, settings=conf)
     _serve(node, conf.host, conf.port, cot=[u for u in conf.cot.split(",") if u.strip()])
 
@@ -475,9 +488,10 @@ def device_revoke(data_dir: Path, which: str) -> None:
 
 @cli.command()
 @DATA
-def verify(data_dir: Path) -> None:
+@DATABASE_URL
+def verify(data_dir: Path, database_url: str | None) -> None:
     """Check the whole log: sequence, hash chain and signatures."""
-    node = _open(data_dir)
+    node = _open(data_dir, database_url)
     node.store.check_integrity()
     results = node.verify()
     node.close()
@@ -492,9 +506,10 @@ def verify(data_dir: Path) -> None:
 
 @cli.command()
 @DATA
-def rebuild(data_dir: Path) -> None:
+@DATABASE_URL
+def rebuild(data_dir: Path, database_url: str | None) -> None:
     """Recreate every table from the log."""
-    node = _open(data_dir)
+    node = _open(data_dir, database_url)
     total = node.store.log_size()
     with click.progressbar(length=total, label="replaying log", file=sys.stderr) as bar:
         replayed = node.store.rebuild(progress=bar.update)
@@ -513,9 +528,10 @@ def _as_user(node: Node, username: str) -> Any:
 @DATA
 @click.option("--as", "as_user", default=None, help="Export what this user may see (default: all of the node's own reports).")
 @click.option("--output", "-o", type=click.File("w", encoding="utf-8"), default="-", show_default=True)
-def export_cmd(data_dir: Path, as_user: str | None, output: Any) -> None:
+@DATABASE_URL
+def export_cmd(data_dir: Path, as_user: str | None, output: Any, database_url: str | None) -> None:
     """Export reports as JSON lines (one report document a line)."""
-    node = _open(data_dir)
+    node = _open(data_dir, database_url)
     count = 0
     if as_user:
         viewer = _as_user(node, as_user)
@@ -540,11 +556,12 @@ def export_cmd(data_dir: Path, as_user: str | None, output: Any) -> None:
 @DATA
 @click.option("--as", "as_user", required=True, help="The author the imported reports are filed by.")
 @click.argument("source", type=click.File("r", encoding="utf-8"), default="-")
-def import_cmd(data_dir: Path, as_user: str, source: Any) -> None:
+@DATABASE_URL
+def import_cmd(data_dir: Path, as_user: str, source: Any, database_url: str | None) -> None:
     """Import reports from JSON lines (the API's report shape); all or nothing."""
     from . import transfer
 
-    node = _open(data_dir)
+    node = _open(data_dir, database_url)
     author = _as_user(node, as_user)
     imported, skipped = transfer.import_lines(node, author=author, lines=source)
     node.close()
