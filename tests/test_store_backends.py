@@ -101,3 +101,30 @@ def test_the_cli_runs_a_node_on_postgresql(pg_databases, tmp_path: Path) -> None
     again = runner.invoke(cli, ["init", "--country", "TUN", "--name", "x", "--data", str(tmp_path / "b"),
                                 "--database-url", url])
     assert isinstance(again.exception, Conflict)
+
+
+def test_a_database_of_the_previous_schema_version_is_upgraded_on_open(store_backend: str, tmp_path: Path,
+                                                                       request: pytest.FixtureRequest,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from fossatum.node import init_node
+    from fossatum.store import postgres, sqlite
+
+    module, name = (sqlite, "MIGRATIONS") if store_backend == "sqlite" else (postgres, "PG_MIGRATIONS")
+    current = getattr(module, name)
+    url = request.getfixturevalue("pg_databases").create("upgrade") if store_backend == "postgres" else None
+    with monkeypatch.context() as old:
+        old.setattr(module, name, current[:-1])
+        node = init_node(tmp_path / "tun", country="TUN", name="Tunisia NCC", database_url=url)
+        node.add_agency(actor=None, code="TN-GN", name="Garde nationale", country="TUN")
+        versions = [r[0] for r in node.store.read("SELECT version FROM schema_migrations ORDER BY version")]
+        assert versions == [v for v, _, _ in current[:-1]]
+        node.close()
+    node = open_node(tmp_path / "tun", database_url=url)
+    try:
+        versions = [r[0] for r in node.store.read("SELECT version FROM schema_migrations ORDER BY version")]
+        assert versions == [v for v, _, _ in current]
+        assert node.store.agency("TN-GN") is not None
+        assert all(r.ok for r in node.verify())
+    finally:
+        node.close()
+

@@ -507,6 +507,20 @@ def verify(data_dir: Path, database_url: str | None) -> None:
 @cli.command()
 @DATA
 @DATABASE_URL
+def migrate(data_dir: Path, database_url: str | None) -> None:
+    """Apply the schema migrations the node's database lacks (every start does it too)."""
+    node = _open(data_dir, database_url)
+    try:
+        version = node.store.migrate()
+        backend = node.store.backend
+    finally:
+        node.close()
+    click.echo(f"{backend} schema at version {version}")
+
+
+@cli.command()
+@DATA
+@DATABASE_URL
 def rebuild(data_dir: Path, database_url: str | None) -> None:
     """Recreate every table from the log."""
     node = _open(data_dir, database_url)
