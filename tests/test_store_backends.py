@@ -128,3 +128,25 @@ def test_a_database_of_the_previous_schema_version_is_upgraded_on_open(store_bac
     finally:
         node.close()
 
+
+def test_the_demo_runs_on_postgresql_with_a_database_per_node(pg_databases, tmp_path: Path) -> None:
+    from fossatum import demo
+    from fossatum.store.postgres import PostgresStore
+
+    base = pg_databases.create("demo")
+    ready = demo.ensure(tmp_path / "demo", database_url=base)
+    try:
+        for country, node in ready.nodes.items():
+            assert isinstance(node.store, PostgresStore)
+            assert node.store.url.endswith(f"_demo_{country.lower()}")
+            pg_databases.created.append(node.store.url.rsplit("/", 1)[1])  # dropped with the session's
+            assert all(r.ok for r in node.verify())
+        tun, dza = ready.nodes["TUN"], ready.nodes["DZA"]
+        released = dza.store.read("SELECT id FROM reports WHERE origin = ?", (tun.node_id,))
+        assert released  # the Tunisian node released reports to Algeria, and they arrived
+    finally:
+        ready.close()
+    again = demo.ensure(tmp_path / "demo", database_url=base)  # reused, not rebuilt
+    again.close()
+    fresh = demo.ensure(tmp_path / "demo", database_url=base, fresh=True)
+    fresh.close()

@@ -273,13 +273,17 @@ def _serve(node: Node, host: str, port: int, banner: list[str] | None = None, *,
               help="Port of the Tunisian node; the Algerian and Libyan nodes take the next two.")
 @click.option("--setup-only", is_flag=True, help="Create the demo data, do not serve.")
 @click.option("--fresh", is_flag=True, help="Start again from an empty demo folder.")
-def demo(data_dir: Path, host: str, port: int, setup_only: bool, fresh: bool) -> None:
+@click.option("--database-url", default=None, metavar="URL",
+              help="Keep the demo nodes in PostgreSQL: databases <name>_tun, _dza, _lby beside the one named "
+                   "(created if absent); default: FOSSATUM_DATABASE_URL, else SQLite.")
+def demo(data_dir: Path, host: str, port: int, setup_only: bool, fresh: bool, database_url: str | None) -> None:
     """Create (or reuse) three federated demo nodes — Tunisia, Algeria, Libya — and serve them."""
     from . import demo as demo_mod
 
     if not 0 < port <= 65533:
         raise InvalidInput("expected a port from 1 to 65533 (the next two are used too)", field="port")
-    ready = demo_mod.ensure(data_dir, fresh=fresh, host=host, port=port)
+    database_url = settings_mod.load(database_url=database_url).database_url or None
+    ready = demo_mod.ensure(data_dir, fresh=fresh, host=host, port=port, database_url=database_url)
     lines = [f"Demo logins (password for all: {demo_mod.PASSWORD}):"]
     for country, node in ready.nodes.items():
         lines.append(f"  {node.name} — {ready.urls[country]}/")

@@ -64,31 +64,49 @@ class Demo:
             node.close()
 
 
-def ensure(data_dir: Path, *, fresh: bool = False, host: str = "127.0.0.1", port: int = 8000) -> Demo:
+def node_databases(database_url: str | None, *, fresh: bool = False) -> dict[str, str | None]:
+    """Each demo node's PostgreSQL database: `<database>_tun`, `_dza`, `_lby` beside the one
+    `database_url` names, created if absent (emptied with `fresh`); None each on SQLite."""
+    if not database_url:
+        return {c: None for c in COUNTRIES}
+    from .store.postgres import sibling_database
+
+    return {c: sibling_database(database_url, f"_{c.lower()}", fresh=fresh) for c in COUNTRIES}
+
+
+def _has_node(folder: Path, database_url: str | None) -> bool:
+    return (folder / (KEY_FILE if database_url else DB_FILE)).exists()
+
+
+def ensure(data_dir: Path, *, fresh: bool = False, host: str = "127.0.0.1", port: int = 8000,
+           database_url: str | None = None) -> Demo:
     """Open the three demo nodes in `data_dir`, creating them first if the folder is empty or absent.
 
     An existing demo is reused (its partner URLs follow `host` and `port`); a folder of the
     earlier one-node demo is moved into `TUN/` and the two partners are added beside it.
+    With `database_url` the nodes keep their data in PostgreSQL (see `node_databases`).
     """
     data_dir = Path(data_dir)
     where = urls(host, port)
-    if fresh and data_dir.exists():
-        _remove_demo(data_dir)
-    if _is_old_demo(data_dir):
-        _build(data_dir, where, migrate=True)
+    dbs = node_databases(database_url)
+    if fresh and (data_dir.exists() or database_url):
+        _remove_demo(data_dir, dbs)
+        dbs = node_databases(database_url, fresh=True)
+    if not database_url and _is_old_demo(data_dir):
+        _build(data_dir, where, dbs, migrate=True)
     elif any((data_dir / c).exists() for c in COUNTRIES):
-        missing = [c for c in COUNTRIES if not (data_dir / c / DB_FILE).exists()]
+        missing = [c for c in COUNTRIES if not _has_node(data_dir / c, dbs[c])]
         if missing:
             raise FossatumError(f"{data_dir} holds an incomplete demo (no {', '.join(missing)} node); "
                                 "start again with --fresh")
     elif data_dir.exists() and (not data_dir.is_dir() or any(data_dir.iterdir())):
         raise FossatumError(f"{data_dir} is not empty and holds no demo node; use another folder")
     else:
-        _build(data_dir, where)
+        _build(data_dir, where, dbs)
     nodes: dict[str, Node] = {}
     try:
         for c in COUNTRIES:
-            nodes[c] = open_node(data_dir / c, settings=settings_mod.load())
+            nodes[c] = open_node(data_dir / c, settings=settings_mod.load(), database_url=dbs[c])
             if nodes[c].name != NAMES[c] or nodes[c].country != c:
                 raise FossatumError(f"{data_dir / c} holds the node {nodes[c].name!r}, not the demo; "
                                     "use another folder")
@@ -113,7 +131,8 @@ def _is_old_demo(data_dir: Path) -> bool:
     return True
 
 
-def _build(data_dir: Path, where: dict[str, str], *, migrate: bool = False, now: datetime | None = None) -> None:
+def _build(data_dir: Path, where: dict[str, str], dbs: dict[str, str | None], *, migrate: bool = False,
+           now: datetime | None = None) -> None:
     """Create the three nodes in a side folder, then rename it into place."""
     now = now or utcnow()
     building = data_dir.parent / f".{data_dir.name}.building-{os.getpid()}"
@@ -123,14 +142,14 @@ def _build(data_dir: Path, where: dict[str, str], *, migrate: bool = False, now:
         building.mkdir(parents=True)
         t0 = now - timedelta(hours=49)
         for c, side in SIDES.items():
-            nodes[c] = init_node(building / c, country=c, name=side.name, clock=lambda: t0)
+            nodes[c] = init_node(building / c, country=c, name=side.name, clock=lambda: t0, database_url=dbs[c])
         if migrate:  # the earlier one-node demo becomes the Tunisian node, as it is
             (building / "TUN").mkdir()
             for item in list(data_dir.iterdir()):
                 os.replace(item, building / "TUN" / item.name)
             nodes["TUN"] = open_node(building / "TUN")
         else:
-            nodes["TUN"] = build_tun(building / "TUN", now=now)
+            nodes["TUN"] = build_tun(building / "TUN", now=now, database_url=dbs["TUN"])
         nodes = {c: nodes[c] for c in COUNTRIES}
         _wire(nodes, where)
         for c, side in SIDES.items():
@@ -186,9 +205,11 @@ def replicate(nodes: dict[str, Node], rounds: int = 2) -> None:
             node.federation.transport = saved[c]
 
 
-def _remove_demo(data_dir: Path) -> None:
+def _remove_demo(data_dir: Path, dbs: dict[str, str | None]) -> None:
     """Delete a demo folder; anything that does not look like one is refused."""
-    if data_dir.is_dir() and not any(data_dir.iterdir()):
+    if any(dbs.values()):
+        _check_databases(dbs)
+    if not data_dir.exists() or (data_dir.is_dir() and not any(data_dir.iterdir())):
         return
     if (data_dir / DB_FILE).exists():  # the earlier one-node demo
         _check_node(data_dir, NAME)
@@ -199,9 +220,23 @@ def _remove_demo(data_dir: Path) -> None:
         raise FossatumError(f"refusing to delete {data_dir}: it does not look like a demo folder "
                             f"(expected only {', '.join(COUNTRIES)} node folders)")
     for e in entries:
-        if any(e.iterdir()):
+        if any(e.iterdir()) and not dbs[e.name]:
             _check_node(e, NAMES[e.name])
     shutil.rmtree(data_dir)
+
+
+def _check_databases(dbs: dict[str, str | None]) -> None:
+    """Refuse to empty a database that holds a node other than the demo's."""
+    from .store.postgres import PostgresStore
+
+    for c, url in dbs.items():
+        store = PostgresStore(url or "", Path("."))
+        try:
+            found = store.meta("name")
+        finally:
+            store.close()
+        if found not in (None, NAMES[c]):
+            raise FossatumError(f"refusing to empty the {c} demo database: it holds the node {found!r}, not the demo")
 
 
 def _check_node(folder: Path, name: str) -> None:

@@ -95,14 +95,14 @@ def logins() -> list[tuple[str, str]]:
 
 
 
-def build(data_dir: Path, *, now: datetime | None = None) -> Node:
+def build(data_dir: Path, *, now: datetime | None = None, database_url: str | None = None) -> Node:
     """Create the demo node in `data_dir` (absent or empty)."""
     now = now or utcnow()
     rng = random.Random(SEED)
     border = load_border()
     sections = {s["id"]: s for s in border["sections"]}
     t0 = now - timedelta(hours=49)
-    node = init_node(data_dir, country=COUNTRY, name=NAME, clock=lambda: t0)
+    node = init_node(data_dir, country=COUNTRY, name=NAME, clock=lambda: t0, database_url=database_url)
     try:
         for code, name, country in AGENCIES:
             node.add_agency(actor=None, code=code, name=name, country=country)

@@ -18,9 +18,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import psycopg
 from psycopg import errors as pg_errors
+from psycopg import sql
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from ..errors import Conflict, FossatumError, StoreUnavailable
@@ -245,3 +247,17 @@ def check_server(url: str) -> None:
         if conn.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'postgis'").fetchone() is None:
             raise StoreUnavailable(f"PostGIS is not installed on the server of {redact(url)} "
                                    "(Debian: apt-get install postgresql-15-postgis-3)")
+
+
+def sibling_database(url: str, suffix: str, *, fresh: bool = False) -> str:
+    """URL of the database `<name><suffix>` on the server of `url`, created if absent (re-created if `fresh`)."""
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/") or "postgres"
+    sibling = f"{name}{suffix}"
+    check_server(url)
+    with _mapped_errors(url), psycopg.connect(url, connect_timeout=CONNECT_SECONDS, autocommit=True) as conn:
+        if fresh:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(sibling)))
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (sibling,)).fetchone() is None:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(sibling)))
+    return parts._replace(path=f"/{sibling}").geturl()
