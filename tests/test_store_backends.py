@@ -150,3 +150,93 @@ def test_the_demo_runs_on_postgresql_with_a_database_per_node(pg_databases, tmp_
     again.close()
     fresh = demo.ensure(tmp_path / "demo", database_url=base, fresh=True)
     fresh.close()
+
+
+def test_a_commit_of_another_worker_reaches_the_listeners_that_ask_for_it(node: Node, store_backend: str) -> None:
+    if store_backend == "sqlite":
+        pytest.skip("a SQLite node is served by one process")
+    from conftest import sighting
+    from fossatum.schemas import ReportIn
+
+    other = open_node(Path(node.store.path).parent, database_url=node.store.url)  # a second worker
+    seen: list[object] = []
+    arrived = threading.Event()
+
+    def listener(tx: object) -> None:
+        seen.append(tx)
+        arrived.set()
+
+    other.store.on_commit(listener, other_workers=True)
+    try:
+        amira = node.store.user("amira")
+        doc = node.file_report(actor=amira, spec=ReportIn.model_validate(sighting()))
+        assert arrived.wait(2.0)
+        [committed] = seen
+        assert [e.kind for e in committed.appended] == ["report.filed"]  # type: ignore[attr-defined]
+        assert committed.appended[0].payload["report"]["id"] == doc["id"]  # type: ignore[attr-defined]
+    finally:
+        other.close()
+
+
+def test_two_workers_push_a_new_report_to_clients_of_both(node: Node, store_backend: str) -> None:
+    """A report filed through one worker reaches live clients connected to either worker."""
+    if store_backend == "sqlite":
+        pytest.skip("a SQLite node is served by one process")
+    from conftest import PASSWORD, sighting
+    from fastapi.testclient import TestClient
+
+    from fossatum.api.app import create_app
+
+    other = open_node(Path(node.store.path).parent, database_url=node.store.url)
+    got: dict[str, dict] = {}
+    try:
+        with TestClient(create_app(node)) as one, TestClient(create_app(other)) as two:
+            def token(client: TestClient, username: str) -> str:
+                return client.post("/api/v1/auth/token",
+                                   json={"username": username, "password": PASSWORD}).json()["access_token"]
+
+            with one.websocket_connect("/api/v1/live") as ws1, two.websocket_connect("/api/v1/live") as ws2:
+                for ws, client, who in ((ws1, one, "youssef"), (ws2, two, "leila")):
+                    ws.send_json({"type": "auth", "token": token(client, who)})
+                    assert ws.receive_json()["type"] == "hello"
+
+                def wait_report(name: str, ws: object) -> None:
+                    for _ in range(20):
+                        message = ws.receive_json()  # type: ignore[attr-defined]
+                        if message["type"] == "report":
+                            got[name] = message["report"]
+                            return
+
+                readers = [threading.Thread(target=wait_report, args=(n, ws), daemon=True)
+                           for n, ws in (("one", ws1), ("two", ws2))]
+                for t in readers:
+                    t.start()
+                amira = {"Authorization": f"Bearer {token(one, 'amira')}"}
+                report = one.post("/api/v1/reports", headers=amira, json=sighting(audience={"scope": "national"})).json()
+                for t in readers:
+                    t.join(timeout=1.0)
+                assert got.get("one", {}).get("id") == report["id"]
+                assert got.get("two", {}).get("id") == report["id"]
+    finally:
+        other.close()
+
+
+def test_a_connection_lost_mid_transaction_is_a_503_and_the_store_reconnects(node: Node, store_backend: str) -> None:
+    if store_backend == "sqlite":
+        pytest.skip("no server connection to lose")
+    import psycopg
+
+    before = node.store.log_size()
+    with pytest.raises(StoreUnavailable) as lost:
+        with node.store.transaction() as tx:
+            tx.append(ts="2026-11-29T00:00:00.000000Z", author="test", kind="roster.added",
+                      payload={"country": "MAR"}, audience={"scope": "agency", "owner_agency": "",
+                                                            "owner_country": "TUN", "local": True})
+            (pid,) = tx.execute("SELECT pg_backend_pid()").fetchone()
+            with psycopg.connect(node.store.url, autocommit=True) as admin:
+                admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+            tx.execute("SELECT 1")
+    assert lost.value.status == 503 and "\n" not in str(lost.value)
+    assert node.store.log_size() == before and "MAR" not in node.store.roster()
+    node.add_agency(actor=None, code="TN-DOUANE", name="Douane", country="TUN")  # reconnected by itself
+    assert node.store.agency("TN-DOUANE") is not None

@@ -45,7 +45,7 @@ class LiveHub:
         self.connections: set[Connection] = set()
         self.dropped = 0
         self.loop: asyncio.AbstractEventLoop | None = None
-        node.store.on_commit(self.committed)
+        node.store.on_commit(self.committed, other_workers=True)  # reports filed through any worker
 
     def committed(self, tx: Any) -> None:
         if self.loop is None or not self.connections:

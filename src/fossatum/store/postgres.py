@@ -5,6 +5,9 @@
 - Writers are serialised per node by a transaction-level advisory lock, as SQLite's
   single writer is: the own log stays one gap-free chain however many workers append.
   Readers never wait.
+- Commits of other processes on the same database (several API workers of one node) reach
+  the listeners registered with `on_commit(..., other_workers=True)` through LISTEN/NOTIFY:
+  the committing transaction notifies its log range, a listener thread reads those entries.
 - psycopg's errors become `Conflict` (constraint violations) and `StoreUnavailable`
   (server down, connection lost, deadlock): nothing partial is committed, and the pool
   checks a connection before lending it, so the node reconnects by itself.
@@ -13,7 +16,11 @@
 from __future__ import annotations
 
 import functools
+import json
+import logging
 import threading
+import uuid
+from dataclasses import dataclass, field
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,6 +40,10 @@ from .base import ENTRY_COLUMNS, StoreReads, Tx, row_entry
 from .pg_schema import PG_LATEST, PG_MIGRATIONS
 from .schema import PROJECTION_TABLES
 
+log = logging.getLogger("fossatum.store")
+
+CHANNEL = "fossatum_commits"
+NOTIFY_MAX = 7000  # bytes of a NOTIFY payload (the server's limit is 8000)
 WRITER_LOCK = 0x466F7373  # "Foss": one writer at a time per node database
 MIGRATION_LOCK = 0x466F7374
 CONNECT_SECONDS = 5
@@ -71,6 +82,13 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
+@dataclass
+class Committed:
+    """A transaction committed by another worker, as its listeners see it."""
+    appended: list[Entry]
+    purged: list[tuple[str, str | None]] = field(default_factory=list)
+
+
 class PgTx(Tx):
     def execute(self, sql: str, params: Any = ()) -> psycopg.Cursor[Any]:
         return self.conn.execute(to_pg(sql), tuple(params))
@@ -102,6 +120,10 @@ class PostgresStore(StoreReads):
         with _mapped_errors(url):
             self._pool.open(wait=True, timeout=CONNECT_SECONDS)
         self._listeners: list[Callable[[Tx], None]] = []
+        self._remote: list[Callable[[Any], None]] = []
+        self._worker_id = uuid.uuid4().hex
+        self._notifier: threading.Thread | None = None
+        self._listening = threading.Event()
         self._closed = threading.Event()
         self.migrate()
         self.origin = self.meta("node_id")
@@ -123,6 +145,8 @@ class PostgresStore(StoreReads):
     def close(self) -> None:
         if not self._closed.is_set():
             self._closed.set()
+            if self._notifier is not None:
+                self._notifier.join(timeout=5)
             self._pool.close()
 
     def migrate(self) -> int:
@@ -150,10 +174,58 @@ class PostgresStore(StoreReads):
         return PG_LATEST
 
     # --- writes ------------------------------------------------------------------------
-    def on_commit(self, listener: Callable[[Tx], None]) -> None:
+    def on_commit(self, listener: Callable[[Tx], None], *, other_workers: bool = False) -> None:
         """Call `listener` with each committed transaction (its `appended` entries and
-        `purged` objects), after the commit and never before."""
+        `purged` objects), after the commit and never before; with `other_workers`, also
+        with those committed by other processes on this database (from a listener thread)."""
         self._listeners.append(listener)
+        if other_workers:
+            self._remote.append(listener)
+            if self._notifier is None:
+                self._notifier = threading.Thread(target=self._listen, name="fossatum-notify", daemon=True)
+                self._notifier.start()
+                self._listening.wait(CONNECT_SECONDS)
+
+    def _notify(self, conn: psycopg.Connection[Any], tx: Tx) -> None:
+        """Announce the transaction's log range (delivered by the server at commit)."""
+        span: list[int] = []
+        for entry in (tx.appended[0], tx.appended[-1]) if tx.appended else ():
+            row = conn.execute("SELECT lsn FROM log WHERE origin = %s AND seq = %s", (entry.origin, entry.seq)).fetchone()
+            span.append(row[0] if row else 0)
+        note = {"from": self._worker_id, "span": span, "purged": tx.purged}
+        payload = json.dumps(note)
+        if len(payload.encode()) > NOTIFY_MAX:  # documents left out: receivers treat them as unknown
+            payload = json.dumps({**note, "purged": [(oid, None) for oid, _ in tx.purged]})
+        if len(payload.encode()) <= NOTIFY_MAX:
+            conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, payload))
+
+    def _listen(self) -> None:
+        while not self._closed.is_set():
+            try:
+                with psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_SECONDS) as conn:
+                    conn.execute(f"LISTEN {CHANNEL}")
+                    self._listening.set()
+                    while not self._closed.is_set():
+                        for note in conn.notifies(timeout=0.5):
+                            self._deliver(json.loads(note.payload))
+            except (psycopg.Error, FossatumError) as exc:
+                log.warning("commit notifications interrupted (%s); listening again", _one_line(exc))
+                self._closed.wait(1.0)
+
+    def _deliver(self, note: dict[str, Any]) -> None:
+        if note.get("from") == self._worker_id:
+            return
+        entries: list[Entry] = []
+        if note.get("span"):
+            first, last = note["span"]
+            rows = self.read(f"SELECT {ENTRY_COLUMNS} FROM log WHERE lsn BETWEEN ? AND ? ORDER BY lsn", (first, last))
+            entries = [row_entry(r) for r in rows]
+        committed = Committed(entries, [(oid, doc) for oid, doc in note.get("purged", [])])
+        for listener in self._remote:
+            try:
+                listener(committed)
+            except Exception:  # one failing listener must not stop the others
+                log.exception("commit listener failed")
 
     @contextmanager
     def transaction(self) -> Iterator[Tx]:
@@ -162,6 +234,8 @@ class PostgresStore(StoreReads):
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITER_LOCK,))
                 tx = PgTx(conn, self.key, self.origin)
                 yield tx
+                if tx.appended or tx.purged:
+                    self._notify(conn, tx)
             if self.origin is None:
                 row = conn.execute("SELECT value FROM meta WHERE name = 'node_id'").fetchone()
                 self.origin = row[0] if row else None

@@ -101,9 +101,10 @@ class SQLiteStore(StoreReads):
         return LATEST
 
     # --- writes ------------------------------------------------------------------------
-    def on_commit(self, listener: Callable[[Tx], None]) -> None:
+    def on_commit(self, listener: Callable[[Tx], None], *, other_workers: bool = False) -> None:
         """Call `listener` with each committed transaction (its `appended` entries and
-        `purged` objects), after the commit and never before."""
+        `purged` objects), after the commit and never before. (`other_workers`: one process
+        serves a SQLite node, so there are none.)"""
         self._listeners.append(listener)
 
     @contextmanager
