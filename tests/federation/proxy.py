@@ -36,6 +36,9 @@ class Faults:
     jitter: float = 0.0
     duplicate: float = 0.0
     replay: float = 0.0
+    # Faults that must happen at least once, at their first chance: a fast link may need only
+    # a handful of requests, too few for every random fault to turn up by chance.
+    forced: set[str] = field(default_factory=set)
 
     def clear(self) -> None:
         self.__init__()  # type: ignore[misc]
@@ -107,7 +110,10 @@ class FaultProxy:
             writer.transport.abort()
         self._writers.clear()
 
-    def _chance(self, rate: float) -> bool:
+    def _chance(self, rate: float, name: str) -> bool:
+        if name in self.faults.forced:
+            self.faults.forced.discard(name)
+            return True
         return rate > 0 and self._random.random() < rate
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -121,7 +127,7 @@ class FaultProxy:
                 return
             self.stats["requests"] += 1
             is_stream = request.split(b" ", 2)[1].startswith(STREAM_PATH) if request.startswith(b"GET ") else False
-            if self._chance(self.faults.drop_before):
+            if self._chance(self.faults.drop_before, "drop_before"):
                 self.stats["dropped_before"] += 1
                 return
             wait = self.faults.delay + (self._random.random() * self.faults.jitter if self.faults.jitter else 0.0)
@@ -130,11 +136,11 @@ class FaultProxy:
             if self.faults.cut:
                 self.stats["refused"] += 1
                 return
-            if is_stream and self._recorded and self._chance(self.faults.replay):
+            if is_stream and self._recorded and self._chance(self.faults.replay, "replay"):
                 self.stats["replayed"] += 1
                 await self._answer(writer, self._random.choice(self._recorded))
                 return
-            if self._chance(self.faults.duplicate):
+            if self._chance(self.faults.duplicate, "duplicate"):
                 self.stats["duplicated"] += 1
                 await self._forward(request, writer)
             response = await self._forward(request, writer)
@@ -142,7 +148,7 @@ class FaultProxy:
                 return
             if is_stream and response.startswith(b"HTTP/1.1 200"):
                 self._recorded = (self._recorded + [response])[-20:]
-            if self._chance(self.faults.drop_after) or self.faults.cut:
+            if self._chance(self.faults.drop_after, "drop_after") or self.faults.cut:
                 self.stats["dropped_after"] += 1
                 return
             await self._answer(writer, response)

@@ -141,6 +141,7 @@ def test_drops_delays_duplicates_replays_and_a_cut_lose_and_duplicate_nothing(te
             proxy.faults.jitter = 0.2
             proxy.faults.duplicate = 0.3
             proxy.faults.replay = 0.3
+            proxy.faults.forced = {"drop_before", "drop_after", "duplicate", "replay"}
         with p.tun.client("tun.officer") as t:
             ids = []
             for i in range(24):

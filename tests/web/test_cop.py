@@ -117,7 +117,9 @@ def test_filed_report_reaches_exactly_its_audience(open_page: Any, demo: Demo) -
     amira.page.locator(f"#map img.rep-sym[data-id='{national}']").wait_for(timeout=5_000)
 
     # the other agency's officer sees the national one appear by itself, and never the agency-only one
-    youssef.page.locator(f"#map img.rep-sym[data-id='{national}']").wait_for(timeout=5_000)
+    # Generous: under a loaded CI machine a background page may render late (the push itself is
+    # measured by bench/cop_page.py); what is checked here is who sees what.
+    youssef.page.locator(f"#map img.rep-sym[data-id='{national}']").wait_for(timeout=20_000)
     youssef.page.wait_for_timeout(1500)
     assert youssef.page.locator(f"#map img.rep-sym[data-id='{agency_only}']").count() == 0
     assert demo.api("GET", f"/reports/{agency_only}", "youssef").status_code == 404
