@@ -161,7 +161,7 @@ def test_urgent_flag_reaches_the_other_duty_officer(open_page: Any, demo: Demo) 
     panel.locator("input[data-act=urgent-note]").fill("group heading for the post")
     panel.locator("button[data-act=urgent]").click()
     alert = youssef.page.locator(f"[data-testid=alert][data-id='{report}']")
-    alert.wait_for(timeout=5_000)
+    alert.wait_for(timeout=20_000)  # another page: see the note above
     assert "group heading for the post" in alert.inner_text()
     shot(youssef.page, "cop-urgent-alert")
     # triage: the flagged report is in the "new" column of the queue, claimed it moves to "in progress"
