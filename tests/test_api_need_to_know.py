@@ -90,3 +90,16 @@ def test_a_hidden_report_and_a_missing_one_answer_the_same(node: Node, users: di
     assert a.json().keys() == b.json().keys()
     assert a.json()["detail"].replace(hidden["id"], "ID") == b.json()["detail"].replace(
         "00000000-0000-0000-0000-000000000000", "ID")
+
+
+def test_grade_credibility_and_impact_filters(node: Node, users: dict[str, User],
+                                              client_for: Callable[[str], TestClient]) -> None:
+    client = client_for("amira")
+    a = client.post("/api/v1/reports", json=sighting(grade={"source": "A", "info": 1}, impact="critical")).json()
+    b = client.post("/api/v1/reports", json=sighting(grade={"source": "C", "info": 3}, impact="low")).json()
+    assert [r["id"] for r in client.get("/api/v1/reports?grade=A,B").json()["items"]] == [a["id"]]
+    assert [r["id"] for r in client.get("/api/v1/reports?credibility=3").json()["items"]] == [b["id"]]
+    assert [r["id"] for r in client.get("/api/v1/reports?impact=high,critical").json()["items"]] == [a["id"]]
+    assert client.get("/api/v1/reports/count?impact=low").json()["total"] == 1
+    bad = client.get("/api/v1/reports?credibility=7")
+    assert bad.status_code == 422 and bad.json()["field"] == "credibility"

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Query
 from fastapi.responses import Response
 
 from ..domain.report import State
-from ..domain.taxonomy import REPORT_TYPES, Layer
+from ..domain.taxonomy import REPORT_TYPES, ImpactLevel, Layer
 from ..domain.timeutil import normalise
 from ..errors import InvalidInput
 from ..schemas import ReasonIn, ReportIn, ReportPatch, UrgentIn
@@ -44,7 +44,8 @@ def _bbox(value: str | None) -> tuple[float, float, float, float] | None:
 
 def build_query(node: NodeDep, *, bbox: str | None, since: str | None, until: str | None, type: str | None,
                 state: str | None, layer: str | None, agency: str | None, country: str | None,
-                q: str | None, cursor: str | None, limit: int, updated_since: str | None = None) -> ReportQuery:
+                q: str | None, cursor: str | None, limit: int, updated_since: str | None = None,
+                grade: str | None = None, credibility: str | None = None, impact: str | None = None) -> ReportQuery:
     if not 1 <= limit <= node.settings.page_max:
         raise InvalidInput(f"limit must be between 1 and {node.settings.page_max}", field="limit")
     return ReportQuery(
@@ -56,6 +57,9 @@ def build_query(node: NodeDep, *, bbox: str | None, since: str | None, until: st
         layers=_listed(layer, {x.value for x in Layer}, "layer"),
         agencies=tuple(a for a in (agency or "").split(",") if a),
         countries=tuple(c for c in (country or "").split(",") if c),
+        grade_sources=_listed(grade, set("ABCDEF"), "grade"),
+        credibilities=tuple(int(c) for c in _listed(credibility, {"1", "2", "3", "4", "5", "6"}, "credibility")),
+        impacts=_listed(impact, {i.value for i in ImpactLevel}, "impact"),
         text=q[:200] if q else None,
         updated_since=normalise(updated_since, field="updated_since") if updated_since else None,
         after=decode_cursor(cursor) if cursor else None,
@@ -81,6 +85,9 @@ def list_reports(
     layer: Annotated[str | None, Query()] = None,
     agency: Annotated[str | None, Query(description="owner agency codes")] = None,
     country: Annotated[str | None, Query(description="owner country codes")] = None,
+    grade: Annotated[str | None, Query(description="Admiralty source reliability letters, e.g. A,B")] = None,
+    credibility: Annotated[str | None, Query(description="Admiralty information credibility, e.g. 1,2")] = None,
+    impact: Annotated[str | None, Query(description="impact levels, e.g. high,critical")] = None,
     q: Annotated[str | None, Query(description="text search")] = None,
     cursor: Annotated[str | None, Query(description="the `next` of the previous page")] = None,
     limit: int = 100,
@@ -88,7 +95,7 @@ def list_reports(
 ) -> Response:
     query = build_query(node, bbox=bbox, since=since, until=until, type=type, state=state, layer=layer,
                         agency=agency, country=country, q=q, cursor=cursor, limit=limit,
-                        updated_since=updated_since)
+                        updated_since=updated_since, grade=grade, credibility=credibility, impact=impact)
     page = node.reports(viewer=viewer, query=query)
     return items(page.items, next=page.next)
 
@@ -97,10 +104,12 @@ def list_reports(
 def count_reports(
     node: NodeDep, viewer: Viewer, bbox: str | None = None, since: str | None = None, until: str | None = None,
     type: str | None = None, state: str | None = None, layer: str | None = None, agency: str | None = None,
-    country: str | None = None, q: str | None = None,
+    country: str | None = None, q: str | None = None, grade: str | None = None, credibility: str | None = None,
+    impact: str | None = None,
 ) -> dict[str, object]:
     query = build_query(node, bbox=bbox, since=since, until=until, type=type, state=state, layer=layer,
-                        agency=agency, country=country, q=q, cursor=None, limit=node.settings.page_max)
+                        agency=agency, country=country, q=q, cursor=None, limit=node.settings.page_max,
+                        grade=grade, credibility=credibility, impact=impact)
     store = node.store
     return {
         "total": store.count_reports(viewer, query)["total"],

@@ -23,6 +23,9 @@ class ReportQuery:
     layers: tuple[str, ...] = ()
     agencies: tuple[str, ...] = ()
     countries: tuple[str, ...] = ()
+    grade_sources: tuple[str, ...] = ()     # Admiralty source reliability, A-F
+    credibilities: tuple[int, ...] = ()     # Admiralty information credibility, 1-6
+    impacts: tuple[str, ...] = ()
     text: str | None = None
     updated_since: str | None = None
     after: tuple[str, str] | None = None  # (observed_at, id) of the last item of the previous page
@@ -42,7 +45,7 @@ def decode_cursor(token: str) -> tuple[str, str]:
     return observed_at, report_id
 
 
-def _any_of(column: str, values: tuple[str, ...]) -> tuple[str, list[object]]:
+def _any_of(column: str, values: tuple[object, ...]) -> tuple[str, list[object]]:
     return f" AND {column} IN ({', '.join('?' for _ in values)})", list(values)
 
 
@@ -63,7 +66,9 @@ def report_filters(
         sql.append(f" AND {alias}.observed_at < ?")
         params.append(q.until)
     for column, values in (("type", q.types), ("state", q.states), ("layer", q.layers),
-                           ("owner_agency", q.agencies), ("owner_country", q.countries)):
+                           ("owner_agency", q.agencies), ("owner_country", q.countries),
+                           ("grade_source", q.grade_sources), ("grade_info", q.credibilities),
+                           ("impact", q.impacts)):
         if values:
             clause, p = _any_of(f"{alias}.{column}", values)
             sql.append(clause)
