@@ -107,7 +107,9 @@ def test_filed_report_reaches_exactly_its_audience(open_page: Any, demo: Demo) -
     amira = open_page("amira")            # TN national guard
     youssef = open_page("youssef")        # TN army: another agency of the same country
     lat, lon = 35.21, 8.41
-    youssef.page.evaluate(f"location.hash = '#at/{lat}/{lon}/14'")
+    # Centred on where the national report will be, zoomed in far enough that no nearby demo
+    # report can gather it into a cluster (a cluster is not an `img.rep-sym`).
+    youssef.page.evaluate(f"location.hash = '#at/{lat + 0.004}/{lon + 0.004}/16'")
 
     agency_only = file_report(amira.page, lat=lat, lon=lon, scope="agency", description="agency-only test report")
     amira.page.locator(f"#map img.rep-sym[data-id='{agency_only}']").wait_for(timeout=5_000)
@@ -119,6 +121,7 @@ def test_filed_report_reaches_exactly_its_audience(open_page: Any, demo: Demo) -
     # the other agency's officer sees the national one appear by itself, and never the agency-only one
     # Generous: under a loaded CI machine a background page may render late (the push itself is
     # measured by bench/cop_page.py); what is checked here is who sees what.
+    youssef.page.bring_to_front()  # the officer looks at his screen: a background page may not paint
     youssef.page.locator(f"#map img.rep-sym[data-id='{national}']").wait_for(timeout=20_000)
     youssef.page.wait_for_timeout(1500)
     assert youssef.page.locator(f"#map img.rep-sym[data-id='{agency_only}']").count() == 0
