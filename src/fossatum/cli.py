@@ -153,7 +153,8 @@ def user_list(data_dir: Path) -> None:
 @click.option("--cot", "cot_urls", multiple=True,
               help="Also serve TAK devices (CoT) at this URL: tcp://127.0.0.1:8087 (auth message), "
                    "tls://127.0.0.1:8089 (client certificates, see 'fossatum device add'), "
-                   "tcp://HOST:PORT?anonymous_unit=UNIT_ID (no auth: every device there is that unit); repeatable.")
+                   "tcp://HOST:PORT?anonymous_unit=UNIT_ID (no auth: every device there is that unit), "
+                   "https://127.0.0.1:8446 (TAK certificate enrolment with 'fossatum device add' tokens); repeatable.")
 @DATABASE_URL
 def serve(data_dir: Path, host: str | None, port: int | None, cot_urls: tuple[str, ...], database_url: str | None) -> None:
     """Run the node's HTTP API (and its TAK gateway with --cot)."""
@@ -435,8 +436,14 @@ def device() -> None:
 @click.option("--uid", default="", help="Device uid (e.g. ANDROID-…): binds its unit now; else at its first self-SA.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address devices use to reach the node.")
 @click.option("--port", default=8089, type=int, show_default=True, help="Port of the tls:// listener.")
-def device_add(data_dir: Path, username: str, callsign: str, uid: str, host: str, port: int) -> None:
-    """Issue a client certificate: PKCS#12 bundle, trust store, ATAK data package and enrolment link."""
+@click.option("--enrol-port", default=8446, type=click.IntRange(1, 65535), show_default=True,
+              help="Port of the https:// enrolment listener the link points at.")
+@click.option("--enrol-hours", default=24.0, type=click.FloatRange(0, 720, min_open=True), show_default=True,
+              help="Lifetime of the one-time enrolment token (at most 720).")
+def device_add(data_dir: Path, username: str, callsign: str, uid: str, host: str, port: int, enrol_port: int,
+               enrol_hours: float) -> None:
+    """Issue a client certificate: PKCS#12 bundle, trust store, ATAK data package, and a one-time
+    enrolment link (for a TAK client to get a certificate of its own key over HTTPS)."""
     from .cot.pki import Authority
 
     node = _open(data_dir)
@@ -446,7 +453,8 @@ def device_add(data_dir: Path, username: str, callsign: str, uid: str, host: str
             raise NotFound(f"no active user {username!r} (see 'fossatum user list')")
         unit_id = node.register_device(actor=user, uid=uid, callsign=callsign) if uid else None
         issued = Authority(data_dir, node_name=node.name).add_device(
-            username=username, callsign=callsign, uid=uid, unit_id=unit_id, host=host, port=port)
+            username=username, callsign=callsign, uid=uid, unit_id=unit_id, host=host, port=port,
+            enrol_port=enrol_port, enrol_hours=enrol_hours)
     finally:
         node.close()
     r = issued.record
@@ -459,7 +467,9 @@ def device_add(data_dir: Path, username: str, callsign: str, uid: str, host: str
     click.echo(f"  bundle password:         {issued.password}")
     click.echo("  (shown once, not stored: hand it over with the bundle)")
     click.echo(f"  enrolment link:          {issued.link}")
-    click.echo("  (the link's HTTPS enrolment endpoint is not served yet: use the data package or the .p12)")
+    click.echo(f"  enrolment token:         {issued.token}  (user {username}; one-time, until "
+               f"{r['enrolment']['expires_at'][:16].replace('T', ' ')} UTC)")
+    click.echo(f"  (the link and token work where 'fossatum serve --cot https://HOST:{enrol_port}' runs)")
 
 
 @device.command("list")
@@ -473,8 +483,14 @@ def device_list(data_dir: Path) -> None:
         click.echo("no device certificates (add one with 'fossatum device add')")
         return
     click.echo(f"{'name':<20} {'serial':<40} {'user':<12} {'callsign':<14} {'uid':<20} {'issued':<11} status")
+    names = {d["serial"]: d["name"] for d in devices}
     for d in devices:
         status = f"revoked {d['revoked_at'][:19]}" if d["revoked_at"] else f"valid until {d['expires_at'][:10]}"
+        enrolment = d.get("enrolment")
+        if enrolment and enrolment["used_at"]:
+            status += f"; enrolled {names.get(enrolment['serial'], enrolment['serial'])}"
+        elif enrolment and not d["revoked_at"]:
+            status += f"; enrolment token until {enrolment['expires_at'][:16].replace('T', ' ')}"
         click.echo(f"{d['name']:<20} {d['serial']:<40} {d['username']:<12} {d['callsign'] or '-':<14}"
                    f" {d['uid'] or '-':<20} {d['issued_at'][:10]:<11} {status}")
 

@@ -135,14 +135,22 @@ async def start_urls(node, urls: list[str], **overrides: object) -> tuple[CotSer
 
 def client_tls(bundle, password: str, ca) -> "ssl.SSLContext":
     """A device's TLS context from its PKCS#12 bundle (what ATAK imports) and the node's CA."""
+    from pathlib import Path
+
+    from cryptography.hazmat.primitives.serialization import pkcs12
+
+    key, cert, _ = pkcs12.load_key_and_certificates(Path(bundle).read_bytes(), password.encode())
+    return client_tls_key(key, cert, ca)
+
+
+def client_tls_key(key, cert, ca) -> "ssl.SSLContext":
+    """A device's TLS context from its private key and certificate (e.g. enrolled by CSR) and the node's CA."""
     import ssl
     import tempfile
     from pathlib import Path
 
     from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.serialization import pkcs12
 
-    key, cert, _ = pkcs12.load_key_and_certificates(Path(bundle).read_bytes(), password.encode())
     ctx = ssl.create_default_context(cafile=str(ca))
     ctx.check_hostname = False
     with tempfile.TemporaryDirectory() as tmp:

@@ -162,8 +162,9 @@ def test_an_anonymous_port_maps_every_device_to_one_unit(node: Node, users) -> N
 def test_listener_urls() -> None:
     assert parse_listen("tls://127.0.0.1:8089").scheme == "tls"
     assert parse_listen("tcp://0.0.0.0:8087?anonymous_unit=op-1").anonymous_unit == "op-1"
+    assert parse_listen("https://0.0.0.0:8446").scheme == "https"
     for bad in ("udp://127.0.0.1:8087", "tcp://127.0.0.1", "tcp://h:8087?foo=1", "tls://h:8089?anonymous_unit=x",
-                "tcp://h:8087?anonymous_unit="):
+                "tcp://h:8087?anonymous_unit=", "https://h:8446?anonymous_unit=x", "http://h:8446"):
         with pytest.raises(InvalidInput):
             parse_listen(bad)
 

@@ -14,6 +14,16 @@ verified client certificate; the register maps it to a node user (and, with `--u
 device's unit). A revoked serial is refused at the handshake's end, and a running gateway
 re-reads the register when it changes, so `fossatum device revoke` also disconnects the device.
 
+Enrolment: `add_device` also makes a one-time enrolment token (random, 24 h by default; only
+its SHA-256 is kept, in the device's register entry). With it, the device's user name and the
+node's HTTPS enrolment endpoint (`cot/enrol.py`, TAK's /Marti/api/tls on 8446) a TAK client
+sends a CSR and gets a certificate of its own key: a new register entry (`<name>-enrolled`),
+revocable like any other. The token works once, expires, and dies with its device's revocation.
+
+The register is read-modified-written under a thread lock and an `flock` on `devices.lock`,
+because `fossatum device add/revoke` (one process) and a serving node's enrolment (another)
+both write it.
+
 PKCS#12 files are written with the legacy algorithms (3DES / SHA-1 MAC) because ATAK's
 Android keystore reads those everywhere, while AES-PBES2 bundles fail on older devices. The
 file password is printed once by the CLI and never stored.
@@ -21,7 +31,11 @@ file password is printed once by the CLI and never stored.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import fcntl
+import hashlib
+import hmac
 import ipaddress
 import json
 import os
@@ -32,21 +46,25 @@ import threading
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote, urlencode
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from ..errors import Conflict, InvalidInput, NotFound
+from ..errors import Conflict, InvalidInput, NotFound, Unauthorized
 
 TAK_DIR = "tak"
 REGISTER = "devices.json"
 CA_YEARS = 10
 DEVICE_DAYS = 730
+ENROL_HOURS = 24.0
+ENROL_PORT = 8446
 _NAME = re.compile(r"[^A-Za-z0-9_.-]+")
 _lock = threading.Lock()
 
@@ -67,6 +85,11 @@ def _write_private(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def token_hash(token: str) -> str:
+    """What the register keeps of an enrolment token (tokens are random, so no slow hash is needed)."""
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def _write_public(path: Path, data: bytes) -> None:
@@ -98,6 +121,7 @@ class Issued:
     package: Path
     password: str
     link: str
+    token: str
 
 
 class Authority:
@@ -147,15 +171,17 @@ class Authority:
         return key, x509.load_pem_x509_certificate(self.ca_path.read_bytes())
 
     def _issue(self, common_name: str, *, server: bool, names: list[str] = (), days: int = DEVICE_DAYS,
-               ) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+               public_key: CertificatePublicKeyTypes | None = None,
+               ) -> tuple[ec.EllipticCurvePrivateKey | None, x509.Certificate]:
+        """A certificate of the CA: for a new key, or for `public_key` (a CSR's) with no key returned."""
         ca_key, ca_cert = self._ca()
-        key = ec.generate_private_key(ec.SECP256R1())
+        key = ec.generate_private_key(ec.SECP256R1()) if public_key is None else None
         now = _now()
         usage = ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH
         builder = (x509.CertificateBuilder()
                    .subject_name(x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Fossatum"),
                                             x509.NameAttribute(NameOID.COMMON_NAME, common_name[:64])]))
-                   .issuer_name(ca_cert.subject).public_key(key.public_key())
+                   .issuer_name(ca_cert.subject).public_key(key.public_key() if key else public_key)
                    .serial_number(x509.random_serial_number())
                    .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=days))
                    .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
@@ -177,6 +203,7 @@ class Authority:
 
         names = sorted({"localhost", "127.0.0.1", "::1", socket.gethostname()})
         key, cert = self._issue(f"{self.node_name} TAK server", server=True, names=names, days=365 * 2)
+        assert key is not None
         _write_private(self.dir / "server.key", _pem_key(key))
         _write_public(self.dir / "server.pem", cert.public_bytes(serialization.Encoding.PEM)
                       + self.ca_path.read_bytes())
@@ -225,23 +252,41 @@ class Authority:
         except FileNotFoundError:
             return False
 
+    @contextlib.contextmanager
+    def _register_locked(self) -> Iterator[dict[str, dict[str, Any]]]:
+        """The register for a read-modify-write, locked against this process's threads and other
+        processes (`fossatum device …` beside a serving node); save it with `_save` inside."""
+        self.dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        with _lock, open(self.dir / "devices.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield self._load()
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
     def add_device(self, *, username: str, callsign: str = "", uid: str = "", unit_id: str | None = None,
-                   host: str = "127.0.0.1", port: int = 8089) -> Issued:
-        """Issue a client certificate for a device of `username`; write its bundle and data package."""
+                   host: str = "127.0.0.1", port: int = 8089, enrol_port: int = ENROL_PORT,
+                   enrol_hours: float = ENROL_HOURS) -> Issued:
+        """Issue a client certificate for a device of `username`; write its bundle and data package,
+        and make its one-time enrolment token (valid `enrol_hours`)."""
+        if not 0 < enrol_hours <= 24 * 30:
+            raise InvalidInput("the enrolment token's lifetime must be more than 0 and at most 720 hours",
+                               field="enrol_hours")
         self.ensure()
         label = _NAME.sub("-", callsign or uid or username).strip("-")[:40] or username
-        with _lock:
-            devices = self._load()
-            taken = {d["name"] for d in devices.values()}
-            name, n = label, 1
-            while name in taken:
-                n += 1
-                name = f"{label}-{n}"
+        token = secrets.token_urlsafe(24)
+        with self._register_locked() as devices:
+            name = _free_name(devices, label)
             key, cert = self._issue(f"{name}", server=False)
+            assert key is not None
             serial = format(cert.serial_number, "x")
+            now = _now()
             record = {"serial": serial, "name": name, "username": username, "callsign": callsign, "uid": uid or None,
-                      "unit_id": unit_id, "issued_at": _now().isoformat(), "expires_at":
-                      cert.not_valid_after_utc.isoformat(), "revoked_at": None}
+                      "unit_id": unit_id, "issued_at": now.isoformat(), "expires_at":
+                      cert.not_valid_after_utc.isoformat(), "revoked_at": None,
+                      "enrolment": {"token_sha256": token_hash(token), "expires_at":
+                                    (now + dt.timedelta(hours=enrol_hours)).isoformat(), "used_at": None,
+                                    "serial": None}}
             devices[serial] = record
             self._save(devices)
         _, ca_cert = self._ca()
@@ -256,12 +301,40 @@ class Authority:
         package = folder / f"{name}-connection.zip"
         _write_private(package, _data_package(name, host, port, self.node_name, bundle, truststore, password))
         return Issued(record, folder, bundle, truststore, package, password,
-                      enrolment_link(host, port, username, password))
+                      enrolment_link(host, enrol_port, username, token), token)
+
+    # --- enrolment by CSR ------------------------------------------------------------------------
+    def check_enrolment(self, username: str, token: str) -> dict[str, Any]:
+        """The register entry whose enrolment token this is; Unauthorized with the reason if none is usable."""
+        return _usable_enrolment(self._load(), username, token)
+
+    def enrol(self, *, username: str, token: str, public_key: CertificatePublicKeyTypes, uid: str | None,
+              unit_id: str | None) -> tuple[dict[str, Any], x509.Certificate]:
+        """Spend the token and certify `public_key` as a new device of `username` (one register write:
+        the token is used if and only if the certificate is recorded)."""
+        self.ensure()
+        with self._register_locked() as devices:
+            parent = _usable_enrolment(devices, username, token)
+            name = _free_name(devices, f"{parent['name']}-enrolled")
+            _, cert = self._issue(name, server=False, public_key=public_key)
+            serial = format(cert.serial_number, "x")
+            now = _now().isoformat()
+            record = {"serial": serial, "name": name, "username": username, "callsign": parent["callsign"],
+                      "uid": uid, "unit_id": unit_id, "issued_at": now,
+                      "expires_at": cert.not_valid_after_utc.isoformat(), "revoked_at": None,
+                      "enrolled_from": parent["serial"]}
+            parent["enrolment"].update(used_at=now, serial=serial)
+            devices[serial] = record
+            self._save(devices)
+        return record, cert
+
+    def ca_certificate(self) -> x509.Certificate:
+        self.ensure()
+        return self._ca()[1]
 
     def revoke(self, which: str) -> dict[str, Any]:
         """Revoke a device certificate by serial (hex) or device name."""
-        with _lock:
-            devices = self._load()
+        with self._register_locked() as devices:
             hits = [d for s, d in devices.items() if which.lower() in (s, d["name"].lower())]
             if not hits:
                 raise NotFound(f"no device certificate {which!r} (see 'fossatum device list')")
@@ -275,17 +348,50 @@ class Authority:
         return record
 
 
+def _free_name(devices: dict[str, dict[str, Any]], label: str) -> str:
+    taken = {d["name"] for d in devices.values()}
+    name, n = label, 1
+    while name in taken:
+        n += 1
+        name = f"{label}-{n}"
+    return name
+
+
+def _usable_enrolment(devices: dict[str, dict[str, Any]], username: str, token: str) -> dict[str, Any]:
+    """The entry of `username` holding this token, if it may still enrol; else Unauthorized saying why."""
+    digest = token_hash(token)
+    for record in devices.values():
+        enrolment = record.get("enrolment")
+        if record["username"] != username or not enrolment:
+            continue
+        if not hmac.compare_digest(enrolment["token_sha256"], digest):
+            continue
+        if enrolment["used_at"]:
+            raise Unauthorized(f"this enrolment token was already used at {enrolment['used_at']} "
+                               f"(certificate {enrolment['serial']}); ask for a new one ('fossatum device add')")
+        if record["revoked_at"]:
+            raise Unauthorized(f"device {record['name']} was revoked at {record['revoked_at']}; "
+                               "its enrolment token is void")
+        if dt.datetime.fromisoformat(enrolment["expires_at"]) <= _now():
+            raise Unauthorized(f"this enrolment token expired at {enrolment['expires_at']}; "
+                               "ask for a new one ('fossatum device add')")
+        return record
+    raise Unauthorized("wrong username or enrolment token")
+
+
 def enrolment_link(host: str, port: int, username: str, token: str) -> str:
     """The de-facto ATAK/iTAK enrolment deep link (also what QR codes carry).
 
     No formal spec was found: this is the shape TAK clients accept in practice
     (`tak://com.atakmap.app/enroll?host=<host>[:port]&username=<u>&token=<t>`, per
-    OmniTAK-Android PR #101 and the TAK-Portal / goatak threads). With it a client enrols by CSR
-    over HTTPS (TAK Server's /Marti/api/tls on 8446), which this node does not serve yet, so the
-    link is printed for when it does; today the device imports the data package or the .p12.
+    OmniTAK-Android PR #101 and the TAK-Portal / goatak threads). `port` is the HTTPS enrolment
+    port (`fossatum serve --cot https://HOST:8446`), left out when it is TAK's default 8446;
+    `token` is the one-time enrolment token, which the client sends as its Basic-auth password
+    with `username` to /Marti/api/tls/signClient/v2.
     """
     return "tak://com.atakmap.app/enroll?" + urlencode(
-        {"host": f"{host}:{port}" if port != 8089 else host, "username": username, "token": token}, quote_via=quote)
+        {"host": f"{host}:{port}" if port != ENROL_PORT else host, "username": username, "token": token},
+        quote_via=quote)
 
 
 def _data_package(name: str, host: str, port: int, node_name: str, bundle: Path, truststore: Path,

@@ -7,6 +7,9 @@ Listeners (`--cot URL`, repeatable):
                                              (`fossatum device add`); the certificate is the identity
     tcp://HOST:PORT?anonymous_unit=UNIT_ID   plain TCP without auth: every device on this port is
                                              that unit (of its agency), see below
+    https://HOST:PORT                        TAK certificate enrolment (TAK's port is 8446): a device
+                                             with a one-time token of `fossatum device add` gets a
+                                             client certificate for the tls:// listener (enrol.py)
 
 Anonymous devices exist only where an admin opens such a port. Each is admitted at once as
 `anonymous.<unit>`, a field user of the unit's agency: it sees what a field user of that
@@ -48,6 +51,7 @@ from ..domain.org import Role, User
 from ..errors import FossatumError, InvalidInput
 from . import codec
 from .codec import Auth, CotError, CotEvent
+from .enrol import Enrolment, EnrolListener
 from .fanout import Fanout
 from .framing import FrameError, ProtoFramer, XmlFramer, to_proto
 from .identity import Identity
@@ -61,7 +65,7 @@ READ_CHUNK = 65536
 
 @dataclass(frozen=True)
 class Listen:
-    scheme: str  # tcp | tls
+    scheme: str  # tcp | tls | https
     host: str
     port: int
     anonymous_unit: str | None = None
@@ -73,14 +77,15 @@ class Listen:
 
 
 def parse_listen(url: str) -> Listen:
-    """`tcp://HOST:PORT[?anonymous_unit=UNIT]` or `tls://HOST:PORT` → Listen."""
+    """`tcp://HOST:PORT[?anonymous_unit=UNIT]`, `tls://HOST:PORT` or `https://HOST:PORT` → Listen."""
     parts = urlsplit(url.strip())
     try:
         port = parts.port
     except ValueError:
         port = None
-    if parts.scheme not in ("tcp", "tls") or not parts.hostname or port is None:
-        raise InvalidInput(f"expected tcp://HOST:PORT or tls://HOST:PORT, got {url!r}", field="cot")
+    if parts.scheme not in ("tcp", "tls", "https") or not parts.hostname or port is None:
+        raise InvalidInput(f"expected tcp://HOST:PORT, tls://HOST:PORT or https://HOST:PORT (enrolment), "
+                           f"got {url!r}", field="cot")
     options = parse_qs(parts.query, keep_blank_values=True)
     unknown = set(options) - {"anonymous_unit"}
     if unknown:
@@ -187,6 +192,7 @@ class CotServer:
         self.listening: list[str] = []
         self.authority = Authority(Path(self.node.store.path).parent, node_name=getattr(node, "name", "Fossatum"))
         self._tls: ssl.SSLContext | None = None
+        self._enrol: list[EnrolListener] = []
         self._anonymous: dict[str, tuple[User, dict[str, Any]]] = {}
         self._status_task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -202,8 +208,17 @@ class CotServer:
             if listen.anonymous_unit:
                 self._anonymous[listen.anonymous_unit] = await asyncio.to_thread(self._anonymous_user,
                                                                                  listen.anonymous_unit)
+        if any(listen.scheme == "https" for listen in listens):
+            await asyncio.to_thread(self.authority.ensure)  # the server certificate of the node's CA
         for listen in listens:
             try:
+                if listen.scheme == "https":
+                    enrol = EnrolListener(Enrolment(self).app(), listen.host, listen.port, self.authority.dir)
+                    self._enrol.append(enrol)
+                    await enrol.start()
+                    self.addresses.append(enrol.address)
+                    self.listening.append(listen.url(enrol.address[1]))
+                    continue
                 if listen.scheme == "tls":
                     server = await loop.create_server(functools.partial(_AcceptTls, self, listen), listen.host,
                                                       listen.port, backlog=4096)
@@ -231,6 +246,8 @@ class CotServer:
         return user, unit
 
     async def stop(self) -> None:
+        for enrol in self._enrol:
+            await enrol.stop()
         for server in self.servers:
             server.close()
         for client in list(self.clients):
