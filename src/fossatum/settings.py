@@ -34,7 +34,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("login_free_failures", 5, "Failed logins allowed before each further one doubles a wait.", minimum=1),
     Setting("page_max", 10_000, "Largest page size a client may ask for when listing reports.", minimum=10),
     Setting("sync_interval", 5, "Seconds between two federation rounds when no partner announced anything.", minimum=1),
-    Setting("cot", "", "TAK (CoT) listeners, comma-separated, e.g. tcp://127.0.0.1:8087; empty: off."),
+    Setting("cot", "", "TAK listeners, comma-separated: tcp://, tls:// (CoT) and https:// (certificate enrolment), "
+                       "e.g. tcp://127.0.0.1:8087; empty: off."),
     Setting("cot_max_event_bytes", 262_144, "Largest CoT event accepted from a device, in bytes.", minimum=1024),
     Setting("cot_queue", 5000, "Messages waiting for one device before the oldest are dropped (counted).", minimum=10),
     Setting("cot_auth_seconds", 10, "Seconds a new TAK connection has to send its auth message.", minimum=1),

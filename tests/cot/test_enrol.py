@@ -88,7 +88,7 @@ def test_a_device_enrols_by_csr_and_its_certificate_is_its_identity_on_tls(node:
                 config = await http.get("/Marti/api/tls/config", auth=("sami", token))
                 assert config.status_code == 200 and config.headers["content-type"].startswith("application/xml")
                 root = ElementTree.fromstring(config.content)
-                assert root.tag == "{com.bbn.marti.config}certificateConfig"
+                assert root.tag == "{com.bbn.marti.config}certificateConfig" and root.get("validityDays") == "730"
                 entries = {e.get("name"): e.get("value") for e in root.iter("{http://bbn.com/marti/xml/config}nameEntry")}
                 assert entries == {"O": "Fossatum", "OU": "Tunisia NCC"}
                 signed = await http.post(f"{SIGN}?clientUid=ANDROID-ENROL-1&version=4.10.0", content=_csr(key),
@@ -144,7 +144,7 @@ def test_a_device_enrols_by_csr_and_its_certificate_is_its_identity_on_tls(node:
     assert names["GN-ENROL-enrolled"]["revoked_at"] and not names["GN-ENROL"]["revoked_at"]
 
 
-def test_pem_csr_rsa_key_and_an_xml_answer(node: Node, users) -> None:
+def test_goatak_style_csr_rsa_key_and_an_xml_answer(node: Node, users) -> None:
     issued = _issue(node, users, "sami", uid="ANDROID-XML", callsign="GN-XML")
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
@@ -152,8 +152,9 @@ def test_pem_csr_rsa_key_and_an_xml_answer(node: Node, users) -> None:
         server, (port,) = await start_urls(node, ["https://127.0.0.1:0"])
         try:
             async with _https(node, port) as http:
-                # no clientUid: the device uid given at 'device add' is the certificate's
-                answer = await http.post(SIGN, content=_csr(key, pem=True), auth=("sami", issued.token),
+                # goatak's shape: PEM without its armour lines (base64 in 64-column lines), `clientUID`
+                body = b"\n".join(_csr(key, pem=True).strip().splitlines()[1:-1])
+                answer = await http.post(f"{SIGN}?clientUID=ANDROID-XML", content=body, auth=("sami", issued.token),
                                          headers={"Accept": "application/xml"})
             assert answer.status_code == 200 and answer.headers["content-type"].startswith("application/xml")
             root = ElementTree.fromstring(answer.content)
@@ -222,8 +223,8 @@ def test_bad_requests_are_refused_precisely_and_issue_nothing(node: Node, users)
                                              auth=("youssef", other.token))
                 assert youssef_dz.status_code == 403 and "DZ-GN" in youssef_dz.json()["detail"]
                 assert len(_authority(node).devices()) == before  # nothing half-issued
-                # after all that, the token still works, once
-                assert (await sign()).status_code == 200
+                # after all that, the token still works (here with a PEM CSR), once
+                assert (await sign(_csr(good, pem=True))).status_code == 200
                 assert (await sign()).status_code == 401
                 assert (await http.post(SIGN + "?clientUid=ANDROID-YOU-2", content=_csr(good),
                                         auth=("youssef", other.token))).status_code == 200

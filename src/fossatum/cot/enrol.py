@@ -52,6 +52,7 @@ from ..api.problems import problem
 from ..domain.org import User
 from ..errors import FossatumError, TooManyRequests, Unauthorized
 from .csr import BadCsr, accepted_key, read_csr
+from .pki import DEVICE_DAYS
 
 log = logging.getLogger("fossatum.cot")
 MAX_BODY = 64 * 1024
@@ -119,7 +120,8 @@ class Enrolment:
     async def config(self, request: Request) -> Response:
         await self._authenticate(request)
         body = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-                '<ns2:certificateConfig xmlns="http://bbn.com/marti/xml/config" xmlns:ns2="com.bbn.marti.config">'
+                '<ns2:certificateConfig xmlns="http://bbn.com/marti/xml/config" xmlns:ns2="com.bbn.marti.config"'
+                f' validityDays="{DEVICE_DAYS}">'
                 '<nameEntries><nameEntry name="O" value="Fossatum"/>'
                 f'<nameEntry name="OU" value={quoteattr(self.authority.node_name)}/></nameEntries>'
                 '</ns2:certificateConfig>')

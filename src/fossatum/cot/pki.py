@@ -5,7 +5,9 @@ Everything lives in `<data>/tak/` (local to this node, never replicated):
     ca.key            the CA's private key (EC P-256, mode 600)
     ca.pem            the CA certificate (10 years): what devices trust and what client certs chain to
     server.key/.pem   the TLS listener's certificate, issued by the CA (mode 600 for the key)
-    devices.json      the register: certificate serial → device (user, callsign, uid, issued, revoked)
+    devices.json      the register: certificate serial → device (user, callsign, uid, issued, revoked,
+                      and for `device add` entries the hash and state of the enrolment token)
+    devices.lock      what `flock` holds while the register is rewritten
     devices/<name>/   what `fossatum device add` hands over: <name>.p12 (client key + cert + CA),
                       truststore.p12 (the CA), ca.pem and <name>-connection.zip (an ATAK data package)
 
