@@ -502,8 +502,10 @@ def device_revoke(data_dir: Path, which: str) -> None:
     """Revoke a device certificate (by name or serial): refused from now on, disconnected if connected."""
     from .cot.pki import Authority
 
-    record = Authority(data_dir).revoke(which)
-    click.echo(f"revoked device {record['name']} (certificate {record['serial']}, user {record['username']})")
+    named, *enrolled = Authority(data_dir).revoke(which)
+    for record in (named, *enrolled):
+        how = f", enrolled with the token of {named['name']}" if record is not named else ""
+        click.echo(f"revoked device {record['name']} (certificate {record['serial']}, user {record['username']}{how})")
 
 
 @cli.command()

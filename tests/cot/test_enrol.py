@@ -6,7 +6,12 @@ import asyncio
 import base64
 import datetime as dt
 import json
+import os
+import socket
 import ssl
+import subprocess
+import sys
+import time
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -293,3 +298,89 @@ def test_an_enrolment_port_in_use_is_one_clear_error(node: Node) -> None:
             await first.stop()
 
     run(scenario())
+
+
+def test_two_requests_with_one_token_issue_one_certificate(node: Node, users) -> None:
+    issued = _issue(node, users, "sami", callsign="GN-RACE")
+    keys = [ec.generate_private_key(ec.SECP256R1()) for _ in range(2)]
+
+    async def scenario() -> None:
+        server, (port,) = await start_urls(node, ["https://127.0.0.1:0"])
+        try:
+            async with _https(node, port) as http:
+                answers = await asyncio.gather(*(http.post(SIGN, content=_csr(k), auth=("sami", issued.token))
+                                                 for k in keys))
+            assert sorted(a.status_code for a in answers) == [200, 401]
+        finally:
+            await server.stop()
+
+    run(scenario())
+    assert [d["name"] for d in _authority(node).devices()] == ["GN-RACE", "GN-RACE-enrolled"]
+
+
+def test_revoking_a_device_revokes_the_certificate_enrolled_with_its_token(node: Node, users) -> None:
+    authority = _authority(node)
+    issued = _issue(node, users, "sami", callsign="GN-LOST")
+    key = ec.generate_private_key(ec.SECP256R1())
+    enrolled, _ = authority.enrol(username="sami", token=issued.token, public_key=key.public_key(), uid=None,
+                                  unit_id=None)
+    other = _issue(node, users, "sami", callsign="GN-KEPT")
+    revoked = authority.revoke("GN-LOST")
+    assert [r["name"] for r in revoked] == ["GN-LOST", "GN-LOST-enrolled"]
+    state = {d["name"]: d["revoked_at"] for d in authority.devices()}
+    assert state["GN-LOST"] and state["GN-LOST-enrolled"] and state["GN-KEPT"] is None
+    assert other.record["serial"] != enrolled["serial"]
+
+
+def test_fossatum_serve_enrols_over_https_and_admits_the_certificate_on_tls(node: Node, tmp_path: Path) -> None:
+    """The operator's path: `fossatum serve --cot https://… --cot tls://…`, `fossatum device add`."""
+    data = Path(node.store.path).parent
+    node.close()
+    ports = []
+    for _ in range(3):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            ports.append(s.getsockname()[1])
+    api, enrol, tls = ports
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FOSSATUM_")}
+    fossatum = [sys.executable, "-m", "fossatum.cli"]
+    added = subprocess.run([*fossatum, "device", "add", "--data", str(data), "--username", "sami", "--callsign",
+                            "GN-CLI", "--enrol-port", str(enrol)], capture_output=True, text=True, env=env, timeout=60)
+    assert added.returncode == 0, added.stderr
+    token = next(line.split()[2] for line in added.stdout.splitlines() if "enrolment token:" in line)
+    assert f"host=127.0.0.1%3A{enrol}&username=sami&token={token}" in added.stdout
+    log = tmp_path / "serve.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([*fossatum, "serve", "--data", str(data), "--port", str(api), "--cot",
+                                 f"https://127.0.0.1:{enrol}", "--cot", f"tls://127.0.0.1:{tls}"],
+                                stdout=out, stderr=subprocess.STDOUT, env=env)
+    try:
+        deadline = time.monotonic() + 30
+        while b"TAK gateway at" not in log.read_bytes():
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+        assert f"https://127.0.0.1:{enrol}, tls://127.0.0.1:{tls}" in log.read_text()
+        key = ec.generate_private_key(ec.SECP256R1())
+        ca = _ca(node)
+        with httpx.Client(verify=ssl.create_default_context(cafile=str(ca)), timeout=20) as http:
+            signed = http.post(f"https://127.0.0.1:{enrol}{SIGN}?clientUid=ANDROID-CLI", content=_csr(key),
+                               auth=("sami", token))
+        assert signed.status_code == 200, signed.text
+        ctx = client_tls_key(key, _cert(signed.json()["signedCert"]), ca)
+        with socket.create_connection(("127.0.0.1", tls), timeout=10) as raw, ctx.wrap_socket(raw) as device:
+            received = b""
+            while b"t-x-takp-v" not in received:
+                chunk = device.recv(65536)
+                assert chunk, f"closed by the server: {log.read_text()}"
+                received += chunk
+        listed = subprocess.run([*fossatum, "device", "list", "--data", str(data)], capture_output=True, text=True,
+                                env=env, timeout=60)
+        assert "GN-CLI-enrolled" in listed.stdout and "ANDROID-CLI" in listed.stdout
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, log.read_text()

@@ -20,7 +20,8 @@ Enrolment: `add_device` also makes a one-time enrolment token (random, 24 h by d
 its SHA-256 is kept, in the device's register entry). With it, the device's user name and the
 node's HTTPS enrolment endpoint (`cot/enrol.py`, TAK's /Marti/api/tls on 8446) a TAK client
 sends a CSR and gets a certificate of its own key: a new register entry (`<name>-enrolled`),
-revocable like any other. The token works once, expires, and dies with its device's revocation.
+revocable like any other (revoking the `device add` entry revokes it too). The token works
+once, expires, and dies with its device's revocation.
 
 The register is read-modified-written under a thread lock and an `flock` on `devices.lock`,
 because `fossatum device add/revoke` (one process) and a serving node's enrolment (another)
@@ -334,8 +335,10 @@ class Authority:
         self.ensure()
         return self._ca()[1]
 
-    def revoke(self, which: str) -> dict[str, Any]:
-        """Revoke a device certificate by serial (hex) or device name."""
+    def revoke(self, which: str) -> list[dict[str, Any]]:
+        """Revoke a device certificate by serial (hex) or device name, with the certificates enrolled
+        by its token (one device to the operator: revoking a lost phone's name must leave nothing
+        of it valid). The named entry comes first."""
         with self._register_locked() as devices:
             hits = [d for s, d in devices.items() if which.lower() in (s, d["name"].lower())]
             if not hits:
@@ -345,9 +348,13 @@ class Authority:
             record = hits[0]
             if record["revoked_at"]:
                 raise Conflict(f"device {record['name']} was revoked at {record['revoked_at']}")
-            record["revoked_at"] = _now().isoformat()
+            now = _now().isoformat()
+            revoked = [record] + [d for d in devices.values()
+                                  if d.get("enrolled_from") == record["serial"] and not d["revoked_at"]]
+            for each in revoked:
+                each["revoked_at"] = now
             self._save(devices)
-        return record
+        return revoked
 
 
 def _free_name(devices: dict[str, dict[str, Any]], label: str) -> str:
