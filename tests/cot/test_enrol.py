@@ -198,6 +198,10 @@ def test_bad_requests_are_refused_precisely_and_issue_nothing(node: Node, users)
                     assert response.headers["www-authenticate"].startswith("Basic realm=")
                     assert response.headers["content-type"] == "application/problem+json"
                     assert "Basic credentials required" in response.json()["detail"]
+                for header in ("Basic !!!", "Basic " + base64.b64encode(b"no-colon").decode(), "Bearer abc"):
+                    response = await http.post(SIGN, content=_csr(good), headers={"Authorization": header})
+                    assert response.status_code == 401 and response.headers["www-authenticate"].startswith("Basic")
+                    assert "Basic credentials" in response.json()["detail"], header
                 wrong = await sign(auth=("sami", "not-the-token"))
                 assert wrong.status_code == 401 and wrong.json()["detail"] == "wrong username or enrolment token"
                 assert wrong.headers["www-authenticate"].startswith("Basic")

@@ -200,7 +200,7 @@ class EnrolListener:
         sock = socket.create_server((self.host, self.port), family=family)  # OSError: the caller says which port
         self.sock, self.address = sock, sock.getsockname()[:2]
         config = uvicorn.Config(self.app, ssl_certfile=self.tak_dir / "server.pem",
-                                ssl_keyfile=self.tak_dir / "server.key", log_level="warning", access_log=False,
+                                ssl_keyfile=self.tak_dir / "server.key", log_config=None, access_log=False,
                                 lifespan="off", limit_concurrency=64, timeout_keep_alive=5)
         self.server = _Server(config)
         self.task = asyncio.get_running_loop().create_task(self.server.serve(sockets=[sock]))
