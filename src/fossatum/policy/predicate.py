@@ -58,15 +58,18 @@ def session_values(viewer: User | None, *, system: bool = False) -> dict[str, st
 
 def _setting(name: str) -> str:
     # missing_ok: a session that never declared a viewer reads NULL, which matches no row.
-    return f"current_setting('{name}', true)"
+    # A sub-select is evaluated once per query (an InitPlan), not once per row.
+    return f"(SELECT current_setting('{name}', true))"
 
 
 def session_sql(alias: str) -> str:
     """`visible_sql`'s rule over the viewer declared in the transaction (no parameters):
     no viewer declared (empty or unset settings) matches nothing."""
     username, agency, country = _setting(VIEWER_USERNAME), _setting(VIEWER_AGENCY), _setting(VIEWER_COUNTRY)
-    pattern = "('%,' || " + country + " || ',%')"
-    return f"({country} <> '' AND {username} <> '' AND {_rule(alias, username, agency, country, pattern)})"
+    pattern = f"(SELECT '%,' || current_setting('{VIEWER_COUNTRY}', true) || ',%')"
+    declared = (f"(SELECT current_setting('{VIEWER_COUNTRY}', true) <> '' "
+                f"AND current_setting('{VIEWER_USERNAME}', true) <> '')")  # once per query, too
+    return f"({declared} AND {_rule(alias, username, agency, country, pattern)})"
 
 
 

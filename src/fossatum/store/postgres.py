@@ -44,7 +44,7 @@ from ..log.signing import NodeKey
 from ..policy.predicate import session_values
 from . import projector
 from .base import ENTRY_COLUMNS, StoreReads, Tx, row_entry
-from .pg_schema import PG_LATEST, PG_MIGRATIONS, RLS_TABLES
+from .pg_schema import BBOX_OPERATOR, PG_LATEST, PG_MIGRATIONS, RLS_TABLES
 from .schema import PROJECTION_TABLES
 
 log = logging.getLogger("fossatum.store")
@@ -177,9 +177,11 @@ class PostgresStore(StoreReads):
     @staticmethod
     def _declared(conn: psycopg.Connection[Any], sql: str, params: Any, viewer: User | None,
                   system: bool) -> psycopg.Cursor[Any]:
-        """Run `sql` in a transaction that first declares the reader: pipelined, so the
-        declaration costs no extra wait for the server (BEGIN, set_config, query, COMMIT)."""
-        with conn.pipeline(), conn.transaction():
+        """Run `sql` after declaring the reader, in one exchange with the server: pipelined
+        statements up to the pipeline's Sync are one implicit transaction, so the declaration
+        (`set_config(…, true)`) holds for the query and ends with it, error or not. (An explicit
+        BEGIN/COMMIT would cost two more steps: measured 3x the time of this.)"""
+        with conn.pipeline():
             conn.execute(DECLARE, tuple(session_values(viewer, system=system).values()))
             cur = conn.execute(to_pg(sql), tuple(params))
         return cur
@@ -263,6 +265,10 @@ class PostgresStore(StoreReads):
         what = ("a superuser" if superuser else "a BYPASSRLS role" if bypass
                 else "the owner of the tables" if owner else None)
         if what is None:
+            leakproof = self.read_one(f"SELECT proleakproof FROM pg_proc WHERE oid = to_regprocedure('{BBOX_OPERATOR}')")
+            if leakproof == (False,):
+                log.warning("under row-level security the COP query cannot use the spatial index until a superuser "
+                            "runs in this database: ALTER FUNCTION %s LEAKPROOF (docs/postgres.md)", BBOX_OPERATOR)
             return
         problem = (f"FOSSATUM_DATABASE_URL connects as {role}, {what}: row-level security is no wall for it; "
                    "connect as a role without SUPERUSER, BYPASSRLS or table ownership and run migrations over "
