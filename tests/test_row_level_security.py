@@ -189,3 +189,50 @@ def test_the_table_owner_is_refused_too_and_the_wall_still_holds_it(pg_node: Nod
             admin.execute("ALTER TABLE reports OWNER TO postgres")
             admin.execute(f"DROP OWNED BY {owner_role}")  # the grants its opening received
             admin.execute(f"DROP ROLE {owner_role}")
+
+
+def test_every_table_of_visible_objects_is_under_forced_row_level_security(pg_node: Node, app_conn: Any) -> None:
+    from fossatum.store.pg_schema import RLS_CHILDREN, RLS_TABLES
+
+    tables = [*RLS_TABLES, *(child for child, _ in RLS_CHILDREN)]
+    rows = app_conn.execute(
+        "SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity, "
+        "array(SELECT policyname FROM pg_policies p WHERE p.tablename = c.relname ORDER BY 1) "
+        "FROM pg_class c WHERE c.relname = ANY(%s) AND c.relkind = 'r'", (tables,)).fetchall()
+    assert sorted(rows) == sorted((t, True, True, ["fossatum_system", "fossatum_viewer"]) for t in tables)
+
+
+def test_the_cop_query_keeps_its_spatial_index_under_the_policies(pg_node: Node, users: dict[str, User],
+                                                                 caplog: pytest.LogCaptureFixture,
+                                                                 tmp_path: Path) -> None:
+    """PostGIS's `&&` must be LEAKPROOF to drive the GiST index under RLS; without it the node warns."""
+    from pg_databases import owner_url
+
+    from fossatum.store.pg_schema import BBOX_OPERATOR
+    from fossatum.store.postgres import PostgresStore
+    from fossatum.store.query import ReportQuery, report_filters
+    from fossatum.policy.predicate import visible_sql
+
+    karim = users["karim"]
+    where, params = visible_sql(karim, "r", "%s")
+    filters, fparams = report_filters(ReportQuery(bbox=(8.0, 35.0, 9.0, 36.0)), alias="r",
+                                      spatial=pg_node.store._bbox_sql)
+    explain = f"EXPLAIN SELECT r.doc FROM reports r WHERE {where}{filters.replace('?', '%s')}"
+
+    def plan() -> str:
+        with psycopg.connect(pg_node.store.url) as conn:  # one transaction: the settings hold
+            conn.execute("SET LOCAL enable_seqscan = off")  # a few rows: make the index the choice
+            for name, value in session_values(karim).items():
+                conn.execute("SELECT set_config(%s, %s, true)", (name, value))
+            return "\n".join(r[0] for r in conn.execute(explain, (*params, *fparams)).fetchall())
+
+    assert "reports_geom" in plan()
+    with psycopg.connect(owner_url(pg_node.store.url), autocommit=True) as admin:
+        admin.execute(f"ALTER FUNCTION {BBOX_OPERATOR} NOT LEAKPROOF")
+        try:
+            assert "reports_geom" not in plan()  # the reason for the mark
+            with caplog.at_level(logging.WARNING, logger="fossatum.store"):
+                PostgresStore(pg_node.store.url, tmp_path, rls="enforce").close()
+            assert f"ALTER FUNCTION {BBOX_OPERATOR} LEAKPROOF" in caplog.text
+        finally:
+            admin.execute(f"ALTER FUNCTION {BBOX_OPERATOR} LEAKPROOF")
