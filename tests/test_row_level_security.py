@@ -236,3 +236,25 @@ def test_the_cop_query_keeps_its_spatial_index_under_the_policies(pg_node: Node,
             assert f"ALTER FUNCTION {BBOX_OPERATOR} LEAKPROOF" in caplog.text
         finally:
             admin.execute(f"ALTER FUNCTION {BBOX_OPERATOR} LEAKPROOF")
+
+
+def test_alerts_and_chat_behind_the_same_wall(pg_node: Node, users: dict[str, User]) -> None:
+    from fossatum.domain.geo import Position
+
+    sami, here = users["sami"], Position(35.2, 8.7)
+    pg_node.raise_alert(actor=sami, uid="alert-national", kind="911", position=here)
+    pg_node.raise_alert(actor=sami, uid="alert-agency", kind="troops-in-contact", position=here, scope="agency")
+    pg_node.post_chat(actor=sami, message_id="m1", room="All Chat Rooms", text="national", position=here, sender_uid="d1")
+    pg_node.post_chat(actor=sami, message_id="m2", room="TN-GN ops", text="agency only", position=here, sender_uid="d1")
+    seen = {}
+    for name in ("sami", "amira", "youssef", "karim", "omar"):
+        viewer = users[name]
+        raw_alerts = {r[0] for r in pg_node.store.read("SELECT uid FROM alerts", viewer=viewer)}
+        raw_chat = {r[0] for r in pg_node.store.read("SELECT id FROM chat", viewer=viewer)}
+        # The filtered reads (the predicate) and the unfiltered ones (the policy) agree.
+        assert raw_alerts == {json.loads(d)["uid"] for d in pg_node.store.alerts(viewer)}, name
+        assert raw_chat == {json.loads(d)["id"] for d in pg_node.store.chat(viewer)}, name
+        seen[name] = (raw_alerts, raw_chat)
+    assert seen["amira"] == ({"alert-national", "alert-agency"}, {"d1:m1", "d1:m2"})
+    assert seen["youssef"] == ({"alert-national"}, {"d1:m1"})  # another Tunisian agency
+    assert seen["karim"] == seen["omar"] == (set(), set())       # other countries: nothing
