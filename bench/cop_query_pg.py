@@ -6,7 +6,9 @@ make 1 M rows take seconds), in the same space (lon 7.5–9.5, lat 34.5–37) an
 Measures p50/p95 of
   (a) raw SQL: GiST box + time window, newest first, no visibility filter (the floor);
   (b) `store.list_reports(viewer, ReportQuery(bbox, since, until))` for a partner viewer and
-      an owner-country viewer (need-to-know predicate inside the SQL).
+      an owner-country viewer (need-to-know predicate inside the SQL), the store connected as
+      the role `fossatum_bench_app` (created if absent): not the owner, so the row-level-security
+      policies apply on top (the viewer declared in each read's transaction).
 The HTTP layer and the SQLite comparison are in bench/cop_query.py.
 
     FOSSATUM_BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres \\
@@ -38,6 +40,7 @@ from fossatum.domain.timeutil import to_text  # noqa: E402
 from fossatum.store.postgres import PostgresStore  # noqa: E402
 from fossatum.store.query import ReportQuery  # noqa: E402
 
+APP_ROLE = "fossatum_bench_app"
 PARTNER = User("dz-liaison", "DZ-GN", "DZA", frozenset({Role.DUTY_OFFICER}))
 OWNER = User("tn-duty", "TN-GN", "TUN", frozenset({Role.DUTY_OFFICER}))
 
@@ -80,9 +83,15 @@ def main() -> None:
             exists = None
         if not exists:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    store = PostgresStore(url, Path(tempfile.gettempdir()))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (APP_ROLE,)).fetchone():
+            conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(APP_ROLE)))
+    parts = urlsplit(url)
+    app_url = parts._replace(netloc=f"{APP_ROLE}@{parts.hostname}:{parts.port or 5432}").geturl()
+    # The admin URL's role owns and migrates (and fills below); the store reads as the app role.
+    store = PostgresStore(app_url, Path(tempfile.gettempdir()), owner_url=url, rls="enforce")
     try:
-        if store.read_one("SELECT COUNT(*) FROM reports")[0] != args.reports:  # type: ignore[index]
+        if store.read_one("SELECT COUNT(*) FROM reports", system=True)[0] != args.reports:  # type: ignore[index]
             started = time.perf_counter()
             with psycopg.connect(url, autocommit=True) as conn:
                 conn.execute("DELETE FROM reports")

@@ -66,7 +66,15 @@ def pg_databases() -> Iterator[PgDatabases]:
         if os.environ.get("CI") == "true":
             pytest.fail(f"the PostgreSQL backend must be tested in CI: {why}")
         pytest.skip(why)
+    databases.ensure_app_role()
+    # Nodes connect as the application role; the maintenance role owns and migrates.
+    before = os.environ.get("FOSSATUM_DATABASE_OWNER_URL")
+    os.environ["FOSSATUM_DATABASE_OWNER_URL"] = databases.owner_settings()
     yield databases
+    if before is None:
+        os.environ.pop("FOSSATUM_DATABASE_OWNER_URL", None)
+    else:
+        os.environ["FOSSATUM_DATABASE_OWNER_URL"] = before
     databases.drop_all()
 
 

@@ -5,6 +5,11 @@ with PostGIS. The session creates `fossatum_test_<pid>_<name>` databases and dro
 the end. Creating or dropping a database costs a checkpoint (~0.5 s), so a test does not
 get a new one: it gets a database put back to a snapshot (delete + copy the rows), the
 PostgreSQL counterpart of copying a template folder for SQLite.
+
+The nodes connect as `fossatum_test_app` — a role that neither owns the tables nor bypasses
+row-level security, as in production — while the maintenance URL's role owns the databases
+and runs the migrations (FOSSATUM_DATABASE_OWNER_URL, set for the session without a database
+name). Snapshots and restores run as the owner (a superuser, unaffected by RLS).
 """
 
 from __future__ import annotations
@@ -18,6 +23,20 @@ import psycopg
 from psycopg import sql
 
 ENV = "FOSSATUM_TEST_DATABASE_URL"
+APP_ROLE = "fossatum_test_app"
+
+
+def _as(url: str, base: str, *, user: str | None = None) -> str:
+    """`url`'s database, reached with `base`'s credentials (or as `user`, without password)."""
+    target = urlsplit(base)._replace(path=urlsplit(url).path)
+    if user is not None:
+        target = target._replace(netloc=f"{user}@{target.hostname}:{target.port or 5432}")
+    return target.geturl()
+
+
+def owner_url(url: str) -> str:
+    """The owner's (maintenance role's) URL of a test database."""
+    return _as(url, os.environ[ENV])
 
 
 @dataclass
@@ -55,8 +74,22 @@ class PgDatabases:
             return None, f"PostgreSQL at {ENV} is not reachable: {' '.join(str(exc).split())}"
         return cls(url), ""
 
+    def ensure_app_role(self) -> None:
+        """The role the test nodes connect as (a cluster-wide role: kept between sessions)."""
+        with psycopg.connect(self.admin_url, autocommit=True) as conn:
+            if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (APP_ROLE,)).fetchone() is None:
+                try:
+                    conn.execute(sql.SQL("CREATE ROLE {} LOGIN NOSUPERUSER NOBYPASSRLS").format(sql.Identifier(APP_ROLE)))
+                except psycopg.errors.DuplicateObject:
+                    pass  # another test session created it meanwhile
+
+    def owner_settings(self) -> str:
+        """FOSSATUM_DATABASE_OWNER_URL for the session: the maintenance role, no database."""
+        return urlsplit(self.admin_url)._replace(path="").geturl()
+
     def url(self, name: str) -> str:
-        return urlsplit(self.admin_url)._replace(path=f"/{self.prefix}_{name}").geturl()
+        """The URL a node of the test database `name` connects with (the application role)."""
+        return _as(f"/{self.prefix}_{name}", self.admin_url, user=APP_ROLE)
 
     def create(self, name: str) -> str:
         """A new, empty database with PostGIS (its schema comes from the store's migrations)."""
@@ -65,7 +98,7 @@ class PgDatabases:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(db)))
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(db)))
         self.created.append(db)
-        with psycopg.connect(self.url(name), autocommit=True) as conn:
+        with psycopg.connect(owner_url(self.url(name)), autocommit=True) as conn:
             conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
         return self.url(name)
 
@@ -79,7 +112,7 @@ class PgDatabases:
     def snapshot(url: str) -> Snapshot:
         """Every row of the application's tables (generated columns left out)."""
         snap = Snapshot()
-        with psycopg.connect(url) as conn:
+        with psycopg.connect(owner_url(url)) as conn:
             for table in _tables(conn):
                 cols = [r[0] for r in conn.execute(
                     "SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0 "
@@ -95,7 +128,7 @@ class PgDatabases:
     @staticmethod
     def restore(url: str, snap: Snapshot) -> None:
         """Put the database back to `snap` (nobody may be connected through a node meanwhile)."""
-        with psycopg.connect(url) as conn, conn.transaction():
+        with psycopg.connect(owner_url(url)) as conn, conn.transaction():
             for table in snap.tables:  # DELETE, not TRUNCATE: no new files to sync for a few rows
                 conn.execute(sql.SQL("DELETE FROM {}").format(sql.Identifier(table)))
             for table, (cols, rows) in snap.tables.items():

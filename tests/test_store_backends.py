@@ -38,7 +38,12 @@ def test_migrations_are_recorded_and_safe_to_run_twice(node: Node) -> None:
     version = node.store.migrate()
     assert node.store.migrate() == version
     rows = node.store.read("SELECT version FROM schema_migrations ORDER BY version")
-    assert [r[0] for r in rows] == list(range(1, version + 1))
+    # Every declared version, once (PostgreSQL's may have gaps: branches number theirs ahead).
+    from fossatum.store import pg_schema, schema
+
+    declared = pg_schema.PG_MIGRATIONS if node.store.backend == "postgres" else schema.MIGRATIONS
+    assert [r[0] for r in rows] == sorted(v for v, _, _ in declared)
+    assert version == max(v for v, _, _ in declared)
 
 
 def test_the_log_stays_one_gap_free_chain_under_concurrent_writers(node: Node, tmp_path: Path) -> None:
@@ -142,7 +147,7 @@ def test_the_demo_runs_on_postgresql_with_a_database_per_node(pg_databases, tmp_
             pg_databases.created.append(node.store.url.rsplit("/", 1)[1])  # dropped with the session's
             assert all(r.ok for r in node.verify())
         tun, dza = ready.nodes["TUN"], ready.nodes["DZA"]
-        released = dza.store.read("SELECT id FROM reports WHERE origin = ?", (tun.node_id,))
+        released = dza.store.read("SELECT id FROM reports WHERE origin = ?", (tun.node_id,), system=True)
         assert released  # the Tunisian node released reports to Algeria, and they arrived
     finally:
         ready.close()

@@ -69,9 +69,11 @@ def node_databases(database_url: str | None, *, fresh: bool = False) -> dict[str
     `database_url` names, created if absent (emptied with `fresh`); None each on SQLite."""
     if not database_url:
         return {c: None for c in COUNTRIES}
+    from .settings import load
     from .store.postgres import sibling_database
 
-    return {c: sibling_database(database_url, f"_{c.lower()}", fresh=fresh) for c in COUNTRIES}
+    owner = load().database_owner_url or None  # creates the databases when the node's role may not
+    return {c: sibling_database(database_url, f"_{c.lower()}", fresh=fresh, owner_url=owner) for c in COUNTRIES}
 
 
 def _has_node(folder: Path, database_url: str | None) -> bool:

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.both_backends
 
 def ids(cluster: Cluster, country: str) -> set[str]:
     """Report ids held by `country`'s node (every row, no viewer filter)."""
-    rows = cluster.nodes[country].store.read("SELECT id FROM reports")
+    rows = cluster.nodes[country].store.read("SELECT id FROM reports", system=True)
     return {r[0] for r in rows}
 
 

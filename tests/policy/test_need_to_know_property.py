@@ -101,8 +101,16 @@ def _populate(node: Node, agencies: list[str], users: list, reports: list) -> No
 
 
 def _all_reports(node: Node) -> list[rules.Report]:
-    rows = node.store.read("SELECT doc FROM reports")
+    rows = node.store.read("SELECT doc FROM reports", system=True)
     return [rules.from_doc(json.loads(r[0])) for r in rows]
+
+
+def _unfiltered(node: Node, viewer: User, sql: str) -> set[str] | None:
+    """Ids a query without any viewer filter returns to `viewer` — on PostgreSQL, where
+    row-level security is the wall under the filter (None on SQLite, which has none)."""
+    if node.store.backend != "postgres":
+        return None
+    return {r[0] for r in node.store.read(sql, viewer=viewer)}
 
 
 # No "explain" phase: it replays a failure thousands of times and adds nothing here.
@@ -125,6 +133,8 @@ def test_every_read_path_returns_exactly_what_the_policy_allows(fresh_database, 
                 allowed = {r.id for r in everything if may_view(viewer, Facts.of_report(r))}
                 listed = {json.loads(d)["id"] for d in node.store.list_reports(viewer, ReportQuery(limit=1000))}
                 assert listed == allowed
+                for raw in ("SELECT id FROM reports", "SELECT DISTINCT report_id FROM report_versions"):
+                    assert _unfiltered(node, viewer, raw) in (None, allowed), raw
                 assert node.store.count_reports(viewer, ReportQuery())["total"] == len(allowed)
                 assert node.store.visible_report_ids(viewer, [r.id for r in everything]) == allowed
                 for r in everything:
@@ -195,7 +205,7 @@ def test_units_and_sections_follow_the_same_rule(fresh_database, agencies, users
                      "audience": {"scope": "national"}}))
             rows = node.store.read(
                 "SELECT id, owner_agency, owner_country, scope, releasable_to, 'units' FROM units UNION ALL "
-                "SELECT id, owner_agency, owner_country, scope, releasable_to, 'sections' FROM sections")
+                "SELECT id, owner_agency, owner_country, scope, releasable_to, 'sections' FROM sections", system=True)
             for viewer in node.store.users():
                 allowed = {(table, oid) for oid, agency, country, scope, rel, table in rows
                            if may_view(viewer, Facts(agency, country, Scope(scope), frozenset(rel.strip(",").split(",")),
@@ -203,6 +213,8 @@ def test_units_and_sections_follow_the_same_rule(fresh_database, agencies, users
                 got = {("units", json.loads(d)["id"]) for d in node.store.units(viewer)}
                 got |= {("sections", json.loads(d)["id"]) for d in node.store.sections(viewer)}
                 assert got == allowed
+                raw = _unfiltered(node, viewer, "SELECT 'units:' || id FROM units UNION ALL SELECT 'sections:' || id FROM sections")
+                assert raw is None or raw == {f"{table}:{oid}" for table, oid in allowed}
                 for table, oid, *_ in ((r[5], r[0]) for r in rows):
                     fetch = node.store.unit_doc if table == "units" else node.store.section_doc
                     assert (fetch(viewer, oid) is not None) == ((table, oid) in allowed)

@@ -237,7 +237,7 @@ class CotServer:
 
     def _anonymous_user(self, unit_id: str) -> tuple[User, dict[str, Any]]:
         """The stand-in user of anonymous devices of a port: a field user of the unit's agency."""
-        row = self.node.store.read_one("SELECT doc FROM units WHERE id = ?", (unit_id,))
+        row = self.node.store.read_one("SELECT doc FROM units WHERE id = ?", (unit_id,), system=True)
         if row is None:
             raise InvalidInput(f"anonymous_unit: no unit {unit_id!r} on this node", field="cot")
         unit = json.loads(row[0])

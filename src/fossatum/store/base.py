@@ -95,10 +95,15 @@ class StoreReads:
 
     origin: str | None
 
-    def read(self, sql: str, params: Any = ()) -> list[tuple[Any, ...]]:
+    # `viewer`: the read is on behalf of that user; `system`: of the node itself. PostgreSQL
+    # declares it to its row-level security (a second wall under `visible_sql`, which every
+    # read of a viewer still applies); SQLite has no such wall and ignores both.
+    def read(self, sql: str, params: Any = (), *, viewer: User | None = None,
+             system: bool = False) -> list[tuple[Any, ...]]:
         raise NotImplementedError
 
-    def read_one(self, sql: str, params: Any = ()) -> tuple[Any, ...] | None:
+    def read_one(self, sql: str, params: Any = (), *, viewer: User | None = None,
+                 system: bool = False) -> tuple[Any, ...] | None:
         raise NotImplementedError
 
     def _write_plain(self, sql: str, params: tuple[Any, ...]) -> None:
@@ -165,7 +170,8 @@ class StoreReads:
     def report_doc(self, viewer: User, report_id: str) -> str | None:
         """The stored JSON of a report if `viewer` may see it (else None, as if absent)."""
         where, params = visible_sql(viewer, "r")
-        row = self.read_one(f"SELECT r.doc FROM reports r WHERE r.id = ? AND {where}", (report_id, *params))
+        row = self.read_one(f"SELECT r.doc FROM reports r WHERE r.id = ? AND {where}", (report_id, *params),
+                           viewer=viewer)
         return row[0] if row else None
 
     def report_doc_for_update(self, tx: Tx, report_id: str) -> str | None:
@@ -177,7 +183,8 @@ class StoreReads:
             return []
         # Earlier versions are shown as far as the current audience reaches: a version
         # that was narrower (e.g. a draft) is still only seen by who may see it now.
-        rows = self.read("SELECT doc FROM report_versions WHERE report_id = ? ORDER BY version", (report_id,))
+        rows = self.read("SELECT doc FROM report_versions WHERE report_id = ? ORDER BY version", (report_id,),
+                         viewer=viewer)
         return [r[0] for r in rows]
 
     def visible_report_ids(self, viewer: User, ids: list[str]) -> set[str]:
@@ -185,7 +192,7 @@ class StoreReads:
             return set()
         where, params = visible_sql(viewer, "r")
         marks = ", ".join("?" for _ in ids)
-        rows = self.read(f"SELECT r.id FROM reports r WHERE r.id IN ({marks}) AND {where}", (*ids, *params))
+        rows = self.read(f"SELECT r.id FROM reports r WHERE r.id IN ({marks}) AND {where}", (*ids, *params), viewer=viewer)
         return {r[0] for r in rows}
 
     def list_reports(self, viewer: User, query: ReportQuery) -> list[str]:
@@ -196,28 +203,31 @@ class StoreReads:
             f"SELECT r.doc FROM reports r WHERE {where}{filters} "
             "ORDER BY r.observed_at DESC, r.id DESC LIMIT ?"
         )
-        return [row[0] for row in self.read(sql, (*params, *fparams, query.limit + 1))]
+        return [row[0] for row in self.read(sql, (*params, *fparams, query.limit + 1), viewer=viewer)]
 
     def count_reports(self, viewer: User, query: ReportQuery, group_by: str | None = None) -> dict[str, int]:
         where, params = visible_sql(viewer, "r")
         filters, fparams = report_filters(query, alias="r", spatial=self._bbox_sql, paging=False)
         if group_by is None:
-            row = self.read_one(f"SELECT COUNT(*) FROM reports r WHERE {where}{filters}", (*params, *fparams))
+            row = self.read_one(f"SELECT COUNT(*) FROM reports r WHERE {where}{filters}", (*params, *fparams),
+                               viewer=viewer)
             return {"total": row[0] if row else 0}
         rows = self.read(
             f"SELECT r.{group_by}, COUNT(*) FROM reports r WHERE {where}{filters} GROUP BY r.{group_by}",
-            (*params, *fparams),
+            (*params, *fparams), viewer=viewer,
         )
         return {str(k): n for k, n in rows}
 
     # --- units and sections ------------------------------------------------------------
     def _visible_docs(self, table: str, viewer: User, order: str) -> list[str]:
         where, params = visible_sql(viewer, "t")
-        return [r[0] for r in self.read(f"SELECT t.doc FROM {table} t WHERE {where} ORDER BY t.{order}", params)]
+        return [r[0] for r in self.read(f"SELECT t.doc FROM {table} t WHERE {where} ORDER BY t.{order}", params,
+                                        viewer=viewer)]
 
     def _visible_doc(self, table: str, viewer: User, object_id: str) -> str | None:
         where, params = visible_sql(viewer, "t")
-        row = self.read_one(f"SELECT t.doc FROM {table} t WHERE t.id = ? AND {where}", (object_id, *params))
+        row = self.read_one(f"SELECT t.doc FROM {table} t WHERE t.id = ? AND {where}", (object_id, *params),
+                           viewer=viewer)
         return row[0] if row else None
 
     def units(self, viewer: User) -> list[str]:
@@ -230,7 +240,7 @@ class StoreReads:
         if self.unit_doc(viewer, unit_id) is None:
             return []
         rows = self.read("SELECT at, lat, lon FROM unit_positions WHERE unit_id = ? ORDER BY at DESC LIMIT ?",
-                         (unit_id, limit))
+                         (unit_id, limit), viewer=viewer)
         return [{"at": at, "lat": lat, "lon": lon} for at, lat, lon in rows]
 
     def sections(self, viewer: User) -> list[str]:
@@ -247,12 +257,13 @@ class StoreReads:
     def alerts(self, viewer: User, *, active_only: bool = True) -> list[str]:
         where, params = visible_sql(viewer, "a")
         state = " AND a.state = 'raised'" if active_only else ""
-        return [r[0] for r in self.read(f"SELECT a.doc FROM alerts a WHERE {where}{state} ORDER BY a.at DESC", params)]
+        return [r[0] for r in self.read(f"SELECT a.doc FROM alerts a WHERE {where}{state} ORDER BY a.at DESC", params,
+                                        viewer=viewer)]
 
     def chat(self, viewer: User, *, limit: int = 100) -> list[str]:
         where, params = visible_sql(viewer, "c")
         return [r[0] for r in self.read(f"SELECT c.doc FROM chat c WHERE {where} ORDER BY c.at DESC LIMIT ?",
-                                        (*params, limit))]
+                                        (*params, limit), viewer=viewer)]
 
     # --- the log -----------------------------------------------------------------------
     def origins(self) -> dict[str, int]:

@@ -8,6 +8,11 @@
 - Commits of other processes on the same database (several API workers of one node) reach
   the listeners registered with `on_commit(..., other_workers=True)` through LISTEN/NOTIFY:
   the committing transaction notifies its log range, a listener thread reads those entries.
+- Need-to-know twice: every read of a viewer declares that viewer in its transaction
+  (`set_config`, pipelined with the query), and the tables' row-level-security policies
+  (pg_schema.py, migration 8) apply the same rule as the SQL filter; the node's own service
+  paths declare `fossatum.system`. The node should connect as a role that neither owns the
+  tables nor bypasses RLS; migrations then run over FOSSATUM_DATABASE_OWNER_URL (docs/postgres.md).
 - psycopg's errors become `Conflict` (constraint violations) and `StoreUnavailable`
   (server down, connection lost, deadlock): nothing partial is committed, and the pool
   checks a connection before lending it, so the node reconnects by itself.
@@ -32,12 +37,14 @@ from psycopg import errors as pg_errors
 from psycopg import sql
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from ..domain.org import User
 from ..errors import Conflict, FossatumError, StoreUnavailable
 from ..log.entry import Entry
 from ..log.signing import NodeKey
+from ..policy.predicate import session_values
 from . import projector
 from .base import ENTRY_COLUMNS, StoreReads, Tx, row_entry
-from .pg_schema import PG_LATEST, PG_MIGRATIONS
+from .pg_schema import BBOX_OPERATOR, PG_LATEST, PG_MIGRATIONS, RLS_TABLES
 from .schema import PROJECTION_TABLES
 
 log = logging.getLogger("fossatum.store")
@@ -47,6 +54,9 @@ NOTIFY_MAX = 7000  # bytes of a NOTIFY payload (the server's limit is 8000)
 WRITER_LOCK = 0x466F7373  # "Foss": one writer at a time per node database
 MIGRATION_LOCK = 0x466F7374
 CONNECT_SECONDS = 5
+RLS_MODES = ("enforce", "warn")
+# One statement declares who reads (or that the node itself does) for the transaction.
+DECLARE = "SELECT " + ", ".join(f"set_config('{name}', %s, true)" for name in session_values(None))
 
 
 @functools.lru_cache(maxsize=4096)
@@ -101,6 +111,9 @@ def _mapped_errors(url: str) -> Iterator[None]:
         yield
     except pg_errors.IntegrityError as exc:
         raise Conflict(f"conflicts with stored data: {_one_line(exc)}") from None
+    except pg_errors.InsufficientPrivilege as exc:
+        raise FossatumError(f"database {redact(url)} refused: {_one_line(exc)} "
+                            "(see FOSSATUM_DATABASE_OWNER_URL in docs/postgres.md)") from None
     except (psycopg.OperationalError, PoolTimeout) as exc:
         raise StoreUnavailable(f"database {redact(url)} unavailable: {_one_line(exc)}") from None
 
@@ -108,8 +121,19 @@ def _mapped_errors(url: str) -> Iterator[None]:
 class PostgresStore(StoreReads):
     backend = "postgres"
 
-    def __init__(self, url: str, data_dir: Path, *, key: NodeKey | None = None, max_connections: int = 10) -> None:
+    def __init__(self, url: str, data_dir: Path, *, key: NodeKey | None = None, max_connections: int = 10,
+                 owner_url: str | None = None, rls: str | None = None) -> None:
+        if owner_url is None or rls is None:
+            from ..settings import load
+
+            conf = load()
+            owner_url = conf.database_owner_url if owner_url is None else owner_url
+            rls = conf.database_rls if rls is None else rls
+        if rls not in RLS_MODES:
+            raise FossatumError(f"FOSSATUM_DATABASE_RLS must be one of {', '.join(RLS_MODES)}, got {rls!r}")
         self.url = url
+        self.owner_url = owner_database_url(owner_url, url) if owner_url else None
+        self.rls = rls
         # Not a file: the folder beside it (node key, gateway status) is what callers use.
         self.path = Path(data_dir) / "postgresql"
         self.key = key
@@ -125,18 +149,42 @@ class PostgresStore(StoreReads):
         self._notifier: threading.Thread | None = None
         self._listening = threading.Event()
         self._closed = threading.Event()
-        self.migrate()
+        try:
+            self.migrate()
+            self._check_role()
+        except BaseException:
+            self._pool.close()
+            raise
         self.origin = self.meta("node_id")
 
     # --- connections -------------------------------------------------------------------
-    def read(self, sql: str, params: Any = ()) -> list[tuple[Any, ...]]:
-        """Rows of a read-only query (portable SQL, `?` placeholders)."""
+    def read(self, sql: str, params: Any = (), *, viewer: User | None = None,
+             system: bool = False) -> list[tuple[Any, ...]]:
+        """Rows of a read-only query (portable SQL, `?` placeholders), as `viewer` or as the
+        node itself (`system`); with neither, the row-level-secured tables show no row."""
         with _mapped_errors(self.url), self._pool.connection() as conn:
-            return conn.execute(to_pg(sql), tuple(params)).fetchall()
+            if viewer is None and not system:
+                return conn.execute(to_pg(sql), tuple(params)).fetchall()
+            return self._declared(conn, sql, params, viewer, system).fetchall()
 
-    def read_one(self, sql: str, params: Any = ()) -> tuple[Any, ...] | None:
+    def read_one(self, sql: str, params: Any = (), *, viewer: User | None = None,
+                 system: bool = False) -> tuple[Any, ...] | None:
         with _mapped_errors(self.url), self._pool.connection() as conn:
-            return conn.execute(to_pg(sql), tuple(params)).fetchone()
+            if viewer is None and not system:
+                return conn.execute(to_pg(sql), tuple(params)).fetchone()
+            return self._declared(conn, sql, params, viewer, system).fetchone()
+
+    @staticmethod
+    def _declared(conn: psycopg.Connection[Any], sql: str, params: Any, viewer: User | None,
+                  system: bool) -> psycopg.Cursor[Any]:
+        """Run `sql` after declaring the reader, in one exchange with the server: pipelined
+        statements up to the pipeline's Sync are one implicit transaction, so the declaration
+        (`set_config(…, true)`) holds for the query and ends with it, error or not. (An explicit
+        BEGIN/COMMIT would cost two more steps: measured 3x the time of this.)"""
+        with conn.pipeline():
+            conn.execute(DECLARE, tuple(session_values(viewer, system=system).values()))
+            cur = conn.execute(to_pg(sql), tuple(params))
+        return cur
 
     def _write_plain(self, sql: str, params: tuple[Any, ...]) -> None:
         with _mapped_errors(self.url), self._pool.connection() as conn:
@@ -150,28 +198,84 @@ class PostgresStore(StoreReads):
             self._pool.close()
 
     def migrate(self) -> int:
-        """Apply missing migrations in order (PostGIS first); returns the schema version."""
-        with _mapped_errors(self.url), self._pool.connection() as conn, conn.transaction():
+        """Apply missing migrations in order (PostGIS first) — over the owner's connection
+        when one is configured, which then grants the node's role what it needs; returns the
+        schema version."""
+        # None: no schema yet; False: a schema the node's role was not granted (yet).
+        readable = (self.read_one("SELECT CASE WHEN to_regclass('schema_migrations') IS NULL THEN NULL "
+                                  "ELSE has_table_privilege('schema_migrations', 'SELECT') END") or (None,))[0]
+        applied = self.read("SELECT version FROM schema_migrations") if readable else []
+        missing = {v for v, _, _ in PG_MIGRATIONS} - {row[0] for row in applied}
+        if self.owner_url is None:
+            if missing:
+                with _mapped_errors(self.url), self._pool.connection() as conn:
+                    self._migrate(conn, self.url)
+            return PG_LATEST
+        if not missing:
+            return PG_LATEST
+        with _mapped_errors(self.owner_url), psycopg.connect(self.owner_url, connect_timeout=CONNECT_SECONDS,
+                                                             autocommit=True) as conn:
+            app, app_db = self.read_one("SELECT current_user, current_database()") or ("", "")
+            owner_db = conn.execute("SELECT current_database()").fetchone()
+            if owner_db is None or owner_db[0] != app_db:
+                raise FossatumError(f"FOSSATUM_DATABASE_OWNER_URL names the database {owner_db[0] if owner_db else ''}, "
+                                    f"FOSSATUM_DATABASE_URL {app_db}: they must name the same one")
+            self._migrate(conn, self.owner_url, grant_to=app)
+        return PG_LATEST
+
+    @staticmethod
+    def _migrate(conn: psycopg.Connection[Any], url: str, *, grant_to: str | None = None) -> None:
+        with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+            # Data migrations touch row-level-secured tables, whose policies bind the owner too.
+            conn.execute(DECLARE, tuple(session_values(None, system=True).values()))
             if conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'postgis'").fetchone() is None:
                 try:
                     with conn.transaction():
                         conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
                 except psycopg.Error as exc:
                     raise StoreUnavailable(
-                        f"PostGIS is missing in {redact(self.url)} and could not be enabled ({_one_line(exc)}); "
+                        f"PostGIS is missing in {redact(url)} and could not be enabled ({_one_line(exc)}); "
                         "install it (Debian: apt-get install postgresql-15-postgis-3) and run CREATE EXTENSION postgis"
                     ) from None
             conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
                          "name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())")
             done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
-            for version, name, statements in PG_MIGRATIONS:
+            for version, name, statements in sorted(PG_MIGRATIONS, key=lambda m: m[0]):
                 if version in done:
                     continue
                 for statement in statements:
                     conn.execute(statement)  # type: ignore[arg-type]
                 conn.execute("INSERT INTO schema_migrations (version, name) VALUES (%s, %s)", (version, name))
-        return PG_LATEST
+            if grant_to is not None:
+                _grant(conn, grant_to)
+
+    def _check_role(self) -> None:
+        """Refuse (or, with FOSSATUM_DATABASE_RLS=warn, warn) when the node's role would not
+        be held by row-level security: a superuser or BYPASSRLS role skips it, the tables'
+        owner may switch it off."""
+        row = self.read_one(
+            "SELECT r.rolname, r.rolsuper, r.rolbypassrls, EXISTS (SELECT 1 FROM pg_class c "
+            "WHERE c.oid = to_regclass(t.name) AND pg_has_role(current_user, c.relowner, 'MEMBER')) "
+            "FROM pg_roles r, unnest(?::text[]) AS t(name) WHERE r.rolname = current_user "
+            "ORDER BY 4 DESC LIMIT 1", (list(RLS_TABLES),))
+        if row is None:
+            return
+        role, superuser, bypass, owner = row
+        what = ("a superuser" if superuser else "a BYPASSRLS role" if bypass
+                else "the owner of the tables" if owner else None)
+        if what is None:
+            leakproof = self.read_one(f"SELECT proleakproof FROM pg_proc WHERE oid = to_regprocedure('{BBOX_OPERATOR}')")
+            if leakproof == (False,):
+                log.warning("under row-level security the COP query cannot use the spatial index until a superuser "
+                            "runs in this database: ALTER FUNCTION %s LEAKPROOF (docs/postgres.md)", BBOX_OPERATOR)
+            return
+        problem = (f"FOSSATUM_DATABASE_URL connects as {role}, {what}: row-level security is no wall for it; "
+                   "connect as a role without SUPERUSER, BYPASSRLS or table ownership and run migrations over "
+                   "FOSSATUM_DATABASE_OWNER_URL (docs/postgres.md)")
+        if self.rls == "enforce":
+            raise FossatumError(f"{problem}, or set FOSSATUM_DATABASE_RLS=warn for development")
+        log.warning("%s", problem)
 
     # --- writes ------------------------------------------------------------------------
     def on_commit(self, listener: Callable[[Tx], None], *, other_workers: bool = False) -> None:
@@ -231,7 +335,9 @@ class PostgresStore(StoreReads):
     def transaction(self) -> Iterator[Tx]:
         with _mapped_errors(self.url), self._pool.connection() as conn:
             with conn.transaction():
-                conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITER_LOCK,))
+                # The writer lock, and the node's own service path (row-level security: every row).
+                conn.execute("SELECT pg_advisory_xact_lock(%s), " + DECLARE.removeprefix("SELECT "),
+                             (WRITER_LOCK, *session_values(None, system=True).values()))
                 tx = PgTx(conn, self.key, self.origin)
                 yield tx
                 if tx.appended or tx.purged:
@@ -247,9 +353,11 @@ class PostgresStore(StoreReads):
         self.key, self.origin = key, origin
 
     # --- reads that need the backend -----------------------------------------------------
-    def _scan(self, sql: str, params: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+    def _scan(self, sql: str, params: tuple[Any, ...] = (), *, system: bool = False) -> Iterator[tuple[Any, ...]]:
         """Stream a long result through a server-side cursor on a connection of its own."""
         with _mapped_errors(self.url), self._pool.connection() as conn, conn.transaction():
+            if system:
+                conn.execute(DECLARE, tuple(session_values(None, system=True).values()))
             with conn.cursor(name="fossatum_scan") as cur:
                 cur.itersize = 2000
                 cur.execute(to_pg(sql), params)
@@ -257,7 +365,7 @@ class PostgresStore(StoreReads):
 
     def own_report_docs(self) -> Iterator[str]:
         """Every report this node originated, in filing order (for export by the node itself)."""
-        for row in self._scan("SELECT doc FROM reports WHERE origin = ? ORDER BY rid", (self.origin,)):
+        for row in self._scan("SELECT doc FROM reports WHERE origin = ? ORDER BY rid", (self.origin,), system=True):
             yield row[0]
 
     @staticmethod
@@ -286,6 +394,7 @@ class PostgresStore(StoreReads):
         total = 0
         with _mapped_errors(self.url), self._pool.connection() as conn, conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITER_LOCK,))
+            conn.execute(DECLARE, tuple(session_values(None, system=True).values()))
             for table in PROJECTION_TABLES:
                 conn.execute(f"DELETE FROM {table}")  # type: ignore[arg-type]
             conn.execute("DELETE FROM meta WHERE name IN ('node_id', 'country', 'name', 'public_key')")
@@ -323,13 +432,37 @@ def check_server(url: str) -> None:
                                    "(Debian: apt-get install postgresql-15-postgis-3)")
 
 
-def sibling_database(url: str, suffix: str, *, fresh: bool = False) -> str:
-    """URL of the database `<name><suffix>` on the server of `url`, created if absent (re-created if `fresh`)."""
+def owner_database_url(owner_url: str, url: str) -> str:
+    """The owner's URL; one that names no database is for the database of `url` (so one
+    setting serves several node databases on a server, as the demo's)."""
+    parts = urlsplit(owner_url)
+    if parts.path in ("", "/"):
+        return parts._replace(path=urlsplit(url).path).geturl()
+    return owner_url
+
+
+def _grant(conn: psycopg.Connection[Any], role: str) -> None:
+    """Give the node's role (not the owner) the rows it needs: data, not DDL."""
+    if conn.execute("SELECT current_user = %s", (role,)).fetchone() == (True,):
+        return  # the owner itself (a superuser "belongs" to every role: no pg_has_role here)
+    objects = conn.execute(
+        "SELECT c.relname, c.relkind FROM pg_class c LEFT JOIN pg_depend d ON d.objid = c.oid AND d.deptype = 'e' "
+        "WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'v', 'S') AND d.objid IS NULL "
+        "AND pg_has_role(current_user, c.relowner, 'USAGE')").fetchall()
+    for name, kind in objects:
+        rights = "USAGE, SELECT" if kind == "S" else "SELECT, INSERT, UPDATE, DELETE"
+        conn.execute(sql.SQL("GRANT {} ON {} TO {}").format(sql.SQL(rights), sql.Identifier(name), sql.Identifier(role)))
+
+
+def sibling_database(url: str, suffix: str, *, fresh: bool = False, owner_url: str | None = None) -> str:
+    """URL of the database `<name><suffix>` on the server of `url`, created if absent (re-created if
+    `fresh`) — by the owner role when one is given (FOSSATUM_DATABASE_OWNER_URL without a database)."""
     parts = urlsplit(url)
     name = parts.path.lstrip("/") or "postgres"
     sibling = f"{name}{suffix}"
-    check_server(url)
-    with _mapped_errors(url), psycopg.connect(url, connect_timeout=CONNECT_SECONDS, autocommit=True) as conn:
+    admin = owner_database_url(owner_url, url) if owner_url else url
+    check_server(admin)
+    with _mapped_errors(admin), psycopg.connect(admin, connect_timeout=CONNECT_SECONDS, autocommit=True) as conn:
         if fresh:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(sibling)))
         if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (sibling,)).fetchone() is None:

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from ..domain.org import User
 from ..errors import Conflict, IntegrityError, StoreUnavailable
 from ..log.entry import Entry
 from ..log.signing import NodeKey
@@ -63,11 +64,14 @@ class SQLiteStore(StoreReads):
                 self._readers.append(conn)
         return conn
 
-    def read(self, sql: str, params: Any = ()) -> list[tuple[Any, ...]]:
-        """Rows of a read-only query (portable SQL, `?` placeholders), on this thread's reader."""
+    def read(self, sql: str, params: Any = (), *, viewer: User | None = None,
+             system: bool = False) -> list[tuple[Any, ...]]:
+        """Rows of a read-only query (portable SQL, `?` placeholders), on this thread's reader.
+        `viewer`/`system` declare the reader to PostgreSQL's row-level security; not here."""
         return self._reader().execute(sql, params).fetchall()
 
-    def read_one(self, sql: str, params: Any = ()) -> tuple[Any, ...] | None:
+    def read_one(self, sql: str, params: Any = (), *, viewer: User | None = None,
+                 system: bool = False) -> tuple[Any, ...] | None:
         return self._reader().execute(sql, params).fetchone()
 
     def close(self) -> None:
