@@ -154,11 +154,35 @@ def test_the_node_refuses_to_start_as_a_role_the_wall_does_not_hold(pg_node: Nod
     with caplog.at_level(logging.WARNING, logger="fossatum.store"):
         PostgresStore(superuser, tmp_path, rls="warn").close()
     assert "a superuser: row-level security is no wall" in caplog.text
-    with pytest.raises(FossatumError, match="FOSSATUM_DATABASE_RLS must be one of enforce, warn, got 'off'"):
+    with pytest.raises(FossatumError, match="FOSSATUM_DATABASE_RLS must be one of auto, enforce, warn, got 'off'"):
         PostgresStore(pg_node.store.url, tmp_path, rls="off")
     unmigrated = pg_databases.create("mismatch")
     with pytest.raises(FossatumError, match="OWNER_URL names the database postgres, .*: they must name the same one"):
         PostgresStore(unmigrated, tmp_path, rls="enforce", owner_url=superuser.rsplit("/", 1)[0] + "/postgres")
+
+
+def test_by_default_a_superuser_url_migrates_and_the_node_works_as_a_role_the_wall_holds(
+        pg_node: Node, users: dict[str, User], mixed: dict[str, str], tmp_path: Path,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """`auto` (the default): one superuser URL, no owner URL — what a newcomer types. The node
+    still starts, and its pooled connections work as NODE_ROLE: a forgotten filter is filtered."""
+    from pg_databases import owner_url
+
+    from fossatum.store.postgres import NODE_ROLE, PostgresStore
+
+    with caplog.at_level(logging.WARNING, logger="fossatum.store"):
+        store = PostgresStore(owner_url(pg_node.store.url), tmp_path, rls="auto", owner_url="")
+    try:
+        assert f"the node works as role {NODE_ROLE}" in caplog.text
+        assert store.read("SELECT current_user, session_user") == [(NODE_ROLE, "postgres")]
+        assert store.read("SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user") == [(False,)]
+        karim, omar = users["karim"], users["omar"]
+        assert store.read("SELECT id FROM reports") == []
+        for viewer in (karim, omar):
+            assert {r[0] for r in store.read("SELECT id FROM reports", viewer=viewer)} == _allowed(pg_node, viewer)
+        assert mixed["agency"] not in {r[0] for r in store.read("SELECT id FROM reports", viewer=omar)}
+    finally:
+        store.close()
 
 
 def test_the_table_owner_is_refused_too_and_the_wall_still_holds_it(pg_node: Node, users: dict[str, User],

@@ -54,7 +54,10 @@ NOTIFY_MAX = 7000  # bytes of a NOTIFY payload (the server's limit is 8000)
 WRITER_LOCK = 0x466F7373  # "Foss": one writer at a time per node database
 MIGRATION_LOCK = 0x466F7374
 CONNECT_SECONDS = 5
-RLS_MODES = ("enforce", "warn")
+RLS_MODES = ("auto", "enforce", "warn")
+# The role a node works as when its URL's role would not be held by row-level security and
+# no owner URL is given (FOSSATUM_DATABASE_RLS=auto): NOLOGIN, owns nothing, no BYPASSRLS.
+NODE_ROLE = "fossatum_node"
 # One statement declares who reads (or that the node itself does) for the transaction.
 DECLARE = "SELECT " + ", ".join(f"set_config('{name}', %s, true)" for name in session_values(None))
 
@@ -138,9 +141,16 @@ class PostgresStore(StoreReads):
         self.path = Path(data_dir) / "postgresql"
         self.key = key
         check_server(url)
+        # With one all-powerful URL (a superuser, the tables' owner) and no owner URL, `auto`
+        # keeps the wall: that URL migrates, and every pooled connection works as NODE_ROLE.
+        self.node_role: str | None = None
+        if rls == "auto" and self.owner_url is None:
+            self.node_role = _node_role_for(url)
+            if self.node_role is not None:
+                self.owner_url = url
         self._pool = ConnectionPool(url, min_size=1, max_size=max_connections, open=False,
                                     kwargs={"autocommit": True}, check=ConnectionPool.check_connection,
-                                    name="fossatum")
+                                    configure=self._configure if self.node_role else None, name="fossatum")
         with _mapped_errors(url):
             self._pool.open(wait=True, timeout=CONNECT_SECONDS)
         self._listeners: list[Callable[[Tx], None]] = []
@@ -158,6 +168,9 @@ class PostgresStore(StoreReads):
         self.origin = self.meta("node_id")
 
     # --- connections -------------------------------------------------------------------
+    def _configure(self, conn: psycopg.Connection[Any]) -> None:
+        conn.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(self.node_role or "")))
+
     def read(self, sql: str, params: Any = (), *, viewer: User | None = None,
              system: bool = False) -> list[tuple[Any, ...]]:
         """Rows of a read-only query (portable SQL, `?` placeholders), as `viewer` or as the
@@ -211,7 +224,7 @@ class PostgresStore(StoreReads):
                 with _mapped_errors(self.url), self._pool.connection() as conn:
                     self._migrate(conn, self.url)
             return PG_LATEST
-        if not missing:
+        if not missing and self.node_role is None:
             return PG_LATEST
         with _mapped_errors(self.owner_url), psycopg.connect(self.owner_url, connect_timeout=CONNECT_SECONDS,
                                                              autocommit=True) as conn:
@@ -220,7 +233,11 @@ class PostgresStore(StoreReads):
             if owner_db is None or owner_db[0] != app_db:
                 raise FossatumError(f"FOSSATUM_DATABASE_OWNER_URL names the database {owner_db[0] if owner_db else ''}, "
                                     f"FOSSATUM_DATABASE_URL {app_db}: they must name the same one")
-            self._migrate(conn, self.owner_url, grant_to=app)
+            if missing:
+                self._migrate(conn, self.owner_url, grant_to=app)
+            else:  # NODE_ROLE may be new to a database migrated before: cheap, idempotent
+                with conn.transaction():
+                    _grant(conn, app)
         return PG_LATEST
 
     @staticmethod
@@ -273,7 +290,7 @@ class PostgresStore(StoreReads):
         problem = (f"FOSSATUM_DATABASE_URL connects as {role}, {what}: row-level security is no wall for it; "
                    "connect as a role without SUPERUSER, BYPASSRLS or table ownership and run migrations over "
                    "FOSSATUM_DATABASE_OWNER_URL (docs/postgres.md)")
-        if self.rls == "enforce":
+        if self.rls != "warn":  # `auto` got here only with an owner URL of the admin's choosing
             raise FossatumError(f"{problem}, or set FOSSATUM_DATABASE_RLS=warn for development")
         log.warning("%s", problem)
 
@@ -430,6 +447,38 @@ def check_server(url: str) -> None:
         if conn.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'postgis'").fetchone() is None:
             raise StoreUnavailable(f"PostGIS is not installed on the server of {redact(url)} "
                                    "(Debian: apt-get install postgresql-15-postgis-3)")
+
+
+def _node_role_for(url: str) -> str | None:
+    """NODE_ROLE when `url`'s role would not be held by row-level security (a superuser, a
+    BYPASSRLS role, the tables' owner, or the role about to create them), created if
+    absent and granted to that role so it may SET ROLE; None when `url`'s role is already
+    a role the wall holds (a dedicated login role, migrated by someone else)."""
+    with _mapped_errors(url), psycopg.connect(url, connect_timeout=CONNECT_SECONDS, autocommit=True) as conn:
+        role, powerful, owns = conn.execute(
+            "SELECT r.rolname, r.rolsuper OR r.rolbypassrls, "
+            "COALESCE((SELECT pg_has_role(current_user, c.relowner, 'MEMBER') FROM pg_class c "
+            "WHERE c.oid = to_regclass('reports')), true) "
+            "FROM pg_roles r WHERE r.rolname = current_user").fetchone() or ("", False, False)
+        if not (powerful or owns):
+            return None
+        try:
+            with conn.transaction():
+                if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (NODE_ROLE,)).fetchone() is None:
+                    conn.execute(sql.SQL("CREATE ROLE {} NOLOGIN NOSUPERUSER NOBYPASSRLS").format(
+                        sql.Identifier(NODE_ROLE)))
+                if conn.execute("SELECT pg_has_role(current_user, %s, 'MEMBER')", (NODE_ROLE,)).fetchone() != (True,):
+                    conn.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(NODE_ROLE), sql.Identifier(role)))
+        except psycopg.Error as exc:
+            raise FossatumError(
+                f"FOSSATUM_DATABASE_URL connects as {role}, for whom row-level security is no wall, and the node "
+                f"could not set up its own role {NODE_ROLE} ({_one_line(exc)}); ask a DBA for "
+                f"CREATE ROLE {NODE_ROLE} NOLOGIN; GRANT {NODE_ROLE} TO {role}; or give the node a login role "
+                "of its own with FOSSATUM_DATABASE_OWNER_URL (docs/postgres.md)") from None
+    log.warning("FOSSATUM_DATABASE_URL connects as %s, for whom row-level security is no wall: the node works as "
+                "role %s (SET ROLE), which it holds; in production give the node a login role of its own and "
+                "FOSSATUM_DATABASE_OWNER_URL (docs/postgres.md)", role, NODE_ROLE)
+    return NODE_ROLE
 
 
 def owner_database_url(owner_url: str, url: str) -> str:
