@@ -303,10 +303,13 @@ def _serve(node: Node, host: str, port: int, banner: list[str] | None = None, *,
               help="Port of the Tunisian node; the Algerian and Libyan nodes take the next two.")
 @click.option("--setup-only", is_flag=True, help="Create the demo data, do not serve.")
 @click.option("--fresh", is_flag=True, help="Start again from an empty demo folder.")
+@click.option("--cot", "cot_urls", multiple=True, metavar="URL",
+              help="TAK gateway of the Tunisian node, e.g. tcp://127.0.0.1:8087 (repeatable).")
 @click.option("--database-url", default=None, metavar="URL",
               help="Keep the demo nodes in PostgreSQL: databases <name>_tun, _dza, _lby beside the one named "
                    "(created if absent); default: FOSSATUM_DATABASE_URL, else SQLite.")
-def demo(data_dir: Path, host: str, port: int, setup_only: bool, fresh: bool, database_url: str | None) -> None:
+def demo(data_dir: Path, host: str, port: int, setup_only: bool, fresh: bool, cot_urls: tuple[str, ...],
+         database_url: str | None) -> None:
     """Create (or reuse) three federated demo nodes — Tunisia, Algeria, Libya — and serve them."""
     from . import demo as demo_mod
 
@@ -333,7 +336,7 @@ def demo(data_dir: Path, host: str, port: int, setup_only: bool, fresh: bool, da
     nodes = list(ready.nodes.values())
     numbers = demo_mod.ports(port)
     _serve(nodes[0], host, numbers["TUN"], banner=lines,
-           also=[(ready.nodes[c], numbers[c]) for c in demo_mod.COUNTRIES[1:]])
+           also=[(ready.nodes[c], numbers[c]) for c in demo_mod.COUNTRIES[1:]], cot=list(cot_urls))
 
 
 @cli.group()

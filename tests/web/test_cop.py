@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import ROOT, Demo, Page, shot
+from .conftest import PASSWORD, ROOT, Demo, Page, shot
 
 pytestmark = pytest.mark.slow
 
@@ -197,3 +197,72 @@ def test_urgent_flag_reaches_the_other_duty_officer(open_page: Any, demo: Demo) 
     assert demo.api("GET", f"/reports/{report}", "amira").json()["state"] == "validated"
     assert_clean(amira, demo)
     assert_clean(youssef, demo)
+
+
+class TakDevice:
+    """A field team's TAK device on the demo's gateway: a plain CoT-over-TCP client."""
+
+    def __init__(self, demo: Demo, username: str, uid: str, callsign: str) -> None:
+        import socket
+
+        self.uid, self.callsign = uid, callsign
+        self.sock = socket.create_connection(("127.0.0.1", demo.cot_port), timeout=10)
+        self.sock.sendall(f'<auth><cot username="{username}" password="{PASSWORD}" uid="{uid}" '
+                          f'callsign="{callsign}"/></auth>'.encode())
+
+    def send(self, uid: str, type_: str, lat: float, lon: float, detail: str = "") -> None:
+        from fossatum.cot.codec import event_xml
+
+        now = datetime.now(UTC)
+        self.sock.sendall(event_xml(uid=uid, type_=type_, time=now, stale=now + timedelta(minutes=5), lat=lat, lon=lon,
+                                    how="m-g", detail=detail))
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def test_a_field_alert_reaches_the_officer_live_and_not_the_foreign_liaison(open_page: Any, demo: Demo) -> None:
+    amira = open_page("amira")            # TN duty officer
+    karim = open_page("karim")            # the Algerian liaison officer at the Tunisian centre
+    device = TakDevice(demo, "patrol.chaambi", "ANDROID-E2E-CHAAMBI", "FAUCON-E2E")
+    uid = f"ANDROID-E2E-CHAAMBI-9-1-1-{datetime.now(UTC):%H%M%S%f}"
+    lat, lon = 35.2211, 8.6502
+    try:
+        device.send(uid, "b-a-o-tbl", lat, lon, detail='<emergency type="911 Alert">FAUCON-E2E</emergency>'
+                                                       "<remarks>under fire at the ridge</remarks>")
+        banner = amira.page.locator(f"[data-testid=field-alert][data-uid='{uid}']")
+        banner.wait_for(timeout=20_000)  # another page than the sender's: see the note above
+        text = banner.inner_text()
+        assert "911" in text and "FAUCON-E2E" in text and "under fire at the ridge" in text and "35.22" in text
+        marker = amira.page.locator(f".field-alert-marker [data-uid='{uid}']")
+        assert marker.count() == 1
+        banner.click()  # centres the map on the alert
+        amira.page.wait_for_timeout(600)
+        box, spot = amira.page.locator("#map").bounding_box(), marker.bounding_box()
+        assert abs(spot["x"] + spot["width"] / 2 - (box["x"] + box["width"] / 2)) < 30
+        assert abs(spot["y"] + spot["height"] / 2 - (box["y"] + box["height"] / 2)) < 30
+        shot(amira.page, "cop-field-alert")
+        # GeoChat to the whole country lands in the feed
+        chat = ('<__chat parent="RootContactGroup" groupOwner="false" messageId="e2e-1" chatroom="All Chat Rooms" '
+                'id="All Chat Rooms" senderCallsign="FAUCON-E2E"/><remarks>need medevac at the ridge</remarks>')
+        device.send("GeoChat.ANDROID-E2E-CHAAMBI.All Chat Rooms.e2e-1", "b-t-f", lat, lon, detail=chat)
+        amira.page.locator("[data-testid=chat-unread]").wait_for(timeout=20_000)
+        amira.page.click("[data-testid=chat-button]")
+        message = amira.page.locator("[data-testid=feed] [data-testid=chat-message]", has_text="need medevac")
+        message.wait_for(timeout=5_000)
+        # Karim's page got neither: the node never sent them (a national alert and chat).
+        karim.page.wait_for_timeout(1500)
+        assert karim.page.locator("[data-testid=field-alert]").count() == 0
+        assert karim.page.locator(".field-alert-marker").count() == 0
+        karim.page.click("[data-testid=chat-button]")
+        karim.page.locator("[data-testid=feed]").wait_for()
+        assert "need medevac" not in karim.page.inner_text("[data-testid=feed]")
+        assert uid not in demo.api("GET", "/alerts", "karim").text
+        # cancelled on the device: it leaves the officer's page
+        device.send(uid, "b-a-o-can", lat, lon, detail='<emergency cancel="true"/>')
+        banner.wait_for(state="detached", timeout=20_000)
+        assert marker.count() == 0
+    finally:
+        device.close()
+    assert_clean(amira, demo)
+    assert_clean(karim, demo)
