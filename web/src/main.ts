@@ -308,7 +308,7 @@ function followHash() {
   const r = location.hash.match(/^#report\/([0-9a-fA-F-]{8,64})$/);
   if (r) void openReport(r[1]);
   const a = location.hash.match(/^#at\/(-?[\d.]+)\/(-?[\d.]+)\/(\d+)$/);
-  if (a) mapInstance().setView([Number(a[1]), Number(a[2])], Number(a[3]));
+  if (a) mapInstance().setView([Number(a[1]), Number(a[2])], Number(a[3]), { animate: false });  // a link jumps
 }
 window.addEventListener("hashchange", followHash);
 void panelReportId;
