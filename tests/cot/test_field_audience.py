@@ -125,6 +125,8 @@ def test_api_sets_and_shows_the_field_audience(node: Node, client_for) -> None:
     assert response.json()["field_audience"] == {"scope": "partners", "partners": ["DZA"], "tlp": "GREEN"}
     listed = {a["code"]: a["field_audience"] for a in amira.get("/api/v1/agencies").json()["items"]}
     assert listed["TN-GN"]["partners"] == ["DZA"] and listed["TN-ARMY"] is None
+    for liaison in ("karim", "omar"):  # partners' liaison officers do not learn whom TUN shares with
+        assert all("field_audience" not in a for a in client_for(liaison).get("/api/v1/agencies").json()["items"])
 
     forbidden = amira.put(url, json={"scope": "agency"})
     assert forbidden.status_code == 403 and forbidden.headers["content-type"].startswith("application/problem+json")

@@ -60,7 +60,12 @@ def taxonomy() -> dict[str, Any]:
 
 @router.get("/agencies", tags=["directory"])
 def agencies(node: NodeDep, viewer: Viewer) -> dict[str, Any]:
-    return {"items": node.store.agencies()}
+    items = node.store.agencies()
+    if viewer.country != node.country:
+        # Whom this country shares its field reports with is its own business: a partner's
+        # liaison officer does not learn which other partners are named.
+        items = [{k: v for k, v in a.items() if k != "field_audience"} for a in items]
+    return {"items": items}
 
 
 @router.post("/agencies", tags=["directory"], status_code=201, summary="Register an agency (admin)")
