@@ -103,3 +103,37 @@ def test_grade_credibility_and_impact_filters(node: Node, users: dict[str, User]
     assert client.get("/api/v1/reports/count?impact=low").json()["total"] == 1
     bad = client.get("/api/v1/reports?credibility=7")
     assert bad.status_code == 422 and bad.json()["field"] == "credibility"
+
+
+def test_field_alerts_and_chat_reach_exactly_their_audience(node: Node, users: dict[str, User],
+                                                            client_for: Callable[[str], TestClient]) -> None:
+    from fossatum.domain.geo import Position
+
+    here = Position(35.2, 8.6)
+    node.raise_alert(actor=users["sami"], uid="gn-911", kind="911", position=here, callsign="GN-7")
+    node.raise_alert(actor=users["sami"], uid="gn-old", kind="troops_in_contact", position=here, callsign="GN-7")
+    node.cancel_alert(actor=users["sami"], uid="gn-old")
+    node.post_chat(actor=users["sami"], message_id="m1", room="GN patrols", text="fuel low at km 40",
+                   position=here, sender_uid="ANDROID-SAMI", callsign="GN-7")
+    node.post_chat(actor=users["sami"], message_id="m2", room="All Chat Rooms", text="road blocked near Kasserine",
+                   position=here, sender_uid="ANDROID-SAMI", callsign="GN-7")
+
+    def seen(username: str) -> tuple[list[str], list[str], list[str]]:
+        client = client_for(username)
+        active, every, chat = (client.get(p) for p in ("/api/v1/alerts", "/api/v1/alerts?all=1", "/api/v1/chat"))
+        assert active.status_code == every.status_code == chat.status_code == 200
+        return ([a["uid"] for a in active.json()["items"]], sorted(a["uid"] for a in every.json()["items"]),
+                [m["text"] for m in chat.json()["items"]])
+
+    assert seen("amira") == (["gn-911"], ["gn-911", "gn-old"], ["road blocked near Kasserine", "fuel low at km 40"])
+    # another Tunisian agency: the alerts (national) and the all-rooms chat, not the agency room
+    assert seen("youssef") == (["gn-911"], ["gn-911", "gn-old"], ["road blocked near Kasserine"])
+    for foreign in ("karim", "omar"):  # partners' liaison officers: nothing at all
+        assert seen(foreign) == ([], [], [])
+    newest = client_for("amira").get("/api/v1/chat?limit=1").json()["items"]
+    assert [m["text"] for m in newest] == ["road blocked near Kasserine"]
+    for bad in ("/api/v1/chat?limit=0", "/api/v1/chat?limit=abc", "/api/v1/alerts?all=maybe"):
+        response = client_for("amira").get(bad)
+        assert response.status_code == 422 and response.headers["content-type"].startswith("application/problem+json")
+        assert response.json()["field"] in ("limit", "all"), response.json()
+    assert client_for("amira").get("/api/v1/alerts", headers={"Authorization": "Bearer nope"}).status_code == 401

@@ -412,3 +412,29 @@ def test_a_port_in_use_is_one_clear_error() -> None:
             listening_socket("127.0.0.1", first.getsockname()[1])
     finally:
         first.close()
+
+
+def test_agency_field_audience_is_set_listed_and_checked(tmp_path: Path) -> None:
+    data = tmp_path / "tun"
+    setup_node(data)
+    run("agency", "add", "--data", data, "--code", "DZ-GN", "--name", "Gendarmerie", "--country", "DZA", check=True)
+    listed = run("agency", "list", "--data", data, check=True).stdout
+    assert "TN-GN\tTUN\tGarde nationale\tfield: node default" in listed
+    done = run("agency", "set-field-audience", "--data", data, "TN-GN", "--scope", "partners", "--partner", "dza",
+               "--tlp", "GREEN", check=True)
+    assert done.stdout.strip() == "field audience of TN-GN: partners DZA TLP:GREEN"
+    assert "TN-GN\tTUN\tGarde nationale\tfield: partners DZA TLP:GREEN" in run("agency", "list", "--data", data).stdout
+    size = log_size(data)
+    assert_cli_error(run("agency", "set-field-audience", "--data", data, "TN-GN", "--scope", "galaxy"), "--scope")
+    assert_cli_error(run("agency", "set-field-audience", "--data", data, "TN-GN", "--scope", "partners",
+                         "--partner", "FRA"), "partners", "FRA")
+    assert_cli_error(run("agency", "set-field-audience", "--data", data, "TN-GN", "--scope", "national",
+                         "--partner", "DZA"), "partners")
+    assert_cli_error(run("agency", "set-field-audience", "--data", data, "XX-NONE", "--scope", "agency"),
+                     "no agency XX-NONE")
+    assert_cli_error(run("agency", "set-field-audience", "--data", data, "TN-GN"), "--scope or --clear")
+    assert log_size(data) == size  # nothing refused was logged
+    assert "field: partners DZA" in run("agency", "list", "--data", data).stdout
+    run("agency", "set-field-audience", "--data", data, "TN-GN", "--clear", check=True)
+    run("rebuild", "--data", data, check=True)
+    assert "TN-GN\tTUN\tGarde nationale\tfield: node default" in run("agency", "list", "--data", data).stdout

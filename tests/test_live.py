@@ -90,3 +90,35 @@ def test_a_socket_that_does_not_authenticate_is_closed(app_client: TestClient) -
         ws.send_json({"type": "auth", "token": "forged"})
         message = ws.receive_json()
         assert message["type"] == "error"
+
+
+def test_field_alerts_and_chat_go_live_to_exactly_who_may_see_them(node: Node, app_client: TestClient) -> None:
+    from fossatum.domain.geo import Position
+
+    sami = node.store.user("sami")
+    here = Position(35.2, 8.6)
+    with app_client.websocket_connect("/api/v1/live") as youssef_ws, \
+            app_client.websocket_connect("/api/v1/live") as karim_ws:
+        youssef_ws.send_json({"type": "auth", "token": _token(app_client, "youssef")})
+        karim_ws.send_json({"type": "auth", "token": _token(app_client, "karim")})
+        _next(youssef_ws, "hello")
+        _next(karim_ws, "hello")
+        node.post_chat(actor=sami, message_id="m1", room="GN patrols", text="agency only", position=here,
+                       sender_uid="ANDROID-SAMI", callsign="GN-7")
+        node.raise_alert(actor=sami, uid="gn-911", kind="911", position=here, callsign="GN-7")
+        got = youssef_ws.receive_json()  # youssef (TN-ARMY) is not sent the TN-GN room's message
+        assert got["type"] == "field_alert", got
+        raised = got["alert"]
+        assert (raised["uid"], raised["state"], raised["callsign"]) == ("gn-911", "raised", "GN-7")
+        node.post_chat(actor=sami, message_id="m2", room="All Chat Rooms", text="for the country", position=here,
+                       sender_uid="ANDROID-SAMI", callsign="GN-7")
+        got = youssef_ws.receive_json()
+        assert got["type"] == "chat" and got["message"]["text"] == "for the country", got
+        node.cancel_alert(actor=sami, uid="gn-911")
+        assert _next(youssef_ws, "field_alert")["alert"]["state"] == "cancelled"
+        # Karim (Algerian liaison) was sent none of it: the first thing he gets is a report released to him.
+        marker = app_client.post("/api/v1/reports", headers={"Authorization": f"Bearer {_token(app_client, 'amira')}"},
+                                 json=sighting(audience={"scope": "partners", "partners": ["DZA"]})).json()
+        node.transition(actor=node.store.user("amira"), report_id=marker["id"], action="validate")
+        first = karim_ws.receive_json()
+        assert first["type"] == "report" and first["report"]["id"] == marker["id"], first

@@ -15,6 +15,7 @@ import click
 from pydantic import ValidationError
 
 from . import settings as settings_mod
+from .domain.audience import TLP, Scope
 from .errors import FossatumError, InvalidInput, NotFound
 from .node import Node, init_node, open_node
 from .schemas import first_error
@@ -87,8 +88,37 @@ def agency_add(data_dir: Path, code: str, name: str, country: str) -> None:
 def agency_list(data_dir: Path) -> None:
     node = _open(data_dir)
     for a in node.store.agencies():
-        click.echo(f"{a['code']}\t{a['country']}\t{a['name']}")
+        click.echo(f"{a['code']}\t{a['country']}\t{a['name']}\tfield: {_field_audience_text(a['field_audience'])}")
     node.close()
+
+
+def _field_audience_text(setting: dict[str, Any] | None) -> str:
+    if not setting:
+        return "node default"
+    partners = f" {','.join(setting['partners'])}" if setting.get("partners") else ""
+    return f"{setting['scope']}{partners} TLP:{setting['tlp']}"
+
+
+@agency.command("set-field-audience")
+@DATA
+@click.argument("code")
+@click.option("--scope", type=click.Choice([s.value for s in Scope]),
+              help="Who sees the reports the agency's TAK devices file (until a duty officer changes it).")
+@click.option("--partner", "partners", multiple=True, help="Partner country with --scope partners; repeat for several.")
+@click.option("--tlp", type=click.Choice([t.value for t in TLP]), default=None, help="TLP marking (default AMBER).")
+@click.option("--clear", is_flag=True, help="Remove the setting: the node's cot_report_scope applies.")
+def agency_set_field_audience(data_dir: Path, code: str, scope: str | None, partners: tuple[str, ...],
+                              tlp: str | None, clear: bool) -> None:
+    """Set the default audience of reports filed from an agency's field devices."""
+    if clear == (scope is not None):
+        raise click.UsageError("give either --scope or --clear")
+    node = _open(data_dir)
+    try:
+        doc = node.set_field_audience(actor=None, agency=code, scope=scope,
+                                      partners=[p.upper() for p in partners], tlp=tlp)
+    finally:
+        node.close()
+    click.echo(f"field audience of {doc['code']}: {_field_audience_text(doc['field_audience'])}")
 
 
 @cli.group()
@@ -274,10 +304,13 @@ def _serve(node: Node, host: str, port: int, banner: list[str] | None = None, *,
               help="Port of the Tunisian node; the Algerian and Libyan nodes take the next two.")
 @click.option("--setup-only", is_flag=True, help="Create the demo data, do not serve.")
 @click.option("--fresh", is_flag=True, help="Start again from an empty demo folder.")
+@click.option("--cot", "cot_urls", multiple=True, metavar="URL",
+              help="TAK gateway of the Tunisian node, e.g. tcp://127.0.0.1:8087 (repeatable).")
 @click.option("--database-url", default=None, metavar="URL",
               help="Keep the demo nodes in PostgreSQL: databases <name>_tun, _dza, _lby beside the one named "
                    "(created if absent); default: FOSSATUM_DATABASE_URL, else SQLite.")
-def demo(data_dir: Path, host: str, port: int, setup_only: bool, fresh: bool, database_url: str | None) -> None:
+def demo(data_dir: Path, host: str, port: int, setup_only: bool, fresh: bool, cot_urls: tuple[str, ...],
+         database_url: str | None) -> None:
     """Create (or reuse) three federated demo nodes — Tunisia, Algeria, Libya — and serve them."""
     from . import demo as demo_mod
 
@@ -304,7 +337,7 @@ def demo(data_dir: Path, host: str, port: int, setup_only: bool, fresh: bool, da
     nodes = list(ready.nodes.values())
     numbers = demo_mod.ports(port)
     _serve(nodes[0], host, numbers["TUN"], banner=lines,
-           also=[(ready.nodes[c], numbers[c]) for c in demo_mod.COUNTRIES[1:]])
+           also=[(ready.nodes[c], numbers[c]) for c in demo_mod.COUNTRIES[1:]], cot=list(cot_urls))
 
 
 @cli.group()

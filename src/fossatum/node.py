@@ -338,11 +338,60 @@ class Node:
         return aud.resolve(owner_agency=actor.agency, owner_country=actor.country, scope=scope,
                            roster=self.store.roster())
 
+    def set_field_audience(self, *, actor: User | None, agency: str, scope: str | None,
+                           partners: list[str] | tuple[str, ...] = (), tlp: str | None = None) -> dict[str, Any]:
+        """Set (scope None: clear) the default audience of reports an agency's field devices file."""
+        author = self._require_admin(actor)
+        agency_doc = self.store.agency(agency)
+        if agency_doc is None:
+            raise NotFound(f"no agency {agency}")
+        setting: dict[str, Any] | None = None
+        if scope is not None:
+            # Checked now against the roster, so that an admin's typo fails here and not
+            # later on a patrol's marker.
+            try:
+                resolved = aud.resolve(owner_agency=agency, owner_country=agency_doc["country"], scope=scope,
+                                       partners=partners, roster=self.store.roster(), tlp=tlp)
+            except InvalidInput as exc:  # the fields are top-level here, not under `audience.`
+                raise InvalidInput(exc.message, field=(exc.field or "").removeprefix("audience.") or None) from None
+            setting = {"scope": resolved.scope.value, "partners": list(resolved.partners), "tlp": resolved.tlp.value}
+        elif partners or tlp is not None:
+            raise InvalidInput("partners and TLP need a scope", field="scope")
+        with self.store.transaction() as tx:
+            tx.append(ts=self._now(), author=author, kind="agency.field_audience_set",
+                      payload={"code": agency, "field_audience": setting}, audience=_local(self.country))
+        return {**agency_doc, "field_audience": setting}
+
+    def field_report_audience(self, agency: str, default_scope: str) -> tuple[AudienceIn, str | None]:
+        """(audience, TLP) of a report filed from the field by `agency`: the agency's setting,
+        else the node's `default_scope`. Partners that left the roster since are dropped (a
+        patrol's marker is never refused for it); if none remain, the country keeps it."""
+        doc = self.store.agency(agency)
+        setting = (doc or {}).get("field_audience")
+        if not setting:
+            return AudienceIn(scope=Scope(default_scope)), None
+        scope, partners = Scope(setting["scope"]), list(setting.get("partners") or [])
+        if scope is Scope.PARTNERS:
+            partners = [p for p in partners if p in set(self.store.roster())]
+            if not partners:
+                scope = Scope.NATIONAL
+        return AudienceIn(scope=scope, partners=partners), setting.get("tlp")
+
+    def _alert_audience(self, actor: User) -> Audience:
+        """An alert follows its agency's field audience, but never narrower than national:
+        every duty officer of the country must see an emergency at once."""
+        requested, _ = self.field_report_audience(actor.agency, Scope.NATIONAL.value)
+        if requested.scope is Scope.AGENCY:
+            requested = AudienceIn(scope=Scope.NATIONAL)
+        return aud.resolve(owner_agency=actor.agency, owner_country=actor.country, scope=requested.scope.value,
+                           partners=requested.partners, roster=self.store.roster())
+
     def raise_alert(self, *, actor: User, uid: str, kind: str, position: Position, callsign: str = "",
-                    text: str = "", at: str | None = None, scope: str = "national") -> dict[str, Any]:
-        """An emergency from the field (911, troops in contact): seen by the user's country."""
+                    text: str = "", at: str | None = None) -> dict[str, Any]:
+        """An emergency from the field (911, troops in contact): seen by the user's country at
+        least, and by the partners of its agency's field audience."""
         now = self._now()
-        audience = self._field_audience(actor, scope)
+        audience = self._alert_audience(actor)
         doc = {"uid": uid, "kind": kind, "state": "raised", "position": position.to_doc(), "callsign": callsign,
                "text": text[:2000], "at": min(at or now, now), "raised_by": actor.username,
                "owner_agency": actor.agency, "owner_country": actor.country, "audience": audience.to_doc()}

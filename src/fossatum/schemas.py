@@ -183,6 +183,12 @@ class AgencyIn(Strict):
     country: Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
 
 
+class FieldAudienceIn(AudienceIn):
+    """An agency's default audience for reports its field devices file (TAK markers)."""
+
+    tlp: TLP | None = None
+
+
 class UserIn(Strict):
     username: str
     agency: str

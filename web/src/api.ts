@@ -15,6 +15,14 @@ export interface Report {
 }
 export interface Unit { id: string; callsign: string; name: string; kind: string; owner_agency: string; owner_country: string; position: LatLon | null; position_at: string | null; audience: Audience }
 export interface Section { id: string; name: string; geometry: GeoJSON.Geometry; impact: string; impact_set_by: string; impact_set_at: string; impact_reason: string; owner_country: string; terrain?: string; responsible?: Record<string, string[]> }
+export interface FieldAlert {
+  uid: string; kind: string; state: "raised" | "cancelled"; position: LatLon; callsign: string; text: string; at: string;
+  raised_by: string; owner_agency: string; owner_country: string; audience: Audience;
+}
+export interface ChatMessage {
+  id: string; room: string; text: string; callsign: string; sender_uid: string; position: LatLon; at: string;
+  author: string; owner_agency: string; owner_country: string; audience: Audience;
+}
 export interface Me { username: string; agency: string; country: string; roles: string[]; full_name: string }
 export interface NodeInfo { node_id: string; country: string; name: string; roster: string[] }
 export interface Agency { code: string; name: string; country: string }

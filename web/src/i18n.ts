@@ -29,8 +29,10 @@ const en: Dict = {
   language: "Language", digits: "Digits", digits_latn: "0123", digits_arab: "٠١٢٣",
   ago_s: "{n} s ago", ago_m: "{n} min ago", ago_h: "{n} h ago", ago_d: "{n} d ago",
   unit_kind: "Kind", last_position: "Last position", partner_data: "Partner data from {c}",
-  keys_help: "/ search · n new report · t triage · f filters · 1/2/3 6 h/24 h/7 days · p playback · l language · Esc close",
+  keys_help: "/ search · n new report · t triage · f filters · c field chat · 1/2/3 6 h/24 h/7 days · p playback · l language · Esc close",
   cursor: "Cursor", sidebar: "Reports in view", no_reports: "No reports in this window",
+  field_chat: "Field chat", chat_empty: "No messages from the field", show_on_map: "Show on the map",
+  ak_911: "911 EMERGENCY", ak_troops_in_contact: "TROOPS IN CONTACT", ak_ring_the_bell: "RING THE BELL", ak_cancel: "Alert cancelled",
 };
 
 const fr: Dict = {
@@ -60,8 +62,10 @@ const fr: Dict = {
   language: "Langue", digits: "Chiffres", digits_latn: "0123", digits_arab: "٠١٢٣",
   ago_s: "il y a {n} s", ago_m: "il y a {n} min", ago_h: "il y a {n} h", ago_d: "il y a {n} j",
   unit_kind: "Type", last_position: "Dernière position", partner_data: "Donnée partenaire : {c}",
-  keys_help: "/ recherche · n nouveau · t tri · f filtres · 1/2/3 6 h/24 h/7 j · p relecture · l langue · Échap fermer",
+  keys_help: "/ recherche · n nouveau · t tri · f filtres · c messagerie terrain · 1/2/3 6 h/24 h/7 j · p relecture · l langue · Échap fermer",
   cursor: "Curseur", sidebar: "Comptes rendus affichés", no_reports: "Aucun compte rendu dans cette fenêtre",
+  field_chat: "Messagerie terrain", chat_empty: "Aucun message du terrain", show_on_map: "Voir sur la carte",
+  ak_911: "URGENCE 911", ak_troops_in_contact: "TROUPES AU CONTACT", ak_ring_the_bell: "ALERTE GÉNÉRALE", ak_cancel: "Alerte levée",
 };
 
 const ar: Dict = {
@@ -91,8 +95,10 @@ const ar: Dict = {
   language: "اللغة", digits: "الأرقام", digits_latn: "0123", digits_arab: "٠١٢٣",
   ago_s: "منذ {n} ث", ago_m: "منذ {n} د", ago_h: "منذ {n} س", ago_d: "منذ {n} يوم",
   unit_kind: "النوع", last_position: "آخر موقع", partner_data: "بيانات شريك: {c}",
-  keys_help: "/ بحث · n بلاغ جديد · t الفرز · f المرشحات · 1/2/3 ‏6 س/24 س/7 أيام · p إعادة العرض · l اللغة · Esc إغلاق",
+  keys_help: "/ بحث · n بلاغ جديد · t الفرز · f المرشحات · c مراسلات الميدان · 1/2/3 ‏6 س/24 س/7 أيام · p إعادة العرض · l اللغة · Esc إغلاق",
   cursor: "المؤشر", sidebar: "البلاغات المعروضة", no_reports: "لا بلاغات في هذه الفترة",
+  field_chat: "مراسلات الميدان", chat_empty: "لا رسائل من الميدان", show_on_map: "إظهار على الخريطة",
+  ak_911: "نداء استغاثة 911", ak_troops_in_contact: "اشتباك مع القوات", ak_ring_the_bell: "إنذار عام", ak_cancel: "أُلغي الإنذار",
 };
 
 const taxonomy: Record<Lang, Dict> = {

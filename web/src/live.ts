@@ -1,12 +1,12 @@
 // The live feed: a websocket that pushes what this viewer may see; reconnects with backoff and
 // catches up with `updated_since` after a drop.
-import { allReports, session, type Report, type Section, type Unit } from "./api";
+import { allReports, session, type ChatMessage, type FieldAlert, type Report, type Section, type Unit } from "./api";
 import { state } from "./store";
 
 export interface Alert { report_id: string; by: string; at: string; note: string; report?: Report }
 export interface LiveHandlers {
   report(r: Report): void; removed(id: string): void; unit(u: Unit): void; section(s: Section): void;
-  alert(a: Alert): void; status(s: "live" | "offline" | "unavailable"): void;
+  alert(a: Alert): void; fieldAlert(a: FieldAlert): void; chat(m: ChatMessage): void; status(s: "live" | "offline" | "unavailable"): void;
   /** After a reconnect: reload the picture, so that what was removed meanwhile disappears. */
   resync(): void;
 }
@@ -39,6 +39,8 @@ export function startLive(h: LiveHandlers) {
         case "unit": h.unit(m.unit as Unit); break;
         case "section": h.section(m.section as Section); break;
         case "alert": h.alert(m.alert as Alert); break;
+        case "field_alert": h.fieldAlert(m.alert as FieldAlert); break;
+        case "chat": h.chat(m.message as ChatMessage); break;
         case "ping": ws?.send(JSON.stringify({ type: "pong" })); break;
       }
     };

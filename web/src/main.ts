@@ -5,6 +5,7 @@ import { allReports, get, login, logout, session, whenUnauthorized, type Agency,
 import { $, h, toast } from "./dom";
 import { applyDocument, digits, lang, num, onLanguage, setDigits, setLang, t, tx, when, type Lang } from "./i18n";
 import { startLive, stopLive, type Alert } from "./live";
+import { chatButton, chatMessage, fieldAlert, loadField, renderField, toggleFeed } from "./field";
 import { createMap, fitBorder, mapInstance, onRendered, renderPlaces, renderSections, renderUnits, scheduleRender } from "./mapview";
 import { closePanel, initPanel, openForm, openReport, panelReportId, refreshOpen, remove, upsert } from "./panel";
 import { HOUR, isDutyOfficer, noteUpdate, serverParams, state, type Filters, type Preset } from "./store";
@@ -49,7 +50,7 @@ async function start() {
   ]);
   Object.assign(state, { me, node, taxonomy, agencies: agencies.items });
   buildLayout();
-  await Promise.all([loadReports(), loadUnits(), loadSections()]);
+  await Promise.all([loadReports(), loadUnits(), loadSections(), loadField()]);
   fitBorder();
   followHash();
   startLive({
@@ -58,8 +59,10 @@ async function start() {
     unit: (u) => { state.units.set(u.id, u); renderUnits(); },
     section: (s) => { state.sections.set(s.id, s); renderSections(); },
     alert: (a) => showAlert(a),
+    fieldAlert: (a) => fieldAlert(a),
+    chat: (m) => chatMessage(m),
     status: (s) => { liveStatus = s; renderStatus(); },
-    resync: () => { void loadReports(); void loadUnits(); void loadSections(); },
+    resync: () => { void loadReports(); void loadUnits(); void loadSections(); void loadField(); },
   });
   schedulePoll();
 }
@@ -73,6 +76,7 @@ function schedulePoll() {
         const since = state.lastUpdate || new Date(Date.now() - 60_000).toISOString();
         const p = new URLSearchParams({ updated_since: new Date(Date.parse(since) - 2000).toISOString() });
         const items = await allReports(p, 1000, 5000);
+        void loadField();
         for (const r of items) { const old = state.reports.get(r.id); if (!old || old.updated_at !== r.updated_at || old.urgent !== r.urgent || old.handler !== r.handler) { if (!old?.urgent && r.urgent && isDutyOfficer() && old) showAlert({ report_id: r.id, by: r.updated_by ?? "", at: r.updated_at, note: r.urgent_note ?? "", report: r }); upsert(r); } }
       } catch { /* next round */ }
     }
@@ -108,7 +112,9 @@ function buildLayout() {
   const triageEl = h("div.triage", { id: "triage", hidden: true, "data-testid": "triage" });
   root.replaceChildren(
     h("header.topbar", { id: "topbar" }),
-    h("div.main", {}, h("aside.filters", { id: "filters", hidden: true, "data-testid": "filters" }), mapEl, panelEl),
+    h("div.field-alerts", { id: "field-alerts", hidden: true, role: "alert", "aria-live": "assertive", "data-testid": "field-alerts" }),
+    h("div.main", {}, h("aside.filters", { id: "filters", hidden: true, "data-testid": "filters" }), mapEl, panelEl,
+      h("aside.feed", { id: "feed", hidden: true, "data-testid": "feed", "aria-live": "polite" })),
     h("footer.timebar", { id: "timebar" }),
     triageEl,
     h("div.alerts", { id: "alerts", role: "alert", "aria-live": "assertive" }));
@@ -126,7 +132,7 @@ function renderChrome() {
 
 onLanguage(() => {
   if (!layoutBuilt) { showLogin(); return; }
-  renderChrome(); renderSections(); renderUnits(); scheduleRender(); refreshOpen();
+  renderChrome(); renderSections(); renderUnits(); scheduleRender(); refreshOpen(); renderField();
   if (triageOpen()) renderTriage();
   renderPlaces();
 });
@@ -144,6 +150,7 @@ function renderTopbar() {
     search,
     h("button", { onclick: () => toggleFilters(), "aria-keyshortcuts": "f", title: "f" }, t("filters"), activeFilterCount() ? h("span.count", {}, num(activeFilterCount())) : null),
     h("button.ok", { onclick: () => openForm(), "aria-keyshortcuts": "n", title: "n", "data-testid": "new-report" }, "+ ", t("new_report")),
+    chatButton(),
     isDutyOfficer() ? h("button", { onclick: () => toggleTriage(), "aria-keyshortcuts": "t", title: "t", "data-testid": "triage-button" }, t("triage")) : null,
     h("span.spacer"),
     h("span.status", { id: "status", "data-testid": "status" }),
@@ -279,13 +286,14 @@ document.addEventListener("keydown", (e) => {
   if (!layoutBuilt || e.ctrlKey || e.metaKey || e.altKey) return;
   const tag = (e.target as HTMLElement).tagName;
   const typing = tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT";
-  if (e.key === "Escape") { if (typing) (e.target as HTMLElement).blur(); closePanel(); toggleFilters(false); if (triageOpen()) void toggleTriage(false); return; }
+  if (e.key === "Escape") { if (typing) (e.target as HTMLElement).blur(); closePanel(); toggleFilters(false); toggleFeed(false); if (triageOpen()) void toggleTriage(false); return; }
   if (typing) return;
   const k = e.key;
   if (k === "/") { e.preventDefault(); document.getElementById("search")?.focus(); }
   else if (k === "n") { e.preventDefault(); openForm(); }
   else if (k === "t" && isDutyOfficer()) void toggleTriage();
   else if (k === "f") toggleFilters();
+  else if (k === "c") toggleFeed();
   else if (k === "1") setPreset("6h");
   else if (k === "2") setPreset("24h");
   else if (k === "3") setPreset("7d");
@@ -300,7 +308,7 @@ function followHash() {
   const r = location.hash.match(/^#report\/([0-9a-fA-F-]{8,64})$/);
   if (r) void openReport(r[1]);
   const a = location.hash.match(/^#at\/(-?[\d.]+)\/(-?[\d.]+)\/(\d+)$/);
-  if (a) mapInstance().setView([Number(a[1]), Number(a[2])], Number(a[3]));
+  if (a) mapInstance().setView([Number(a[1]), Number(a[2])], Number(a[3]), { animate: false });  // a link jumps
 }
 window.addEventListener("hashchange", followHash);
 void panelReportId;

@@ -234,9 +234,12 @@ export function focusReport(r: Report) {
   map.setView([r.location.lat, r.location.lon], Math.max(map.getZoom(), CLUSTER_UNTIL_ZOOM));
 }
 
-/** Frame the border sections (the strip the centre watches). */
+/** Frame the border sections (the strip the centre watches), at once.
+ *  Not animated: Leaflet starts a zoom animation on the next animation frame and then moves to
+ *  its target, so a jump made before that frame (a #at/… link, followed right after this) was
+ *  undone; a page that has not painted yet can wait long for that frame. */
 export function fitBorder() {
   const b = L.latLngBounds([]);
   sectionLayer.eachLayer((l) => { const g = l as L.GeoJSON; if (g.getBounds) b.extend(g.getBounds()); });
-  if (b.isValid()) map.fitBounds(b.pad(0.05));
+  if (b.isValid()) map.fitBounds(b.pad(0.05), { animate: false });
 }

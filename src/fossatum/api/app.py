@@ -12,7 +12,7 @@ from starlette.middleware.gzip import GZipMiddleware
 
 from .. import __version__
 from ..node import Node
-from . import directory, federation, live, problems, reports
+from . import directory, federation, field, live, problems, reports
 from .limits import BodyLimit
 
 DIST = Path(__file__).resolve().parents[1] / "web" / "dist"
@@ -37,6 +37,7 @@ def create_app(node: Node) -> FastAPI:
     problems.install(app)
     app.include_router(directory.router)
     app.include_router(reports.router)
+    app.include_router(field.router)
     app.include_router(federation.router)
     app.include_router(live.router)
     app.state.live = live.LiveHub(node)

@@ -11,7 +11,7 @@ from ..domain.org import Role
 from ..domain.report import State
 from ..domain.taxonomy import REPORT_TYPES, ImpactLevel, Layer
 from ..errors import NotFound
-from ..schemas import AgencyIn, ImpactIn, LoginIn, PositionIn, SectionIn, UnitIn, UserIn
+from ..schemas import AgencyIn, FieldAudienceIn, ImpactIn, LoginIn, PositionIn, SectionIn, UnitIn, UserIn
 from .deps import NodeDep, Token, Viewer
 from .json_response import items, raw
 
@@ -60,12 +60,31 @@ def taxonomy() -> dict[str, Any]:
 
 @router.get("/agencies", tags=["directory"])
 def agencies(node: NodeDep, viewer: Viewer) -> dict[str, Any]:
-    return {"items": node.store.agencies()}
+    items = node.store.agencies()
+    if viewer.country != node.country:
+        # Whom this country shares its field reports with is its own business: a partner's
+        # liaison officer does not learn which other partners are named.
+        items = [{k: v for k, v in a.items() if k != "field_audience"} for a in items]
+    return {"items": items}
 
 
 @router.post("/agencies", tags=["directory"], status_code=201, summary="Register an agency (admin)")
 def add_agency(node: NodeDep, viewer: Viewer, body: Annotated[AgencyIn, Body()]) -> dict[str, Any]:
     return node.add_agency(actor=viewer, code=body.code, name=body.name, country=body.country)
+
+
+@router.put("/agencies/{code}/field-audience", tags=["directory"],
+            summary="Set the default audience of reports the agency's field devices file (admin)")
+def set_field_audience(node: NodeDep, viewer: Viewer, code: str,
+                       body: Annotated[FieldAudienceIn, Body()]) -> dict[str, Any]:
+    return node.set_field_audience(actor=viewer, agency=code, scope=body.scope.value, partners=body.partners,
+                                   tlp=body.tlp.value if body.tlp else None)
+
+
+@router.delete("/agencies/{code}/field-audience", tags=["directory"],
+               summary="Clear the agency's field audience: the node's cot_report_scope applies (admin)")
+def clear_field_audience(node: NodeDep, viewer: Viewer, code: str) -> dict[str, Any]:
+    return node.set_field_audience(actor=viewer, agency=code, scope=None)
 
 
 @router.get("/users", tags=["directory"])

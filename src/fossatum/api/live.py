@@ -4,7 +4,8 @@ The store calls `LiveHub.committed` after every commit (from the writer's thread
 hops onto the event loop and, per connection, decides with the same policy as every read:
 a report that became visible or changed is sent; one the viewer could see before and no
 longer may (narrowed, retracted, purged) is sent as removed; an urgent flag alerts the duty
-officers who may see the report. Each connection has a bounded queue: a viewer that falls
+officers who may see the report; field alerts (`field_alert`, raised or cancelled) and GeoChat
+(`chat`) go to the viewers their audience reaches. Each connection has a bounded queue: a viewer that falls
 behind is disconnected (code 4008, counted) and catches up on reconnect with `updated_since`.
 """
 
@@ -22,7 +23,7 @@ from ..domain import report as rules
 from ..domain.org import Role, User
 from ..errors import Unauthorized
 from ..log.entry import Entry
-from ..policy.release import facts_of_entry
+from ..policy.release import FIELD_KINDS, facts_of_entry, facts_of_field_entry
 from ..policy.visibility import Facts, may_view
 
 log = logging.getLogger("fossatum.live")
@@ -82,6 +83,8 @@ class LiveHub:
                             self._send(conn, alert)
                     elif before is not None and may_view(conn.user, before):
                         self._send(conn, removed)
+            elif entry.kind.startswith(FIELD_KINDS):
+                self._dispatch_field(entry)
             elif entry.kind.startswith(("unit.", "section.")):
                 facts = facts_of_entry(entry)
                 kind = "unit" if entry.kind.startswith("unit.") else "section"
@@ -98,6 +101,19 @@ class LiveHub:
             for conn in list(self.connections):
                 if may_view(conn.user, before):
                     self._send(conn, removed)
+
+    def _dispatch_field(self, entry: Entry) -> None:
+        """A field alert (raised or cancelled) or a GeoChat message, to whoever may see it."""
+        facts = facts_of_field_entry(entry)
+        if facts is None:
+            return
+        if entry.kind.startswith("alert."):
+            message = json.dumps({"type": "field_alert", "alert": entry.payload}, ensure_ascii=False)
+        else:
+            message = json.dumps({"type": "chat", "message": entry.payload}, ensure_ascii=False)
+        for conn in list(self.connections):
+            if may_view(conn.user, facts):
+                self._send(conn, message)
 
     def _send(self, conn: Connection, message: str) -> None:
         try:

@@ -22,7 +22,7 @@ from ..domain.org import User
 from ..domain.taxonomy import REPORT_TYPES
 from ..domain.timeutil import to_text
 from ..errors import Conflict, FossatumError
-from ..schemas import AudienceIn, LocationIn, ReportIn, ReportPatch
+from ..schemas import LocationIn, ReportIn, ReportPatch
 from . import codec
 from .codec import CotEvent
 
@@ -114,9 +114,10 @@ class Ingest:
         location = LocationIn(lat=round(e.lat, 7), lon=round(e.lon, 7))
         uncertainty = e.ce if 0 <= e.ce <= 100_000 and e.ce != codec.UNKNOWN else 0.0
         report_id = codec.report_id_of(item.device_uid, e.uid)
+        audience, tlp = self.node.field_report_audience(item.user.agency, self.report_scope)
         spec = ReportIn(id=report_id, type=report_type, observed_at=to_text(codec.observed_at(e, now)),
                         location=location, uncertainty_m=uncertainty, description=description,
-                        audience=AudienceIn(scope=self.report_scope))
+                        audience=audience, tlp=tlp)
         try:
             return self.node.file_report(actor=item.user, spec=spec)
         except Conflict:

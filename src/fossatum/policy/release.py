@@ -17,6 +17,20 @@ from .visibility import Facts, may_release
 FEDERATED_KINDS = ("report.", "unit.", "section.")
 
 
+FIELD_KINDS = ("alert.", "chat.")
+
+
+def facts_of_field_entry(entry: Entry) -> Facts | None:
+    """Need-to-know facts of a field alert or chat message (seen by this node's viewers only:
+    not federated). No workflow: the audience is the release, as in their tables."""
+    a = entry.audience
+    if not isinstance(a, dict) or a.get("local") or not entry.kind.startswith(FIELD_KINDS):
+        return None
+    audience = aud.from_doc(a, owner_agency=str(a.get("owner_agency", "")), owner_country=str(a.get("owner_country", "")))
+    return Facts(audience.owner_agency, audience.owner_country, audience.scope, audience.releasable_to,
+                 "active", True, entry.author)
+
+
 def facts_of_entry(entry: Entry) -> Facts | None:
     """Need-to-know facts carried by an entry; None for node-internal entries."""
     a = entry.audience

@@ -90,6 +90,12 @@ def _user(row: tuple[Any, ...]) -> User:
     return User(username, agency, country, frozenset(Role(r) for r in json.loads(roles)), full_name, bool(active))
 
 
+def _agency(row: tuple[Any, ...]) -> dict[str, Any]:
+    code, name, country, field_audience = row
+    return {"code": code, "name": name, "country": country,
+            "field_audience": json.loads(field_audience) if field_audience else None}
+
+
 class StoreReads:
     """Node state, credentials and need-to-know reads, on the backend's `read`/`read_one`."""
 
@@ -122,12 +128,12 @@ class StoreReads:
         return [r[0] for r in self.read("SELECT country FROM roster ORDER BY country")]
 
     def agencies(self) -> list[dict[str, Any]]:
-        rows = self.read("SELECT code, name, country FROM agencies ORDER BY country, code")
-        return [{"code": c, "name": n, "country": k} for c, n, k in rows]
+        rows = self.read("SELECT code, name, country, field_audience FROM agencies ORDER BY country, code")
+        return [_agency(r) for r in rows]
 
     def agency(self, code: str) -> dict[str, Any] | None:
-        row = self.read_one("SELECT code, name, country FROM agencies WHERE code = ?", (code,))
-        return {"code": row[0], "name": row[1], "country": row[2]} if row else None
+        row = self.read_one("SELECT code, name, country, field_audience FROM agencies WHERE code = ?", (code,))
+        return _agency(row) if row else None
 
     def users(self) -> list[User]:
         rows = self.read("SELECT username, agency, country, roles, full_name, active FROM users ORDER BY username")

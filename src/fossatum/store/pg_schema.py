@@ -119,6 +119,9 @@ PG_MIGRATIONS: list[tuple[int, str, list[str]]] = [
     (5, "index one origin's entries of one object (receiver checks, containment re-checks)", [
         "CREATE INDEX IF NOT EXISTS log_origin_object ON log (origin, object_id, seq)",
     ]),
+    (6, "per-agency default audience of reports filed from the field (TAK markers)", [
+        "ALTER TABLE agencies ADD COLUMN IF NOT EXISTS field_audience TEXT",
+    ]),
 ]
 
 

@@ -66,6 +66,12 @@ def _agency_added(cur: Cursor, e: Entry) -> None:
     cur.execute("INSERT INTO agencies (code, name, country) VALUES (?, ?, ?)", (p["code"], p["name"], p["country"]))
 
 
+def _agency_field_audience_set(cur: Cursor, e: Entry) -> None:
+    p = e.payload
+    value = canonical(p["field_audience"]) if p.get("field_audience") is not None else None
+    cur.execute("UPDATE agencies SET field_audience = ? WHERE code = ?", (value, p["code"]))
+
+
 def _user_saved(cur: Cursor, e: Entry) -> None:
     p = e.payload
     _upsert(cur, "users", "username", {
@@ -185,6 +191,7 @@ PROJECTIONS: dict[str, Callable[[Cursor, Entry], None]] = {
     "node.init": _node_init,
     "roster.added": _roster_added,
     "agency.added": _agency_added,
+    "agency.field_audience_set": _agency_field_audience_set,
     "user.added": _user_saved,
     "user.updated": _user_saved,
     "user.password_set": _nothing,

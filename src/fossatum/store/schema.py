@@ -148,3 +148,11 @@ MIGRATIONS.append((5, "index one origin's entries of one object (receiver checks
     "DROP INDEX IF EXISTS log_object",
 ]))
 LATEST = MIGRATIONS[-1][0]
+
+MIGRATIONS.append((6, "per-agency default audience of reports filed from the field (TAK markers)", [
+    # projection of agency.field_audience_set (node-local): {"scope", "partners", "tlp"} as
+    # an admin set it, resolved against the roster each time a report is filed; NULL: the
+    # node's cot_report_scope applies.
+    "ALTER TABLE agencies ADD COLUMN field_audience TEXT",
+]))
+LATEST = MIGRATIONS[-1][0]
