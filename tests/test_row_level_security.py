@@ -267,7 +267,8 @@ def test_alerts_and_chat_behind_the_same_wall(pg_node: Node, users: dict[str, Us
 
     sami, here = users["sami"], Position(35.2, 8.7)
     pg_node.raise_alert(actor=sami, uid="alert-national", kind="911", position=here)
-    pg_node.raise_alert(actor=sami, uid="alert-agency", kind="troops-in-contact", position=here, scope="agency")
+    # An alert is at least national (an emergency); the agency-only object here is a chat room.
+    pg_node.raise_alert(actor=sami, uid="alert-contact", kind="troops-in-contact", position=here)
     pg_node.post_chat(actor=sami, message_id="m1", room="All Chat Rooms", text="national", position=here, sender_uid="d1")
     pg_node.post_chat(actor=sami, message_id="m2", room="TN-GN ops", text="agency only", position=here, sender_uid="d1")
     seen = {}
@@ -279,6 +280,6 @@ def test_alerts_and_chat_behind_the_same_wall(pg_node: Node, users: dict[str, Us
         assert raw_alerts == {json.loads(d)["uid"] for d in pg_node.store.alerts(viewer)}, name
         assert raw_chat == {json.loads(d)["id"] for d in pg_node.store.chat(viewer)}, name
         seen[name] = (raw_alerts, raw_chat)
-    assert seen["amira"] == ({"alert-national", "alert-agency"}, {"d1:m1", "d1:m2"})
-    assert seen["youssef"] == ({"alert-national"}, {"d1:m1"})  # another Tunisian agency
+    assert seen["amira"] == ({"alert-national", "alert-contact"}, {"d1:m1", "d1:m2"})
+    assert seen["youssef"] == ({"alert-national", "alert-contact"}, {"d1:m1"})  # another Tunisian agency
     assert seen["karim"] == seen["omar"] == (set(), set())       # other countries: nothing
