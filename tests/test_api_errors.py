@@ -7,7 +7,6 @@ detail) naming what was wrong, and that neither the log nor the reports table mo
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -29,11 +28,9 @@ Clients = Callable[[str], TestClient]
 # --- helpers -------------------------------------------------------------------------------
 
 def report_count(node: Node) -> int:
-    conn = sqlite3.connect(node.store.path)
-    try:
-        return conn.execute("SELECT COUNT(*) FROM reports").fetchone()[0]
-    finally:
-        conn.close()
+    row = node.store.read_one("SELECT COUNT(*) FROM reports")
+    assert row is not None
+    return int(row[0])
 
 
 def snapshot(node: Node) -> tuple[int, int]:
@@ -65,11 +62,15 @@ def nested(key: str, **values: Any) -> dict[str, Any]:
     return sighting(**{key: inner})
 
 
+pytestmark = pytest.mark.both_backends
+
+
 @pytest.fixture(scope="module")
-def shared(tmp_path_factory: pytest.TempPathFactory) -> Any:
+def shared(store_backend: str, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Any:
     """One node and one logged-in duty officer for the table-driven cases: each case
     leaves the store unchanged (that is what it checks), so they can share it."""
-    node = build_node(tmp_path_factory.mktemp("shared") / "tun")
+    url = request.getfixturevalue("pg_databases").create("errors") if store_backend == "postgres" else None
+    node = build_node(tmp_path_factory.mktemp("shared") / "tun", database_url=url)
     client = TestClient(create_app(node))
     token = client.post("/api/v1/auth/token", json={"username": "amira", "password": PASSWORD}).json()
     client.headers["Authorization"] = f"Bearer {token['access_token']}"

@@ -7,6 +7,8 @@ import json
 import random
 from collections.abc import Callable
 
+import pytest
+
 from conftest import sighting
 from fastapi.testclient import TestClient
 
@@ -16,9 +18,13 @@ from fossatum.node import Node
 from fossatum.policy.visibility import Facts, may_view
 from fossatum.schemas import ReportIn
 
+pytestmark = pytest.mark.both_backends
+
 AUDIENCES = [None, {"scope": "agency"}, {"scope": "national"}, {"scope": "partners", "partners": ["DZA"]},
              {"scope": "partners", "partners": ["LBY"]}, {"scope": "all_partners"}]
 AUTHORS = ["sami", "amira", "youssef", "leila", "karim"]
+COP_SINCE, COP_UNTIL = "2026-11-28T05:05:00.000000Z", "2026-11-28T18:18:00.000000Z"  # both on a report's time
+COP = f"&bbox=8.2,35.2,8.8,35.8&since={COP_SINCE}&until={COP_UNTIL}"
 
 
 def _populate(node: Node, users: dict[str, User], n: int = 60) -> None:
@@ -43,7 +49,7 @@ def _populate(node: Node, users: dict[str, User], n: int = 60) -> None:
 
 
 def _all(node: Node) -> list[rules.Report]:
-    return [rules.from_doc(json.loads(r[0])) for r in node.store._reader().execute("SELECT doc FROM reports")]
+    return [rules.from_doc(json.loads(r[0])) for r in node.store.read("SELECT doc FROM reports")]
 
 
 def _paged_ids(client: TestClient, query: str = "") -> list[str]:
@@ -62,7 +68,7 @@ def test_every_api_read_path_matches_the_policy(node: Node, users: dict[str, Use
     _populate(node, users)
     everything = _all(node)
     assert len(everything) == 60
-    seen_by = {}
+    seen_by, cop_seen = {}, {}
     for username, viewer in users.items():
         client = client_for(username)
         allowed = {r.id for r in everything if may_view(viewer, Facts.of_report(r))}
@@ -70,6 +76,12 @@ def test_every_api_read_path_matches_the_policy(node: Node, users: dict[str, Use
         assert len(ids) == len(set(ids)), "a page repeated a report"
         assert set(ids) == allowed, username
         assert client.get("/api/v1/reports/count").json()["total"] == len(allowed)
+        # the COP query (box + window, the space-time index): the same rule, edges exact
+        in_cop = {r.id for r in everything if r.id in allowed and 8.2 <= r.content.position.lon <= 8.8
+                  and 35.2 <= r.content.position.lat <= 35.8 and COP_SINCE <= r.content.observed_at < COP_UNTIL}
+        assert set(_paged_ids(client, COP)) == in_cop, username
+        assert client.get(f"/api/v1/reports/count?{COP[1:]}").json()["total"] == len(in_cop)
+        cop_seen[username] = in_cop
         for r in everything:
             status = client.get(f"/api/v1/reports/{r.id}").status_code
             assert status == (200 if r.id in allowed else 404)
@@ -78,6 +90,7 @@ def test_every_api_read_path_matches_the_policy(node: Node, users: dict[str, Use
     # The population is mixed enough to mean something: partners see some, not all.
     assert 0 < len(seen_by["karim"]) < len(seen_by["amira"])
     assert seen_by["omar"] != seen_by["karim"]
+    assert 0 < len(cop_seen["karim"]) < len(cop_seen["amira"]) < len(seen_by["amira"])
 
 
 def test_a_hidden_report_and_a_missing_one_answer_the_same(node: Node, users: dict[str, User],

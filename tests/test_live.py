@@ -11,6 +11,8 @@ from fastapi.testclient import TestClient
 from fossatum.api.app import create_app
 from fossatum.node import Node
 
+pytestmark = pytest.mark.both_backends
+
 
 def _token(client: TestClient, username: str) -> str:
     return client.post("/api/v1/auth/token", json={"username": username, "password": PASSWORD}).json()["access_token"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
 
@@ -38,7 +39,8 @@ def test_migrations_are_recorded_and_safe_to_run_twice(node: Node) -> None:
     version = node.store.migrate()
     assert node.store.migrate() == version
     rows = node.store.read("SELECT version FROM schema_migrations ORDER BY version")
-    # Every declared version, once (PostgreSQL's may have gaps: branches number theirs ahead).
+    # Every declared version, once (a backend may skip a number: 7 is PostgreSQL's space-time
+    # index, which SQLite's R*Tree already is).
     from fossatum.store import pg_schema, schema
 
     declared = pg_schema.PG_MIGRATIONS if node.store.backend == "postgres" else schema.MIGRATIONS
@@ -245,3 +247,52 @@ def test_a_connection_lost_mid_transaction_is_a_503_and_the_store_reconnects(nod
     assert node.store.log_size() == before and "MAR" not in node.store.roster()
     node.add_agency(actor=None, code="TN-DOUANE", name="Douane", country="TUN")  # reconnected by itself
     assert node.store.agency("TN-DOUANE") is not None
+
+
+def test_the_cop_query_is_exact_at_the_edges_of_the_box_and_of_the_window(node: Node) -> None:
+    """Box edges are inclusive, the window is [since, until): the same ids on both backends,
+    though each finds its candidates through a float32 index that is widened around the box."""
+    from conftest import sighting
+    from fossatum.schemas import ReportIn
+    from fossatum.store.query import ReportQuery
+
+    amira, youssef = node.store.user("amira"), node.store.user("youssef")
+    assert amira is not None and youssef is not None
+    box = (8.0, 35.0, 8.5, 35.5)
+    since, until = "2026-11-20T00:00:00.000000Z", "2026-11-21T00:00:00.000000Z"
+    noon = "2026-11-20T12:00:00.000000Z"
+    eps = 1e-7  # the finest step a stored position keeps (7 decimals), well inside the index's widening
+    places = {  # name: (lon, lat, observed_at, in the answer)
+        "centre": (8.25, 35.25, noon, True),
+        "west-edge": (8.0, 35.25, noon, True), "east-edge": (8.5, 35.25, noon, True),
+        "south-edge": (8.25, 35.0, noon, True), "north-edge": (8.25, 35.5, noon, True),
+        "sw-corner": (8.0, 35.0, noon, True), "ne-corner": (8.5, 35.5, noon, True),
+        "west-out": (8.0 - eps, 35.25, noon, False), "east-out": (8.5 + eps, 35.25, noon, False),
+        "south-out": (8.25, 35.0 - eps, noon, False), "north-out": (8.25, 35.5 + eps, noon, False),
+        "at-since": (8.25, 35.25, since, True), "before-since": (8.25, 35.25, "2026-11-19T23:59:59.999999Z", False),
+        "before-until": (8.25, 35.25, "2026-11-20T23:59:59.999999Z", True), "at-until": (8.25, 35.25, until, False),
+        "a-week-later": (8.25, 35.25, "2026-11-27T12:00:00.000000Z", False),
+    }
+    ids = {}
+    for name, (lon, lat, at, _) in places.items():
+        doc = node.file_report(actor=amira, spec=ReportIn.model_validate(sighting(
+            location={"lon": lon, "lat": lat}, observed_at=at, description=name)))
+        assert (doc["location"]["lon"], doc["location"]["lat"], doc["observed_at"]) == (lon, lat, at)
+        ids[doc["id"]] = name
+    hidden = node.file_report(actor=youssef, spec=ReportIn.model_validate(sighting(
+        location={"lon": 8.25, "lat": 35.25}, observed_at=noon, audience={"scope": "agency"})))
+
+    expected = {n for n, (_, _, _, inside) in places.items() if inside}
+    query = ReportQuery(bbox=box, since=since, until=until, limit=100)
+    got = [ids.get(json.loads(d)["id"], json.loads(d)["id"]) for d in node.store.list_reports(amira, query)]
+    assert set(got) == expected and len(got) == len(expected)
+    assert hidden["id"] not in got  # another agency's report, inside box and window, is not amira's to see
+    assert node.store.count_reports(amira, query) == {"total": len(expected)}
+    assert hidden["id"] in {json.loads(d)["id"] for d in node.store.list_reports(youssef, query)}
+    # open-ended windows and no window at all keep the same edges
+    only_since = {ids.get(json.loads(d)["id"]) for d in node.store.list_reports(amira, ReportQuery(bbox=box, since=since))}
+    assert only_since == expected | {"at-until", "a-week-later"}
+    only_until = {ids.get(json.loads(d)["id"]) for d in node.store.list_reports(amira, ReportQuery(bbox=box, until=until))}
+    assert only_until == expected | {"before-since"}
+    no_window = {ids.get(json.loads(d)["id"]) for d in node.store.list_reports(amira, ReportQuery(bbox=box))}
+    assert no_window == expected | {"at-until", "a-week-later", "before-since"}

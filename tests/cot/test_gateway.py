@@ -5,10 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 
+import pytest
+
 from fossatum.node import Node
 from fossatum.store.query import ReportQuery
 
 from .harness import Device, event, eventually, has, start
+
+pytestmark = pytest.mark.both_backends
 
 
 def run(coro, timeout: float = 60.0):

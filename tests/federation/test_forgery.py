@@ -22,23 +22,24 @@ from fossatum.log.signing import NodeKey
 from fossatum.node import Node
 from fossatum.schemas import ReportPatch
 
+pytestmark = pytest.mark.both_backends
+
 from .cluster import Cluster
 
 
 # --- helpers -----------------------------------------------------------------------------
 
 def report_ids(node: Node) -> set[str]:
-    return {r[0] for r in node.store._reader().execute("SELECT id FROM reports")}
+    return {r[0] for r in node.store.read("SELECT id FROM reports")}
 
 
 def log_rows(node: Node, origin: str) -> int:
-    return node.store._reader().execute("SELECT COUNT(*) FROM log WHERE origin = ?", (origin,)).fetchone()[0]
+    return node.store.read("SELECT COUNT(*) FROM log WHERE origin = ?", (origin,))[0][0]
 
 
 def position(receiver: Node, sender: Node) -> tuple[int, str]:
     """The receiver's stream cursor for `sender`: (stream seq held, hash of that item)."""
-    row = receiver.store._reader().execute(
-        "SELECT stream_seq, stream_hash FROM inbound WHERE origin = ?", (sender.node_id,)).fetchone()
+    row = receiver.store.read_one("SELECT stream_seq, stream_hash FROM inbound WHERE origin = ?", (sender.node_id,))
     return (row[0], row[1]) if row else (0, GENESIS)
 
 
@@ -170,14 +171,14 @@ def test_a_replayed_stream_item_is_ignored_idempotently(tun_dza) -> None:
     first = inbound.apply(dza.store, partner(dza, tun), dza.country, items)
     assert first.stored == 2 and first.rejected is None
     rows = log_rows(dza, tun.node_id)
-    versions = dza.store._reader().execute("SELECT COUNT(*) FROM report_versions").fetchone()[0]
+    versions = dza.store.read("SELECT COUNT(*) FROM report_versions")[0][0]
     audit_before = len(dza.federation.audit(limit=5000))
     for replay in (items, items[:1], [items[1], items[0]]):
         again = inbound.apply(dza.store, partner(dza, tun), dza.country, replay)
         assert again.rejected is None and again.stored == 0 and again.duplicates == len(replay)
         assert again.cursor == 2
     assert log_rows(dza, tun.node_id) == rows
-    assert dza.store._reader().execute("SELECT COUNT(*) FROM report_versions").fetchone()[0] == versions
+    assert dza.store.read("SELECT COUNT(*) FROM report_versions")[0][0] == versions
     assert report_ids(dza) >= set(good)
     assert len(dza.federation.audit(limit=5000)) == audit_before  # nothing stored, nothing to audit
     assert position(dza, tun) == (2, items[-1]["hash"])

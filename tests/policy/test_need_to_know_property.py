@@ -152,6 +152,13 @@ def test_every_read_path_returns_exactly_what_the_policy_allows(fresh_database, 
                 in_window = {r.id for r in everything if r.id in in_box and since <= r.content.observed_at < until}
                 windowed = node.store.list_reports(viewer, ReportQuery(bbox=bbox, since=since, until=until, limit=1000))
                 assert {json.loads(d)["id"] for d in windowed} == in_window
+                windowed_count = node.store.count_reports(viewer, ReportQuery(bbox=bbox, since=since, until=until))
+                assert windowed_count["total"] == len(in_window)
+                for start, stop in ((since, None), (None, until)):  # a window open at one end
+                    expect = {r.id for r in everything if r.id in in_box and (start is None or start <= r.content.observed_at)
+                              and (stop is None or r.content.observed_at < stop)}
+                    half = node.store.list_reports(viewer, ReportQuery(bbox=bbox, since=start, until=stop, limit=1000))
+                    assert {json.loads(d)["id"] for d in half} == expect
                 by_type = node.store.count_reports(viewer, ReportQuery(), "type")
                 assert sum(by_type.values()) == len(allowed)
         finally:

@@ -7,7 +7,10 @@ Differences from SQLite, on purpose:
   projected coordinates/documents, so the shared projector SQL writes them unchanged;
   a GiST index on each, a btree on `observed_at` for the time window;
 - `reports_space_time` (SQLite's R*Tree) is a view over `reports` whose rules swallow the
-  projector's index maintenance: the GiST index on `reports.geom` is the spatial index.
+  projector's index maintenance; since version 7 the space-time index is a GiST over
+  `reports.geom_t`, a generated 3-D point (lon, lat, days since 1970), as SQLite's
+  R*Tree is over (lon, lat, t): a COP box + time window is one index range, not the AND of
+  a box scan and a time scan that both grow with the table.
 Every statement is idempotent (`IF NOT EXISTS`), and each version is recorded in
 `schema_migrations`, so running the migrations twice is harmless.
 """
@@ -163,16 +166,33 @@ def _rls_statements() -> list[str]:
 # slower at 200 k reports). It compares two bounding boxes and raises no error that depends
 # on them (not even for mixed SRIDs), so it is leakproof in fact. Only a superuser may say
 # so; run by another owner this is skipped, and the node warns at start (docs/postgres.md).
+# The same holds for `&&&` (geometry_overlaps_nd), which drives the space-time index (7).
 BBOX_OPERATOR = "geometry_overlaps(geometry, geometry)"
-LEAKPROOF_BBOX = f"""DO $$ BEGIN
-    IF (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
-        ALTER FUNCTION {BBOX_OPERATOR} LEAKPROOF;
-    END IF;
-END $$"""
+ND_OPERATOR = "geometry_overlaps_nd(geometry, geometry)"
+INDEX_OPERATORS = (BBOX_OPERATOR, ND_OPERATOR)
+LEAKPROOF_BBOX = "DO $$ BEGIN\n    IF (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN\n" + "".join(
+    f"        ALTER FUNCTION {op} LEAKPROOF;\n" for op in INDEX_OPERATORS) + "    END IF;\nEND $$"
 
 
-# 6 and 7 are taken by work on other branches (workers, space-time index): versions need
-# not be contiguous, each missing one is applied on the next open, in list order.
+PG_MIGRATIONS.append((7, "space-time index (lon, lat, days) for the COP query", [
+    # observed_at is fixed-width ISO 8601 UTC text ending in Z (domain/timeutil.py), so the
+    # cast does not depend on the session's TimeZone or DateStyle: immutable in fact, which a
+    # generated column needs (the cast alone is only STABLE). Days as in schema.py's R*Tree.
+    """CREATE OR REPLACE FUNCTION fossatum_days(t TEXT) RETURNS DOUBLE PRECISION
+        LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+        RETURN extract(epoch FROM t::timestamptz)::double precision / 86400""",
+    # SRID 0 on purpose: (lon, lat, days) is an index space, not a 3-D place.
+    """ALTER TABLE reports ADD COLUMN IF NOT EXISTS geom_t geometry(PointZ) GENERATED ALWAYS AS
+        (ST_MakePoint(lon, lat, fossatum_days(observed_at))) STORED""",
+    "CREATE INDEX IF NOT EXISTS reports_geom_t ON reports USING gist (geom_t gist_geometry_ops_nd)",
+    # The planner's estimates for the new column (a large table is otherwise planned blind
+    # until autovacuum analyses it).
+    "ANALYZE reports",
+    # Under row-level security (8) only a LEAKPROOF `&&&` may drive this index.
+    LEAKPROOF_BBOX,
+]))
+
+# Versions need not be contiguous; each missing one is applied on the next open, in order.
 PG_MIGRATIONS.append((8, "row-level security: need-to-know as a second wall under every read", _rls_statements()))
 
 PG_LATEST = max(version for version, _, _ in PG_MIGRATIONS)

@@ -44,7 +44,9 @@ from ..log.signing import NodeKey
 from ..policy.predicate import session_values
 from . import projector
 from .base import ENTRY_COLUMNS, StoreReads, Tx, row_entry
-from .pg_schema import BBOX_OPERATOR, PG_LATEST, PG_MIGRATIONS, RLS_TABLES
+from .pg_schema import INDEX_OPERATORS, PG_LATEST, PG_MIGRATIONS, RLS_TABLES
+from .projector import days
+from .query import time_window
 from .schema import PROJECTION_TABLES
 
 log = logging.getLogger("fossatum.store")
@@ -60,6 +62,9 @@ RLS_MODES = ("auto", "enforce", "warn")
 NODE_ROLE = "fossatum_node"
 # One statement declares who reads (or that the node itself does) for the transaction.
 DECLARE = "SELECT " + ", ".join(f"set_config('{name}', %s, true)" for name in session_values(None))
+SPACE_MARGIN = 1e-5     # degrees (~1 m) added around a COP box for the index range
+TIME_MARGIN = 0.01      # days (~15 min) added around a COP window for the index range
+UNBOUNDED_DAYS = 1e6    # an open window's end on the index's time axis (beyond year 4700)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -282,10 +287,11 @@ class PostgresStore(StoreReads):
         what = ("a superuser" if superuser else "a BYPASSRLS role" if bypass
                 else "the owner of the tables" if owner else None)
         if what is None:
-            leakproof = self.read_one(f"SELECT proleakproof FROM pg_proc WHERE oid = to_regprocedure('{BBOX_OPERATOR}')")
-            if leakproof == (False,):
-                log.warning("under row-level security the COP query cannot use the spatial index until a superuser "
-                            "runs in this database: ALTER FUNCTION %s LEAKPROOF (docs/postgres.md)", BBOX_OPERATOR)
+            for operator in INDEX_OPERATORS:
+                leakproof = self.read_one("SELECT proleakproof FROM pg_proc WHERE oid = to_regprocedure(?)", (operator,))
+                if leakproof == (False,):
+                    log.warning("under row-level security the COP query cannot use its index until a superuser "
+                                "runs in this database: ALTER FUNCTION %s LEAKPROOF (docs/postgres.md)", operator)
             return
         problem = (f"FOSSATUM_DATABASE_URL connects as {role}, {what}: row-level security is no wall for it; "
                    "connect as a role without SUPERUSER, BYPASSRLS or table ownership and run migrations over "
@@ -389,11 +395,22 @@ class PostgresStore(StoreReads):
     def _bbox_sql(alias: str, bbox: tuple[float, float, float, float], since: str | None,
                   until: str | None) -> tuple[str, list[object]]:
         min_lon, min_lat, max_lon, max_lat = bbox
-        # `&&` finds the candidates through the GiST index; the exact columns decide at the
-        # edges (as on SQLite); the time window is the observed_at filter of report_filters.
-        return (f"{alias}.geom && ST_MakeEnvelope(?, ?, ?, ?, 4326) "
-                f"AND {alias}.lon BETWEEN ? AND ? AND {alias}.lat BETWEEN ? AND ?",
-                [min_lon, min_lat, max_lon, max_lat, min_lon, max_lon, min_lat, max_lat])
+        # The GiST keys are 32-bit floats rounded outwards, and the boxes are widened a
+        # little more, so the index finds a superset; the exact columns decide at the edges.
+        exact = f"{alias}.lon BETWEEN ? AND ? AND {alias}.lat BETWEEN ? AND ?"
+        exact_params: list[object] = [min_lon, max_lon, min_lat, max_lat]
+        box = [min_lon - SPACE_MARGIN, min_lat - SPACE_MARGIN, max_lon + SPACE_MARGIN, max_lat + SPACE_MARGIN]
+        if since is None and until is None:
+            return f"{alias}.geom && ST_MakeEnvelope(?, ?, ?, ?, 4326) AND {exact}", [*box, *exact_params]
+        # Box and window in one GiST range over (lon, lat, days) (migration 7). The exact
+        # window compares bytes (COLLATE "C"): the same order as SQLite's, and a form the
+        # observed_at btree cannot serve, so the planner does not AND a scan of every report
+        # of the window (all places) to this one.
+        t0 = days(since) - TIME_MARGIN if since else -UNBOUNDED_DAYS
+        t1 = days(until) + TIME_MARGIN if until else UNBOUNDED_DAYS
+        return (f"{alias}.geom_t &&& ST_3DMakeBox(ST_MakePoint(?, ?, ?), ST_MakePoint(?, ?, ?)) AND {exact}"
+                + time_window(alias, since, until, collate=' COLLATE "C"'),
+                [box[0], box[1], t0, box[2], box[3], t1, *exact_params, *(t for t in (since, until) if t)])
 
     # --- the log -----------------------------------------------------------------------
     def entries(self, origin: str | None = None, after_seq: int = 0, *, strict: bool = True) -> Iterator[Entry]:

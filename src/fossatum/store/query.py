@@ -9,7 +9,9 @@ from dataclasses import dataclass
 from ..errors import InvalidInput
 
 BBox = tuple[float, float, float, float]
-# (alias, bbox, since, until) -> SQL narrowing by space (and time where the backend can)
+# (alias, bbox, since, until) -> SQL selecting exactly the reports in the box and the time
+# window, through the backend's space-time index (each backend words the exact window so
+# that its planner keeps to that index)
 SpatialSQL = Callable[[str, BBox, str | None, str | None], tuple[str, list[object]]]
 
 
@@ -49,6 +51,16 @@ def _any_of(column: str, values: tuple[object, ...]) -> tuple[str, list[object]]
     return f" AND {column} IN ({', '.join('?' for _ in values)})", list(values)
 
 
+def time_window(alias: str, since: str | None, until: str | None, *, collate: str = "") -> str:
+    """" AND ..." for since <= observed_at < until (params: since, until, those set).
+
+    `collate` (e.g. ' COLLATE "C"') compares as bytes, as SQLite does, whatever the
+    database's collation; on PostgreSQL it also keeps the planner off the observed_at
+    btree when the space-time index already covers the window."""
+    sql = f" AND {alias}.observed_at{collate} >= ?" if since else ""
+    return sql + (f" AND {alias}.observed_at{collate} < ?" if until else "")
+
+
 def report_filters(
     q: ReportQuery, *, alias: str, spatial: SpatialSQL, paging: bool = True
 ) -> tuple[str, list[object]]:
@@ -59,12 +71,9 @@ def report_filters(
         clause, p = spatial(alias, q.bbox, q.since, q.until)
         sql.append(f" AND {clause}")
         params += p
-    if q.since:
-        sql.append(f" AND {alias}.observed_at >= ?")
-        params.append(q.since)
-    if q.until:
-        sql.append(f" AND {alias}.observed_at < ?")
-        params.append(q.until)
+    else:
+        sql.append(time_window(alias, q.since, q.until))
+        params += [t for t in (q.since, q.until) if t]
     for column, values in (("type", q.types), ("state", q.states), ("layer", q.layers),
                            ("owner_agency", q.agencies), ("owner_country", q.countries),
                            ("grade_source", q.grade_sources), ("grade_info", q.credibilities),

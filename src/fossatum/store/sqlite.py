@@ -19,6 +19,7 @@ from ..log.signing import NodeKey
 from . import projector
 from .base import ENTRY_COLUMNS, StoreReads, Tx, row_entry
 from .projector import days
+from .query import time_window
 from .schema import LATEST, MIGRATIONS, PROJECTION_TABLES
 
 DB_FILE = "fossatum.db"
@@ -167,8 +168,9 @@ class SQLiteStore(StoreReads):
         if until:
             sql += " AND min_t <= ?"
             params.append(days(until) + 0.01)
-        return (f"{alias}.rid IN ({sql}) AND {alias}.lon BETWEEN ? AND ? AND {alias}.lat BETWEEN ? AND ?",
-                [*params, min_lon, max_lon, min_lat, max_lat])
+        return (f"{alias}.rid IN ({sql}) AND {alias}.lon BETWEEN ? AND ? AND {alias}.lat BETWEEN ? AND ?"
+                + time_window(alias, since, until),
+                [*params, min_lon, max_lon, min_lat, max_lat, *(t for t in (since, until) if t)])
 
     # --- the log -----------------------------------------------------------------------
     def entries(self, origin: str | None = None, after_seq: int = 0, *, strict: bool = True) -> Iterator[Entry]:
