@@ -251,6 +251,15 @@ def test_the_cop_query_keeps_its_spatial_index_under_the_policies(pg_node: Node,
             return "\n".join(r[0] for r in conn.execute(explain, (*params, *fparams)).fetchall())
 
     assert "reports_geom" in plan()
+    # With a time window the COP query runs on the space-time index (`&&&`), leakproof as well.
+    filters, fparams = report_filters(ReportQuery(bbox=(8.0, 35.0, 9.0, 36.0), since="2026-01-01T00:00:00Z",
+                                                  until="2026-01-02T00:00:00Z"), alias="r",
+                                      spatial=pg_node.store._bbox_sql)
+    explain = f"EXPLAIN SELECT r.doc FROM reports r WHERE {where}{filters.replace('?', '%s')}"
+    assert "reports_geom_t" in plan()
+    filters, fparams = report_filters(ReportQuery(bbox=(8.0, 35.0, 9.0, 36.0)), alias="r",
+                                      spatial=pg_node.store._bbox_sql)
+    explain = f"EXPLAIN SELECT r.doc FROM reports r WHERE {where}{filters.replace('?', '%s')}"
     with psycopg.connect(owner_url(pg_node.store.url), autocommit=True) as admin:
         admin.execute(f"ALTER FUNCTION {BBOX_OPERATOR} NOT LEAKPROOF")
         try:
