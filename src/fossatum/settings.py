@@ -27,6 +27,8 @@ class Setting:
 SETTINGS: tuple[Setting, ...] = (
     Setting("data", "./fossatum-data", "Data folder of the node (database and node key)."),
     Setting("database_url", "", "PostgreSQL (+PostGIS) database of the node, e.g. postgresql://fossatum@db:5432/fossatum; empty: SQLite in the data folder."),
+    Setting("database_pool_size", 10, "PostgreSQL connections each API worker process keeps at most (its pool).", minimum=1),
+    Setting("workers", 1, "API worker processes of `fossatum serve` (more than one needs PostgreSQL).", minimum=1),
     Setting("host", "127.0.0.1", "Address the HTTP server binds to."),
     Setting("port", 8000, "Port of the HTTP server.", minimum=1),
     Setting("max_body_bytes", 1_048_576, "Largest request body accepted, in bytes (larger: 413).", minimum=1024),
