@@ -296,14 +296,15 @@ def test_sigterm_stops_the_supervisor_and_every_worker(served: Served) -> None:
     assert "Traceback" not in served.log, served.log
 
 
-def test_several_workers_on_sqlite_are_refused_with_one_line(tmp_path: Path) -> None:
+def test_several_workers_on_sqlite_or_none_are_refused_with_one_line(tmp_path: Path) -> None:
     data = tmp_path / "tun"
     build_node(data).close()
-    result = subprocess.run([*FOSSATUM, "serve", "--data", str(data), "--port", str(free_port()), "--workers", "2"],
-                            capture_output=True, text=True, timeout=60, env=env())
-    assert result.returncode == 1
-    assert result.stderr.strip().splitlines() == [result.stderr.strip()]
-    assert "--workers 2 needs PostgreSQL" in result.stderr
+    for workers, expected in (("2", "--workers 2 needs PostgreSQL"), ("0", "--workers must be at least 1, got 0"),
+                              ("many", "'many' is not a valid integer")):
+        result = subprocess.run([*FOSSATUM, "serve", "--data", str(data), "--port", str(free_port()), "--workers",
+                                 workers], capture_output=True, text=True, timeout=60, env=env())
+        assert result.returncode != 0
+        assert len(result.stderr.strip().splitlines()) == 1 and expected in result.stderr, result.stderr
 
 
 def test_a_port_in_use_or_a_bad_url_is_one_line(pg_databases: PgDatabases, tmp_path: Path) -> None:

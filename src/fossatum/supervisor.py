@@ -81,6 +81,8 @@ class Supervisor:
             self._slots = [self._start(i, sock) for i in range(1, self.count + 1)]
             if not self._wait_ready():
                 raise click.exceptions.Exit(1)  # the worker printed its one line
+            if self._stop.is_set():
+                return
             click.echo(f"{node_line} at {base_url(host, port)} with {self.count} workers "
                        f"(pids {', '.join(str(s.process.pid) for s in self._slots)})")
             sys.stdout.flush()
