@@ -59,7 +59,7 @@ def verify(data: Path, env: dict[str, str]) -> str:
 
 def run(work: Path, label: str, workers: int, database_url: str | None, docs: list[dict], clients: int
         ) -> tuple[str, int, float, str]:
-    data = work / label.replace(" ", "-")
+    data = work / f"{len(list(work.iterdir()))}-{label.replace(' ', '').replace(',', '-')}"
     build_node(data, database_url=database_url).close()
     env = {"FOSSATUM_WORKERS": str(workers), **({"FOSSATUM_DATABASE_URL": database_url} if database_url else {})}
     with server(data, env=env) as base:

@@ -204,9 +204,12 @@ class PostgresStore(StoreReads):
     def _notify(self, conn: psycopg.Connection[Any], tx: Tx) -> None:
         """Announce the transaction's log range (delivered by the server at commit)."""
         span: list[int] = []
-        for entry in (tx.appended[0], tx.appended[-1]) if tx.appended else ():
-            row = conn.execute("SELECT lsn FROM log WHERE origin = %s AND seq = %s", (entry.origin, entry.seq)).fetchone()
-            span.append(row[0] if row else 0)
+        if tx.appended:  # one round trip: this runs under the writer lock
+            first, last = tx.appended[0], tx.appended[-1]
+            row = conn.execute("SELECT MIN(lsn), MAX(lsn) FROM log WHERE (origin = %s AND seq = %s) "
+                               "OR (origin = %s AND seq = %s)",
+                               (first.origin, first.seq, last.origin, last.seq)).fetchone()
+            span = [row[0] or 0, row[1] or 0] if row else [0, 0]
         note = {"from": self._worker_id, "span": span, "purged": tx.purged}
         payload = json.dumps(note)
         if len(payload.encode()) > NOTIFY_MAX:  # documents left out: receivers treat them as unknown
