@@ -27,7 +27,8 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from conftest import PASSWORD, build_node, sighting
-from federation.procs import FOSSATUM, Server, env, free_port, wait_for
+from federation.procs import FOSSATUM, Server, env, file_and_validate, free_port, wait_for
+from federation.procs import build_node as build_partner
 from pg_databases import PgDatabases
 
 pytestmark = pytest.mark.slow
@@ -72,19 +73,21 @@ def _pid(header: str) -> int:
     return int(header.split("pid=")[1])
 
 
-def client_on(node: Served, worker: int, username: str = "amira") -> httpx.Client:
+def client_on(node: Served | Server, worker: int, username: str = "amira") -> httpx.Client:
     """A logged-in client whose (kept-alive) connection is served by `worker`."""
-    token = token_of(node, username)
+    server = node.server if isinstance(node, Served) else node
+    token = token_of(server, username)
     for _ in range(TRIES):
-        client = httpx.Client(base_url=node.server.base, timeout=30.0, headers={"Authorization": f"Bearer {token}"})
+        client = httpx.Client(base_url=server.base, timeout=30.0, headers={"Authorization": f"Bearer {token}"})
         if _index(client.get("/api/v1/health").headers[HEADER]) == worker:
             return client
         client.close()
     raise AssertionError(f"no connection reached worker {worker} in {TRIES} tries")
 
 
-def token_of(node: Served, username: str) -> str:
-    response = httpx.post(f"{node.server.base}/api/v1/auth/token", json={"username": username, "password": PASSWORD},
+def token_of(node: Served | Server, username: str) -> str:
+    server = node.server if isinstance(node, Served) else node
+    response = httpx.post(f"{server.base}/api/v1/auth/token", json={"username": username, "password": PASSWORD},
                           timeout=30)
     assert response.status_code == 200, response.text
     return str(response.json()["access_token"])
@@ -259,6 +262,46 @@ def test_a_partner_notice_reaching_another_worker_wakes_the_federation_worker(se
     finally:
         federation_side.close()
         api_side.close()
+
+
+def test_a_node_served_by_two_workers_federates_both_ways_without_waiting_for_a_round(
+        pg_databases: PgDatabases, tmp_path: Path) -> None:
+    """TUN (PostgreSQL, 2 workers) and DZA (SQLite), federation rounds an hour apart: a report
+    validated through TUN's worker 2 is released by worker 1 (it heard the commit) and pulled
+    by DZA when notified; DZA's report is pulled by TUN when DZA notifies it, whichever worker
+    the notice lands on."""
+    from fossatum.node import open_node
+
+    url = pg_databases.create("workers_federation")
+    tun_data, dza_data = tmp_path / "tun", tmp_path / "dza"
+    build_node(tun_data, database_url=url).close()
+    build_partner(dza_data, "DZA")
+    tun = Server(tun_data, free_port(), tmp_path / "tun.log", {"database_url": url, "workers": 2, "sync_interval": 3600})
+    dza = Server(dza_data, free_port(), tmp_path / "dza.log", {"sync_interval": 3600})
+    tun_node, dza_node = open_node(tun_data, database_url=url), open_node(dza_data)
+    try:
+        tun_node.federation.add_partner(country="DZA", url=dza.base, key=dza_node.key.public)
+        dza_node.federation.add_partner(country="TUN", url=tun.base, key=tun_node.key.public)
+    finally:
+        tun_node.close()
+        dza_node.close()
+    try:
+        dza.start()
+        tun.start()
+        wait_for(lambda: "with 2 workers" in tun.log.read_text(errors="replace"), 60, what="TUN's workers")
+        with closing(client_on(tun, 2)) as amira_2, closing(dza.client("dza.officer")) as dza_officer:
+            ours = amira_2.post("/api/v1/reports", json=sighting(audience={"scope": "partners", "partners": ["DZA"]}))
+            assert ours.status_code == 201, ours.text
+            validated = amira_2.post(f"/api/v1/reports/{ours.json()['id']}/validate")
+            assert validated.status_code == 200 and _index(validated.headers[HEADER]) == 2
+            wait_for(lambda: dza_officer.get(f"/api/v1/reports/{ours.json()['id']}").status_code == 200, 30,
+                     what="TUN's report at DZA")
+            theirs = file_and_validate(dza_officer, 1, scope="partners", partners=["TUN"])
+            wait_for(lambda: amira_2.get(f"/api/v1/reports/{theirs}").status_code == 200, 30,
+                     what="DZA's report at TUN")
+    finally:
+        tun.stop()
+        dza.stop()
 
 
 def test_a_killed_worker_is_restarted_and_requests_keep_succeeding(served: Served) -> None:
