@@ -90,3 +90,15 @@ def test_a_socket_that_does_not_authenticate_is_closed(app_client: TestClient) -
         ws.send_json({"type": "auth", "token": "forged"})
         message = ws.receive_json()
         assert message["type"] == "error"
+
+
+def test_responses_and_the_live_handshake_name_the_serving_process(app_client: TestClient) -> None:
+    """`X-Fossatum-Worker: <index>; pid=<pid>` (one process here: worker 1), for operators and tests."""
+    import os
+
+    named = f"1; pid={os.getpid()}"
+    assert app_client.get("/api/v1/health").headers["x-fossatum-worker"] == named
+    refused = app_client.get("/api/v1/reports")  # a problem response too
+    assert refused.status_code == 401 and refused.headers["x-fossatum-worker"] == named
+    with app_client.websocket_connect("/api/v1/live") as ws:
+        assert (b"x-fossatum-worker", named.encode()) in [tuple(h) for h in ws.extra_headers or []]
