@@ -322,6 +322,10 @@ def test_a_killed_worker_is_restarted_and_requests_keep_succeeding(served: Serve
 
 
 def test_sigterm_stops_the_supervisor_and_every_worker(served: Served) -> None:
+    with psycopg.connect(served.url) as conn:  # the DBA's view of the connections
+        names = {r[0] for r in conn.execute(
+            "SELECT application_name FROM pg_stat_activity WHERE datname = current_database()")}
+    assert {"fossatum-worker-1", "fossatum-worker-2"} <= names, names
     pids = set()
     for worker in (1, 2):
         with closing(client_on(served, worker)) as c:

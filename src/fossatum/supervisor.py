@@ -165,6 +165,9 @@ def work(index: int, data_dir: str, values: dict[str, Any], sock: socket.socket,
          supervisor: int, ready: Any) -> None:
     """A worker process: open the node, serve on the supervisor's socket until told to stop."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the supervisor's (see _serve)
+    # The DBA sees which worker holds a connection (pg_stat_activity.application_name), unless
+    # the URL or the environment names the application already.
+    os.environ.setdefault("PGAPPNAME", f"fossatum-worker-{index}")
     threading.Thread(target=_orphan_watch, args=(supervisor,), name="supervisor-watch", daemon=True).start()
     from .cli import _serve
     from .node import open_node
