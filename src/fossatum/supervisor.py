@@ -126,7 +126,9 @@ class Supervisor:
             if all(s.ready.is_set() for s in self._slots):
                 return True
             time.sleep(0.05)
-        return self._stop.is_set()  # stopped while starting: not an error of a worker
+        if not self._stop.is_set():  # stopped while starting is no error of a worker
+            raise FossatumError(f"the workers did not start within {START_SECONDS:.0f} s")
+        return True
 
     def _watch(self, slot: _Slot, sock: socket.socket) -> None:
         now = time.monotonic()
