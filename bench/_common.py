@@ -69,10 +69,11 @@ AUDIENCES = [(15, "agency", []), (25, "national", []), (20, "partners", ["DZA"])
 DRAFT_SHARE, VALIDATED_SHARE = 0.05, 0.60
 
 
-def build_node(path: Path, *, clock: Any = None) -> Node:
-    """A Tunisian node with agencies of TUN, DZA and LBY and the users above."""
+def build_node(path: Path, *, clock: Any = None, database_url: str | None = None) -> Node:
+    """A Tunisian node with agencies of TUN, DZA and LBY and the users above (SQLite, or the
+    PostgreSQL database `database_url`)."""
     kwargs = {"clock": clock} if clock else {}
-    node = init_node(path, country="TUN", name="Tunisia NCC (bench)", **kwargs)
+    node = init_node(path, country="TUN", name="Tunisia NCC (bench)", database_url=database_url, **kwargs)
     for code, name, country in AGENCIES:
         node.add_agency(actor=None, code=code, name=name, country=country)
     for username, agency, roles in USERS:

@@ -124,3 +124,15 @@ def test_field_alerts_and_chat_go_live_to_exactly_who_may_see_them(node: Node, a
         node.transition(actor=node.store.user("amira"), report_id=marker["id"], action="validate")
         first = karim_ws.receive_json()
         assert first["type"] == "report" and first["report"]["id"] == marker["id"], first
+
+
+def test_responses_and_the_live_handshake_name_the_serving_process(app_client: TestClient) -> None:
+    """`X-Fossatum-Worker: <index>; pid=<pid>` (one process here: worker 1), for operators and tests."""
+    import os
+
+    named = f"1; pid={os.getpid()}"
+    assert app_client.get("/api/v1/health").headers["x-fossatum-worker"] == named
+    refused = app_client.get("/api/v1/reports")  # a problem response too
+    assert refused.status_code == 401 and refused.headers["x-fossatum-worker"] == named
+    with app_client.websocket_connect("/api/v1/live") as ws:
+        assert (b"x-fossatum-worker", named.encode()) in [tuple(h) for h in ws.extra_headers or []]

@@ -296,3 +296,52 @@ def test_the_cop_query_is_exact_at_the_edges_of_the_box_and_of_the_window(node: 
     assert only_until == expected | {"before-since"}
     no_window = {ids.get(json.loads(d)["id"]) for d in node.store.list_reports(amira, ReportQuery(bbox=box))}
     assert no_window == expected | {"at-until", "a-week-later", "before-since"}
+
+
+def test_a_request_whose_connection_is_cut_mid_transaction_gets_a_503_problem_and_stores_nothing(
+        node: Node, store_backend: str) -> None:
+    """Through the API: the request's transaction is waiting for the writer lock (held here)
+    when its server connection is terminated; the client gets a 503 problem, nothing of it is
+    stored, and the next request succeeds on a new connection without a restart."""
+    if store_backend == "sqlite":
+        pytest.skip("no server connection to lose")
+    import time
+
+    import psycopg
+    from conftest import PASSWORD, sighting
+    from fastapi.testclient import TestClient
+
+    from fossatum.api.app import create_app
+    from fossatum.store.postgres import WRITER_LOCK
+
+    with TestClient(create_app(node)) as client:
+        token = client.post("/api/v1/auth/token", json={"username": "amira", "password": PASSWORD}).json()
+        amira = {"Authorization": f"Bearer {token['access_token']}"}
+        before = (node.store.log_size(), node.store.read_one("SELECT COUNT(*) FROM reports"))
+        answered: dict[str, object] = {}
+        with psycopg.connect(node.store.url, autocommit=True) as admin:
+            admin.execute("SELECT pg_advisory_lock(%s)", (WRITER_LOCK,))
+            request = threading.Thread(target=lambda: answered.update(
+                response=client.post("/api/v1/reports", headers=amira, json=sighting(description="cut off"))))
+            request.start()
+            waiting = None
+            for _ in range(600):  # the request's transaction, blocked on the lock
+                waiting = admin.execute(
+                    "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND objid = %s",
+                    (WRITER_LOCK,)).fetchone()
+                if waiting:
+                    break
+                time.sleep(0.05)
+            assert waiting is not None, "the request never waited for the writer lock"
+            admin.execute("SELECT pg_terminate_backend(%s)", (waiting[0],))
+            admin.execute("SELECT pg_advisory_unlock(%s)", (WRITER_LOCK,))
+            request.join(60)
+        response = answered["response"]
+        assert response.status_code == 503, response.text  # type: ignore[attr-defined]
+        assert response.headers["content-type"].startswith("application/problem+json")  # type: ignore[attr-defined]
+        problem = response.json()  # type: ignore[attr-defined]
+        assert problem["status"] == 503 and "unavailable" in problem["detail"] and "\n" not in problem["detail"]
+        assert (node.store.log_size(), node.store.read_one("SELECT COUNT(*) FROM reports")) == before
+        again = client.post("/api/v1/reports", headers=amira, json=sighting(description="after the cut"))
+        assert again.status_code == 201, again.text
+        assert node.store.log_size() == before[0] + 1

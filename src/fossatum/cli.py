@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import socket
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -186,11 +187,22 @@ def user_list(data_dir: Path) -> None:
                    "tcp://HOST:PORT?anonymous_unit=UNIT_ID (no auth: every device there is that unit), "
                    "https://127.0.0.1:8446 (TAK certificate enrolment with 'fossatum device add' tokens); repeatable.")
 @DATABASE_URL
-def serve(data_dir: Path, host: str | None, port: int | None, cot_urls: tuple[str, ...], database_url: str | None) -> None:
+@click.option("--workers", default=None, type=int, metavar="N",
+              help="API worker processes sharing the port (default: FOSSATUM_WORKERS, else 1); "
+                   "more than one needs PostgreSQL.")
+def serve(data_dir: Path, host: str | None, port: int | None, cot_urls: tuple[str, ...], database_url: str | None,
+          workers: int | None) -> None:
     """Run the node's HTTP API (and its TAK gateway with --cot)."""
-    conf = settings_mod.load(host=host, port=port, cot=",".join(cot_urls) or None, database_url=database_url)
+    conf = settings_mod.load(host=host, port=port, cot=",".join(cot_urls) or None, database_url=database_url,
+                             workers=workers)
+    cot = [u for u in conf.cot.split(",") if u.strip()]
+    if conf.workers > 1:
+        from .supervisor import Supervisor
+
+        Supervisor(data_dir, conf, cot=cot).run()
+        return
     node = open_node(data_dir, settings=conf)
-    _serve(node, conf.host, conf.port, cot=[u for u in conf.cot.split(",") if u.strip()])
+    _serve(node, conf.host, conf.port, cot=cot)
 
 
 def listening_socket(host: str, port: int) -> socket.socket:
@@ -209,12 +221,22 @@ def listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+def base_url(host: str, port: int) -> str:
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}/"
+
+
 def _serve(node: Node, host: str, port: int, banner: list[str] | None = None, *,
-           also: list[tuple[Node, int]] | None = None, cot: list[str] | None = None) -> None:
+           also: list[tuple[Node, int]] | None = None, cot: list[str] | None = None,
+           sock: socket.socket | None = None, worker: int = 1, federation: bool = True,
+           ready: Callable[[], None] | None = None) -> None:
     """Serve `node` on `port` — and each `(node, port)` of `also` beside it, in the same process.
 
     One uvicorn server per node on one event loop, each node with its own federation
     worker and HTTP transport. Ctrl-C (or SIGTERM) stops them all; a second one forces it.
+    As worker `worker` of `fossatum serve --workers N` (see supervisor.py) it serves on the
+    supervisor's socket `sock`, prints no banner, calls `ready` once it accepts, and runs the
+    federation only if `federation` (partners' notices are passed on to the process that does).
     """
     import asyncio
     import contextlib
@@ -224,7 +246,7 @@ def _serve(node: Node, host: str, port: int, banner: list[str] | None = None, *,
 
     from .api.app import create_app
     from .federation.transport import HttpTransport
-    from .federation.worker import Worker
+    from .federation.worker import Relay, Worker
 
     class _Server(uvicorn.Server):
         @contextlib.contextmanager
@@ -237,17 +259,19 @@ def _serve(node: Node, host: str, port: int, banner: list[str] | None = None, *,
     servers: list[_Server] = []
     try:
         for _, each_port in served:  # bind every port first: a port in use is one clear line
-            sockets.append(listening_socket(host, each_port))
+            sockets.append(sock if sock is not None else listening_socket(host, each_port))
         for each, each_port in served:
             each.federation.transport = HttpTransport(each.key, each.node_id)
-            worker = Worker(each.federation, interval=each.settings.sync_interval)
-            app = create_app(each)
-            app.state.worker = worker
-            workers.append(worker)
+            app = create_app(each, worker=worker)
+            if federation:
+                app.state.worker = Worker(each.federation, interval=each.settings.sync_interval)
+                workers.append(app.state.worker)
+            else:
+                app.state.worker = Relay(each.federation)
             servers.append(_Server(uvicorn.Config(app, host=host, port=each_port, log_level="warning",
                                                   access_log=False)))
-            shown = f"[{host}]" if ":" in host else host
-            click.echo(f"Fossatum node {each.node_id} ({each.name}) at http://{shown}:{each_port}/")
+            if sock is None:
+                click.echo(f"Fossatum node {each.node_id} ({each.name}) at {base_url(host, each_port)}")
         for line in banner or []:
             click.echo(line)
         sys.stdout.flush()
@@ -271,22 +295,27 @@ def _serve(node: Node, host: str, port: int, banner: list[str] | None = None, *,
             try:
                 while not all(server.started for server in servers) and not any(t.done() for t in tasks):
                     await asyncio.sleep(0.02)
-                for worker in workers:  # once every node listens: no "unreachable" at start-up
-                    worker.start()
+                for each_worker in workers:  # once every node listens: no "unreachable" at start-up
+                    each_worker.start()
+                if ready is not None and all(server.started for server in servers):
+                    ready()
                 await asyncio.gather(*tasks)
             finally:
                 if gateway is not None:
                     await gateway.stop()
 
-        previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+        # A worker of several stops on the supervisor's SIGTERM; the terminal's Ctrl-C (sent to
+        # the whole process group) is the supervisor's to handle, so that each stop is graceful.
+        handled = (signal.SIGINT, signal.SIGTERM) if sock is None else (signal.SIGTERM,)
+        previous = {sig: signal.signal(sig, stop) for sig in handled}
         try:
             asyncio.run(run_all())
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
     finally:
-        for worker in workers:
-            worker.stop()
+        for each_worker in workers:
+            each_worker.stop()
         for each, _ in served:
             transport = each.federation.transport
             if isinstance(transport, HttpTransport):

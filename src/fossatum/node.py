@@ -46,7 +46,8 @@ CLI_ACTOR = "node-admin"
 Clock = Callable[[], datetime]
 
 
-def open_store(data_dir: Path, database_url: str | None, *, key: NodeKey | None = None) -> "Store":
+def open_store(data_dir: Path, database_url: str | None, *, key: NodeKey | None = None,
+               pool_size: int = 10) -> "Store":
     """The node's store: PostgreSQL when a database URL is given, else the SQLite file in `data_dir`."""
     if not database_url:
         return SQLiteStore(data_dir, key=key)
@@ -56,7 +57,7 @@ def open_store(data_dir: Path, database_url: str | None, *, key: NodeKey | None 
         from .store.postgres import PostgresStore
     except ImportError:
         raise FossatumError("PostgreSQL needs psycopg: pip install 'fossatum[postgres]'") from None
-    return PostgresStore(database_url, data_dir, key=key)
+    return PostgresStore(database_url, data_dir, key=key, max_connections=pool_size)
 
 
 def init_node(data_dir: Path, *, country: str, name: str, clock: Clock = utcnow,
@@ -92,7 +93,8 @@ def open_node(data_dir: Path, *, settings: Settings | None = None, clock: Clock 
     if not (data_dir / KEY_FILE).exists():
         raise NotFound(f"no node key in {data_dir}; run 'fossatum init --data {data_dir} …' first")
     key = NodeKey.load(data_dir / KEY_FILE)
-    store = open_store(data_dir, database_url, key=key)
+    store = open_store(data_dir, database_url, key=key,
+                       pool_size=settings.database_pool_size if settings else 10)
     if store.origin is None:
         store.close()
         raise FossatumError(f"{'the database' if database_url else data_dir} holds no initialised node")

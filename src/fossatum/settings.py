@@ -29,6 +29,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("database_url", "", "PostgreSQL (+PostGIS) database of the node, e.g. postgresql://fossatum@db:5432/fossatum; empty: SQLite in the data folder."),
     Setting("database_owner_url", "", "Role that owns the PostgreSQL tables and runs the migrations (granting database_url's role its rows); without a database name: database_url's. Empty: database_url's role migrates (and owns the tables)."),
     Setting("database_rls", "auto", "When database_url's role is a superuser, BYPASSRLS or owns the tables (row-level security would be no wall) — auto: without database_owner_url, migrate as that role and work as the role fossatum_node (SET ROLE), with a warning; enforce: refuse to start; warn: only log it (development)."),
+    Setting("database_pool_size", 10, "PostgreSQL connections each API worker process keeps at most (its pool).", minimum=1),
+    Setting("workers", 1, "API worker processes of `fossatum serve` (more than one needs PostgreSQL).", minimum=1),
     Setting("host", "127.0.0.1", "Address the HTTP server binds to."),
     Setting("port", 8000, "Port of the HTTP server.", minimum=1),
     Setting("max_body_bytes", 1_048_576, "Largest request body accepted, in bytes (larger: 413).", minimum=1024),

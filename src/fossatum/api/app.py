@@ -14,6 +14,7 @@ from .. import __version__
 from ..node import Node
 from . import directory, federation, field, live, problems, reports
 from .limits import BodyLimit
+from .worker_header import WorkerHeader, identity
 
 DIST = Path(__file__).resolve().parents[1] / "web" / "dist"
 
@@ -24,7 +25,8 @@ _LANDING = """<!doctype html><html lang="en"><meta charset="utf-8"><title>Fossat
 Log in with <code>POST /api/v1/auth/token</code>.</p></body></html>"""
 
 
-def create_app(node: Node) -> FastAPI:
+def create_app(node: Node, *, worker: int = 1) -> FastAPI:
+    """The node's ASGI app; `worker` is this process's index among `fossatum serve --workers N`."""
     app = FastAPI(
         title="Fossatum",
         version=__version__,
@@ -44,6 +46,7 @@ def create_app(node: Node) -> FastAPI:
     app.add_middleware(BodyLimit, max_bytes=node.settings.max_body_bytes)
     # The COP pulls hundreds of reports at a time over links that may be thin.
     app.add_middleware(GZipMiddleware, minimum_size=2048)
+    app.add_middleware(WorkerHeader, value=identity(worker))
 
     if (DIST / "index.html").exists():
         # The COP page (built by `make run` from web/): served by the node itself, no CDN.

@@ -42,7 +42,8 @@ async def notify(node: NodeDep, request: Request) -> dict[str, str]:
     worker = getattr(request.app.state, "worker", None)
     partner = next((p for p in node.federation.partners() if p.node_id == caller), None)
     if worker is not None and partner is not None:
-        worker.notified(partner.country)
+        # In an API worker without the federation this is a NOTIFY to the one with it (a query).
+        await run_in_threadpool(worker.notified, partner.country)
     return {"status": "accepted"}
 
 

@@ -46,7 +46,9 @@ class Fanout:
         self.settings = settings
         self.devices = devices
         self.loop: Any = None
-        node.store.on_commit(self.committed)
+        # Commits of the node's other API workers too: a report validated through any of them
+        # reaches the devices connected to the one process that runs the gateway.
+        node.store.on_commit(self.committed, other_workers=True)
 
     def committed(self, tx: Any) -> None:
         if self.loop is None or self.loop.is_closed():

@@ -18,6 +18,18 @@ from .service import Federation
 from .transport import LinkDown
 
 log = logging.getLogger("fossatum.federation")
+NOTIFIED = "federation.notified"  # announced by an API worker that does not run the federation
+
+
+class Relay:
+    """Stands in for the `Worker` in an API worker process that does not run the federation:
+    a partner's notice reaches the process that does, through the store."""
+
+    def __init__(self, federation: Federation) -> None:
+        self.federation = federation
+
+    def notified(self, country: str) -> None:
+        self.federation.node.store.announce(NOTIFIED, country)
 
 
 class Worker:
@@ -32,7 +44,10 @@ class Worker:
         self._backoff: dict[str, float] = {}
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name=f"federation-{federation.node.country}", daemon=True)
-        federation.node.store.on_commit(self._committed)
+        # Other workers' commits too (several API processes on PostgreSQL): a report filed
+        # through any of them is released and announced by the one process that runs this.
+        federation.node.store.on_commit(self._committed, other_workers=True)
+        federation.node.store.on_announce(self._announced)
 
     def start(self) -> None:
         self._thread.start()
@@ -49,6 +64,10 @@ class Worker:
             with self._lock:
                 self._outbound_dirty = True
             self._wake.set()
+
+    def _announced(self, topic: str, value: object) -> None:
+        if topic == NOTIFIED and isinstance(value, str):
+            self.notified(value)
 
     def notified(self, country: str) -> None:
         """A partner says it has new items: pull from it now."""

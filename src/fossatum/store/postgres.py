@@ -160,6 +160,7 @@ class PostgresStore(StoreReads):
             self._pool.open(wait=True, timeout=CONNECT_SECONDS)
         self._listeners: list[Callable[[Tx], None]] = []
         self._remote: list[Callable[[Any], None]] = []
+        self._announced: list[Callable[[str, Any], None]] = []
         self._worker_id = uuid.uuid4().hex
         self._notifier: threading.Thread | None = None
         self._listening = threading.Event()
@@ -308,17 +309,34 @@ class PostgresStore(StoreReads):
         self._listeners.append(listener)
         if other_workers:
             self._remote.append(listener)
-            if self._notifier is None:
-                self._notifier = threading.Thread(target=self._listen, name="fossatum-notify", daemon=True)
-                self._notifier.start()
-                self._listening.wait(CONNECT_SECONDS)
+            self._start_notifier()
+
+    def on_announce(self, listener: Callable[[str, Any], None]) -> None:
+        """Call `listener(topic, value)` with each `announce` made by another worker (listener thread)."""
+        self._announced.append(listener)
+        self._start_notifier()
+
+    def announce(self, topic: str, value: Any) -> None:
+        """Tell the node's other workers something that is no commit: e.g. a partner's "new
+        items" notice reached an API worker, and only the federation process pulls."""
+        payload = json.dumps({"from": self._worker_id, "topic": topic, "value": value})
+        self._write_plain("SELECT pg_notify(?, ?)", (CHANNEL, payload))
+
+    def _start_notifier(self) -> None:
+        if self._notifier is None:
+            self._notifier = threading.Thread(target=self._listen, name="fossatum-notify", daemon=True)
+            self._notifier.start()
+            self._listening.wait(CONNECT_SECONDS)
 
     def _notify(self, conn: psycopg.Connection[Any], tx: Tx) -> None:
         """Announce the transaction's log range (delivered by the server at commit)."""
         span: list[int] = []
-        for entry in (tx.appended[0], tx.appended[-1]) if tx.appended else ():
-            row = conn.execute("SELECT lsn FROM log WHERE origin = %s AND seq = %s", (entry.origin, entry.seq)).fetchone()
-            span.append(row[0] if row else 0)
+        if tx.appended:  # one round trip: this runs under the writer lock
+            first, last = tx.appended[0], tx.appended[-1]
+            row = conn.execute("SELECT MIN(lsn), MAX(lsn) FROM log WHERE (origin = %s AND seq = %s) "
+                               "OR (origin = %s AND seq = %s)",
+                               (first.origin, first.seq, last.origin, last.seq)).fetchone()
+            span = [row[0] or 0, row[1] or 0] if row else [0, 0]
         note = {"from": self._worker_id, "span": span, "purged": tx.purged}
         payload = json.dumps(note)
         if len(payload.encode()) > NOTIFY_MAX:  # documents left out: receivers treat them as unknown
@@ -341,6 +359,13 @@ class PostgresStore(StoreReads):
 
     def _deliver(self, note: dict[str, Any]) -> None:
         if note.get("from") == self._worker_id:
+            return
+        if "topic" in note:
+            for announced in self._announced:
+                try:
+                    announced(note["topic"], note.get("value"))
+                except Exception:
+                    log.exception("announcement listener failed")
             return
         entries: list[Entry] = []
         if note.get("span"):

@@ -112,6 +112,12 @@ class SQLiteStore(StoreReads):
         serves a SQLite node, so there are none.)"""
         self._listeners.append(listener)
 
+    def on_announce(self, listener: Callable[[str, Any], None]) -> None:
+        """(Another worker's announcements: a SQLite node has no other worker.)"""
+
+    def announce(self, topic: str, value: Any) -> None:
+        """(No other worker to tell.)"""
+
     @contextmanager
     def transaction(self) -> Iterator[Tx]:
         with self._lock:
