@@ -505,10 +505,13 @@ def _node_role_for(url: str) -> str | None:
         if not (powerful or owns):
             return None
         try:
-            with conn.transaction():
-                if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (NODE_ROLE,)).fetchone() is None:
+            if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (NODE_ROLE,)).fetchone() is None:
+                try:
                     conn.execute(sql.SQL("CREATE ROLE {} NOLOGIN NOSUPERUSER NOBYPASSRLS").format(
                         sql.Identifier(NODE_ROLE)))
+                except (pg_errors.DuplicateObject, pg_errors.UniqueViolation):
+                    pass  # another process of this node (or another node) made it meanwhile
+            with conn.transaction():
                 if conn.execute("SELECT pg_has_role(current_user, %s, 'MEMBER')", (NODE_ROLE,)).fetchone() != (True,):
                     conn.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(NODE_ROLE), sql.Identifier(role)))
         except psycopg.Error as exc:
