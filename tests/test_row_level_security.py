@@ -168,8 +168,10 @@ def test_by_default_a_superuser_url_migrates_and_the_node_works_as_a_role_the_wa
     still starts, and its pooled connections work as NODE_ROLE: a forgotten filter is filtered."""
     from pg_databases import owner_url
 
+    from fossatum.store import postgres
     from fossatum.store.postgres import NODE_ROLE, PostgresStore
 
+    postgres._warned_roles.clear()  # said once per process: this test wants to hear it
     with caplog.at_level(logging.WARNING, logger="fossatum.store"):
         store = PostgresStore(owner_url(pg_node.store.url), tmp_path, rls="auto", owner_url="")
     try:

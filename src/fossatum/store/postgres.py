@@ -491,6 +491,9 @@ def check_server(url: str) -> None:
                                    "(Debian: apt-get install postgresql-15-postgis-3)")
 
 
+_warned_roles: set[str] = set()
+
+
 def _node_role_for(url: str) -> str | None:
     """NODE_ROLE when `url`'s role would not be held by row-level security (a superuser, a
     BYPASSRLS role, the tables' owner, or the role about to create them), created if
@@ -520,6 +523,9 @@ def _node_role_for(url: str) -> str | None:
                 f"could not set up its own role {NODE_ROLE} ({_one_line(exc)}); ask a DBA for "
                 f"CREATE ROLE {NODE_ROLE} NOLOGIN; GRANT {NODE_ROLE} TO {role}; or give the node a login role "
                 "of its own with FOSSATUM_DATABASE_OWNER_URL (docs/postgres.md)") from None
+    if role in _warned_roles:  # once per process, not once per node opened (the demo opens nine)
+        return NODE_ROLE
+    _warned_roles.add(role)
     log.warning("FOSSATUM_DATABASE_URL connects as %s, for whom row-level security is no wall: the node works as "
                 "role %s (SET ROLE), which it holds; in production give the node a login role of its own and "
                 "FOSSATUM_DATABASE_OWNER_URL (docs/postgres.md)", role, NODE_ROLE)
@@ -555,7 +561,15 @@ def sibling_database(url: str, suffix: str, *, fresh: bool = False, owner_url: s
     name = parts.path.lstrip("/") or "postgres"
     sibling = f"{name}{suffix}"
     admin = owner_database_url(owner_url, url) if owner_url else url
-    check_server(admin)
+    try:
+        check_server(admin)
+    except StoreUnavailable as exc:
+        # The named database is only a prefix for the demo's: when it does not exist, create
+        # them from the server's maintenance database (its own error if that fails too).
+        if "does not exist" not in str(exc):
+            raise
+        admin = urlsplit(admin)._replace(path="/postgres").geturl()
+        check_server(admin)
     with _mapped_errors(admin), psycopg.connect(admin, connect_timeout=CONNECT_SECONDS, autocommit=True) as conn:
         if fresh:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(sibling)))
