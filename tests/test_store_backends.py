@@ -345,3 +345,23 @@ def test_a_request_whose_connection_is_cut_mid_transaction_gets_a_503_problem_an
         again = client.post("/api/v1/reports", headers=amira, json=sighting(description="after the cut"))
         assert again.status_code == 201, again.text
         assert node.store.log_size() == before[0] + 1
+
+
+def test_the_demo_databases_are_made_beside_a_named_database_that_does_not_exist(
+        store_backend: str, request: pytest.FixtureRequest) -> None:
+    """`fossatum demo --database-url postgresql://…/fossatum_demo` on a server without that
+    database: its nodes' databases are created from the maintenance database."""
+    if store_backend != "postgres":
+        pytest.skip("PostgreSQL's databases")
+    from urllib.parse import urlsplit
+
+    from fossatum.store.postgres import sibling_database
+
+    psycopg = pytest.importorskip("psycopg")
+    databases = request.getfixturevalue("pg_databases")
+    absent = urlsplit(databases.admin_url)._replace(path=f"/{databases.prefix}_absent").geturl()
+    made = sibling_database(absent, "_tun")
+    databases.created.append(f"{databases.prefix}_absent_tun")  # dropped with the session's
+    assert urlsplit(made).path == f"/{databases.prefix}_absent_tun"
+    with psycopg.connect(made) as conn:
+        assert conn.execute("SELECT current_database()").fetchone() == (f"{databases.prefix}_absent_tun",)
