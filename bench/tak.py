@@ -342,6 +342,7 @@ class Reader(asyncio.Protocol):
         self.buf = b""
         self.closing = False
         self.first: dict[tuple[int, int], float] = {}  # observers: (sender, seq) → monotonic arrival
+        self.answered = False  # the server has sent it something (Fossatum: admitted, takp offer)
         self.lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -349,6 +350,7 @@ class Reader(asyncio.Protocol):
         self.transport = transport
 
     def data_received(self, data: bytes) -> None:
+        self.answered = True
         if self.observer is None:  # count only; a tag split over two reads is found in the seam
             self.tally.received += data.count(b"</event>") + (self.tail + data[:7]).count(b"</event>")
             self.tail = data[-7:]
@@ -485,6 +487,8 @@ async def load(server: Server, n: int, seconds: float) -> dict[str, object]:
         except (OSError, asyncio.TimeoutError):
             failed += 1
     clients += [r for _, r in senders]
+    if server.needs_auth:  # Fossatum answers each admitted device (takp offer): start the load once all are in
+        await wait_until(lambda: all(r.answered for r in clients), 120)
     connect_s = time.monotonic() - connect_start
     await asyncio.sleep(1.0)
     cpu0, gen0, t0 = cpu_seconds(server.proc.pid), own_cpu(), time.monotonic()
@@ -503,6 +507,7 @@ async def load(server: Server, n: int, seconds: float) -> dict[str, object]:
     expected = tally.sa_sent * OBSERVERS
     lat = sorted(tally.latencies)
     return {"n": n, "connected": len(senders), "connect_failed": failed, "connect_s": connect_s,
+            "admitted": sum(r.answered for r in clients) if server.needs_auth else None,
             "sa_sent": tally.sa_sent, "markers": tally.markers_sent, "blocked": tally.blocked,
             "delivery": 100.0 * len(tally.seen) / expected if expected else 0.0,
             "p50": lat[len(lat) // 2] * 1000 if lat else None, "p99": lat[int(len(lat) * 0.99)] * 1000 if lat else None,
@@ -828,7 +833,9 @@ def main() -> None:
                 log(f"   {name} N={n} failed: {exc}")
             else:
                 r = results[-1]
-                log(f"   delivery {r['delivery']:.1f}%, p99 {fmt(r['p99'], '.1f')} ms, {r['msgs_s']:.0f} msgs/s, "
+                log(f"   {r['connected']} connected in {r['connect_s']:.1f} s"
+                    + (f" ({r['admitted']} admitted)" if r["admitted"] is not None else "") + "; "
+                    f"delivery {r['delivery']:.1f}%, p99 {fmt(r['p99'], '.1f')} ms, {r['msgs_s']:.0f} msgs/s, "
                     f"server CPU {r['cpu']:.2f} (on CPU {r['pinned']}), generator CPU {r['gen_cpu']:.2f}")
             shutil.rmtree(run / "fossatum", ignore_errors=True)
     outcomes: dict[str, list[Outcome]] = {}

@@ -23,6 +23,7 @@ from ..store.query import ReportQuery
 from . import codec
 
 SHOWN_STATES = ("validated",)
+UNIT_PREFIX = codec.unit_uid("")
 
 
 class Device(Protocol):
@@ -30,6 +31,7 @@ class Device(Protocol):
     unit_id: str | None
     device_uid: str | None
     sent: set[str]
+    fresh: set[str] | None  # while its snapshot is being read: uids the fan-out has decided since
 
     def send(self, key: str, message: bytes) -> None: ...
 
@@ -68,12 +70,22 @@ class Fanout:
             if out is None:
                 continue
             uid, facts, message, shown, skip = out
+            unit_id = uid[len(UNIT_PREFIX):] if uid.startswith(UNIT_PREFIX) else None
             removal: bytes | None = None
+            # Devices of one user see the same: decide once per user object (many devices,
+            # few users: the per-device cost is then the queueing alone).
+            verdict: dict[int, bool] = {}
             for device in devices:
-                if (device.device_uid is not None and device.device_uid == skip) or (
-                        device.unit_id is not None and uid == codec.unit_uid(device.unit_id)):
+                if device.fresh is not None:
+                    device.fresh.add(uid)  # newer than what a snapshot being read may hold
+                if (skip is not None and device.device_uid == skip) or (
+                        unit_id is not None and device.unit_id == unit_id):
                     continue  # its own position or chat line: the device shows it already
-                if shown and may_view(device.user, facts):
+                user = device.user
+                visible = verdict.get(id(user))
+                if visible is None:
+                    visible = verdict[id(user)] = shown and may_view(user, facts)
+                if visible:
                     device.sent.add(uid)
                     device.send(uid, message)
                 elif uid in device.sent:
@@ -83,6 +95,8 @@ class Fanout:
         for object_id, _before in purged:
             uid = codec.report_uid(object_id)
             for device in devices:
+                if device.fresh is not None:
+                    device.fresh.add(uid)
                 if uid in device.sent:
                     device.sent.discard(uid)
                     device.send(uid, codec.delete(uid, now))

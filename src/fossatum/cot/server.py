@@ -37,6 +37,7 @@ import socket
 import ssl
 import time
 from collections import Counter, OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -119,6 +120,7 @@ class Client:
     dropped: int = 0
     coalesced: int = 0
     sent: set[str] = field(default_factory=set)  # CoT uids this device was given (for deletes)
+    fresh: set[str] | None = None  # while its snapshot is read: uids the fan-out decided meanwhile
     queue: OrderedDict[str, tuple[bytes, bool]] = field(default_factory=OrderedDict)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     closed: bool = False
@@ -136,6 +138,20 @@ class Client:
             self.dropped += 1
         self.queue[key] = (message, switch)
         self.wake.set()
+
+    def take_snapshot(self, items: list[tuple[str, bytes]]) -> int:
+        """Queue the state read at admission, except the items the fan-out has decided since
+        (`fresh`): those are newer (moved again, narrowed, retracted), so the read copy is stale
+        and must neither overwrite them nor show what was withdrawn meanwhile. Returns the count."""
+        fresh, self.fresh = self.fresh or set(), None
+        count = 0
+        for uid, message in items:
+            if uid in fresh:
+                continue
+            self.sent.add(uid)
+            self.send(uid, message)
+            count += 1
+        return count
 
     def send_once(self, message: bytes, *, switch: bool = False) -> None:
         self._serial += 1
@@ -190,6 +206,8 @@ class CotServer:
         self._anonymous: dict[str, tuple[User, dict[str, Any]]] = {}
         self._status_task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        # Snapshots for devices being admitted: reads, off the writer thread (see _admit).
+        self._snapshots = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cot-snapshot")
 
     async def start(self, urls: list[str]) -> None:
         loop = asyncio.get_running_loop()
@@ -246,6 +264,7 @@ class CotServer:
             await asyncio.gather(self._status_task, return_exceptions=True)
         self.fanout.loop = None
         await self.ingest.stop()
+        self._snapshots.shutdown(wait=True)
         self._save_status()
 
     # --- status --------------------------------------------------------------------------
@@ -468,16 +487,20 @@ class CotServer:
         await self._admit(client, user, "anonymous port")
 
     async def _admit(self, client: Client, user: User, how: str) -> None:
+        # From here on the fan-out serves the device (and notes in `fresh` what it decided), so the
+        # snapshot is read on its own thread: a crowd connecting at once does not hold up the
+        # positions queued for the writer thread behind their reads.
+        client.fresh = set()
         client.user = user
         self.counters["authenticated"] += 1
         now = self.node.clock()
         client.send_once(codec.takp_offer(now))
-        snapshot = await self.ingest.call(self.fanout.snapshot, user, own_unit=client.unit_id)
-        for uid, event in snapshot:
-            client.sent.add(uid)
-            client.send(uid, event)
+        loop = asyncio.get_running_loop()
+        snapshot = await loop.run_in_executor(
+            self._snapshots, functools.partial(self.fanout.snapshot, user, own_unit=client.unit_id))
+        sent = client.take_snapshot(snapshot)
         log.info("cot: %s admitted as %s by %s (device %s, unit %s); %d items sent", client.peer, user.username,
-                 how, client.device_uid, client.unit_id, len(snapshot))
+                 how, client.device_uid, client.unit_id, sent)
 
     async def _authenticate(self, client: Client, message: CotEvent | Auth) -> None:
         if not isinstance(message, Auth):

@@ -1,0 +1,110 @@
+"""Admission and fan-out decisions, driven step by step (no sockets, no timing).
+
+A device's snapshot is read off the writer thread while the fan-out already serves it; what
+the fan-out decided meanwhile is newer than the snapshot's copy and must win. The fan-out
+decides visibility once per user for all that user's devices in one batch.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from conftest import sighting
+
+from fossatum.cot.server import Client, CotServer
+from fossatum.domain.geo import Position
+from fossatum.domain.timeutil import to_text
+from fossatum.log.entry import Entry
+from fossatum.node import Node
+from fossatum.schemas import ReportIn
+
+from .harness import settings
+
+
+def _recorder(node: Node) -> list[Entry]:
+    """Every entry committed from now on (what the fan-out is handed)."""
+    entries: list[Entry] = []
+    node.store.on_commit(lambda tx: entries.extend(tx.appended))
+    return entries
+
+
+def _client(server: CotServer, user, *, unit_id: str | None = None, device_uid: str | None = None,
+            admitting: bool = False) -> Client:
+    client = Client(peer="test", limit=100, user=user, unit_id=unit_id, device_uid=device_uid)
+    client.fresh = set() if admitting else None
+    server.clients.add(client)
+    return client
+
+
+def _queued(client: Client) -> dict[str, bytes]:
+    return {uid: message for uid, (message, _switch) in client.queue.items()}
+
+
+def _move(node: Node, user, unit_id: str, lat: float, minutes_ago: int) -> None:
+    at = to_text(datetime.now(timezone.utc) - timedelta(minutes=minutes_ago))
+    [result] = node.move_units(fixes=[(user, unit_id, Position(lat, 8.6), at)])
+    assert isinstance(result, dict), result
+
+
+def _validated(node: Node, users, audience: dict, text: str) -> str:
+    doc = node.file_report(actor=users["amira"], spec=ReportIn(**sighting(audience=audience, description=text)))
+    node.transition(actor=users["amira"], report_id=doc["id"], action="validate")
+    return f"fossatum.report.{doc['id']}"
+
+
+def test_a_snapshot_read_before_a_move_does_not_overwrite_the_newer_position(node: Node, users) -> None:
+    server = CotServer(node, settings=settings())
+    unit_id = node.register_device(actor=users["sami"], uid="ANDROID-SAMI", callsign="GN-7")
+    _move(node, users["sami"], unit_id, 35.1, minutes_ago=5)
+    youssef = _client(server, users["youssef"], admitting=True)  # same country, other agency: sees the unit
+    uid = f"fossatum.unit.{unit_id}"
+    snapshot = server.fanout.snapshot(users["youssef"], own_unit=None)
+    assert b'lat="35.1000000"' in dict(snapshot)[uid]
+    entries = _recorder(node)
+    _move(node, users["sami"], unit_id, 35.2, minutes_ago=1)  # committed while the snapshot is "in flight"
+    server.fanout.dispatch(entries, [])
+    assert youssef.take_snapshot(snapshot) == len(snapshot) - 1
+    assert b'lat="35.2000000"' in _queued(youssef)[uid]
+    assert youssef.fresh is None and uid in youssef.sent
+    # a device admitted later (nothing decided meanwhile) takes its whole snapshot
+    later = _client(server, users["youssef"], admitting=True)
+    fresh_snapshot = server.fanout.snapshot(users["youssef"], own_unit=None)
+    assert later.take_snapshot(fresh_snapshot) == len(fresh_snapshot)
+    assert b'lat="35.2000000"' in _queued(later)[uid]
+
+
+def test_a_report_withdrawn_while_the_snapshot_is_read_is_never_shown(node: Node, users) -> None:
+    server = CotServer(node, settings=settings())
+    shared = _validated(node, users, {"scope": "partners", "partners": ["DZA"]}, "for DZA")
+    kept = _validated(node, users, {"scope": "partners", "partners": ["DZA"]}, "still for DZA")
+    karim = _client(server, users["karim"], admitting=True)  # the Algerian liaison officer
+    snapshot = server.fanout.snapshot(users["karim"], own_unit=None)
+    assert {shared, kept} <= set(dict(snapshot))
+    entries = _recorder(node)
+    node.transition(actor=users["amira"], report_id=shared.rsplit(".", 1)[1], action="retract", reason="wrong")
+    server.fanout.dispatch(entries, [])
+    karim.take_snapshot(snapshot)
+    assert shared not in karim.sent and shared not in _queued(karim)
+    assert not any(b"for DZA<" in m or shared.encode() in m for m in _queued(karim).values() if b"still" not in m)
+    assert kept in _queued(karim) and kept in karim.sent
+
+
+def test_one_batch_reaches_each_device_as_its_own_user_may_see_it(node: Node, users) -> None:
+    server = CotServer(node, settings=settings())
+    unit_a = node.register_device(actor=users["sami"], uid="ANDROID-SAMI-A", callsign="GN-7A")
+    unit_b = node.register_device(actor=users["sami"], uid="ANDROID-SAMI-B", callsign="GN-7B")
+    sami_a = _client(server, users["sami"], unit_id=unit_a, device_uid="ANDROID-SAMI-A")
+    sami_b = _client(server, users["sami"], unit_id=unit_b, device_uid="ANDROID-SAMI-B")
+    karim = _client(server, users["karim"], device_uid="ANDROID-KARIM")
+    entries = _recorder(node)
+    _move(node, users["sami"], unit_a, 35.3, minutes_ago=1)
+    national = _validated(node, users, {"scope": "national"}, "national only")
+    shared = _validated(node, users, {"scope": "partners", "partners": ["DZA"]}, "for DZA")
+    server.fanout.dispatch(entries, [])  # one batch, three devices, two users
+    unit_a_uid = f"fossatum.unit.{unit_a}"
+    assert {national, shared} <= set(_queued(sami_a)) and unit_a_uid not in _queued(sami_a)  # not its own position
+    assert {national, shared, unit_a_uid} <= set(_queued(sami_b))  # its sibling device's unit
+    assert shared in _queued(karim)
+    assert national not in _queued(karim) and national not in karim.sent
+    assert not any(uid.startswith("fossatum.unit.") for uid in _queued(karim))
+    assert not any(b"GN-7" in m or b"national only" in m for m in _queued(karim).values())
