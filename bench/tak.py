@@ -342,7 +342,7 @@ class Reader(asyncio.Protocol):
         self.buf = b""
         self.closing = False
         self.first: dict[tuple[int, int], float] = {}  # observers: (sender, seq) → monotonic arrival
-        self.answered = False  # the server has sent it something (Fossatum: admitted, takp offer)
+        self.answered = False  # the server has sent it something (admitted: takp offer / FTS welcome)
         self.lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -465,6 +465,23 @@ async def full_picture(server: Server, n: int, timeout: float = 20.0) -> tuple[f
     return (time.monotonic() - start if len(have) >= n else None), len(have)
 
 
+async def until_serving(server: Server, observers: list[Reader], timeout: float = 120.0) -> bool:
+    """Wait until the server, after taking all the connections, relays a probe's self-SA to every
+    observer (on Fossatum the probe's fix queues behind the devices' admission on the writer thread)."""
+    probe_id = 800_000
+    probe = await connect(server, f"BENCH-{probe_id}", Reader(Tally()))
+    end, seq = time.monotonic() + timeout, 0
+    try:
+        while time.monotonic() < end:
+            seq += 1
+            probe.write(SaStamp().sa(probe_id, seq))
+            if await wait_until(lambda: all(any(s == probe_id for s, _ in o.first) for o in observers), 1.0):
+                return True
+        return False
+    finally:
+        probe.close()
+
+
 def own_cpu() -> float:
     t = os.times()
     return t.user + t.system
@@ -487,8 +504,7 @@ async def load(server: Server, n: int, seconds: float) -> dict[str, object]:
         except (OSError, asyncio.TimeoutError):
             failed += 1
     clients += [r for _, r in senders]
-    if server.needs_auth:  # Fossatum answers each admitted device (takp offer): start the load once all are in
-        await wait_until(lambda: all(r.answered for r in clients), 120)
+    ready = await until_serving(server, [r for r in clients if r.observer is not None])
     connect_s = time.monotonic() - connect_start
     await asyncio.sleep(1.0)
     cpu0, gen0, t0 = cpu_seconds(server.proc.pid), own_cpu(), time.monotonic()
@@ -507,7 +523,7 @@ async def load(server: Server, n: int, seconds: float) -> dict[str, object]:
     expected = tally.sa_sent * OBSERVERS
     lat = sorted(tally.latencies)
     return {"n": n, "connected": len(senders), "connect_failed": failed, "connect_s": connect_s,
-            "admitted": sum(r.answered for r in clients) if server.needs_auth else None,
+            "ready": ready,
             "sa_sent": tally.sa_sent, "markers": tally.markers_sent, "blocked": tally.blocked,
             "delivery": 100.0 * len(tally.seen) / expected if expected else 0.0,
             "p50": lat[len(lat) // 2] * 1000 if lat else None, "p99": lat[int(len(lat) * 0.99)] * 1000 if lat else None,
@@ -540,11 +556,27 @@ def run_one(name: str, n: int, seconds: float, run: Path, isolated: bool) -> dic
 
 
 def run_faults(name: str, run: Path, isolated: bool) -> tuple[str, list["Outcome"]]:
-    server = start(name, run, isolated)
-    try:
-        return server.name, asyncio.run(faults(server))
-    finally:
-        stop(name, server, isolated)
+    """Each scenario on a fresh server, so that one fault's aftermath does not judge the next."""
+    outcomes, server_name = [], name
+    for k, (title, scenario) in enumerate(SCENARIOS):
+        folder = run / str(k)
+        folder.mkdir()
+        try:
+            server = start(name, folder, isolated)
+        except Exception as exc:
+            outcomes.append(Outcome(title, f"server did not start: {exc}", False))
+            continue
+        server_name = server.name
+        try:
+            outcomes.append(asyncio.run(asyncio.wait_for(scenario(server), 120)))
+        except Exception as exc:  # one scenario failing must not lose the others
+            outcomes.append(Outcome(title, f"failed to run: {exc!r}", False))
+        finally:
+            stop(name, server, isolated)
+            shutil.rmtree(folder / "fossatum", ignore_errors=True)
+        o = outcomes[-1]
+        log(f"   {o.scenario}: {'PASS' if o.passed else 'FAIL'} — {o.result}")
+    return server_name, outcomes
 
 
 def report(results: list[dict[str, object]]) -> None:
@@ -633,7 +665,7 @@ async def pair_run(server: Server, i: int, seconds: float) -> dict[str, Any]:
         await asyncio.sleep(max(0.0, t0 + seq / PAIR_HZ - time.monotonic()))
         tally.sent_at[(i, seq)] = time.monotonic()
         sender.write(SaStamp().sa(i, seq))
-    await wait_until(lambda: (i, count) in observer.first, 3.0)
+    await wait_until(lambda: (i, count) in observer.first, 10.0)
     await asyncio.sleep(0.3)
     lat = sorted(tally.latencies)
     result = {"delivery": 100.0 * len(tally.seen) / count, "p50": lat[len(lat) // 2] * 1000 if lat else None,
@@ -656,7 +688,8 @@ async def fault_burst(server: Server) -> Outcome:
     await asyncio.sleep(1.0)
     before = gateway_status(server).get("ingest", {}).get("position", 0)
     stamp = SaStamp()
-    sender.write(b"".join(stamp.sa(i, seq) for seq in range(1, burst + 1)))
+    for seq in range(1, burst + 1):  # one write per event, as a device's TAK library does, without pause
+        sender.write(stamp.sa(i, seq))
     got = lambda: sum(1 for (s, _q) in observer.first if s == i)  # noqa: E731
     if server.needs_auth:  # Fossatum: every fix goes to the unit's track; devices get the newest state
         def recorded() -> int:
@@ -668,7 +701,7 @@ async def fault_burst(server: Server) -> Outcome:
                 f" ({got()} distinct states relayed, older ones coalesced by design)")
         passed = n == burst and last
     else:  # FTS relays every event as is
-        await wait_until(lambda: got() >= burst, 30)
+        await wait_until(lambda: got() >= burst, 60)
         text = f"{got()}/{burst} relayed to the observer"
         passed = got() == burst
     sender.close()
@@ -685,8 +718,8 @@ async def fault_mass_disconnect(server: Server, crowd_size: int = 200, newcomers
     if not server.needs_auth:
         for k, c in enumerate(crowd):
             c.write(sa(60_000 + k, 1))
-    await asyncio.sleep(3.0)
-    alive = sum(c.open for c in crowd)
+    await wait_until(lambda: all(c.answered for c in crowd), 60)  # all admitted (answered) before they leave
+    alive = sum(c.open and c.answered for c in crowd)
     start = time.monotonic()
     for c in crowd:
         c.close(reset=True)
@@ -697,28 +730,33 @@ async def fault_mass_disconnect(server: Server, crowd_size: int = 200, newcomers
         tally.sent_at[(i, 1)] = time.monotonic()
         client.write(SaStamp().sa(i, 1))
         new.append(i)
-    await wait_until(lambda: all((i, 1) in observer.first for i in new), 15)
+    await wait_until(lambda: all((i, 1) in observer.first for i in new), 30)
     served = [observer.first[(i, 1)] - start for i in new if (i, 1) in observer.first]
     worst = max(served) if served else None
     observer.close()
-    text = (f"{alive}/{crowd_size} connected then reset; {len(served)}/{newcomers} new clients served, "
+    text = (f"{alive}/{crowd_size} connected, served, then reset; {len(served)}/{newcomers} new clients served, "
             f"the last {fmt(worst, '.2f', 'never')} s after the resets")
     return Outcome("(b) 200 disconnect at once, 20 new", text, len(served) == newcomers and worst is not None and worst <= 2.0)
 
 
-async def fault_idle(server: Server, idle_count: int = 50, seconds: float = 6.0) -> Outcome:
+def unaffected(loaded: dict[str, Any], base: dict[str, Any]) -> bool:
+    """The pair beside the fault did as well as the pair alone: delivery within 5 points, no
+    disconnect, p99 at most twice (or 100 ms more than) the pair alone (the machine is shared)."""
+    base_p99 = base["p99"] or 0.0
+    return (loaded["delivery"] >= base["delivery"] - 5 and loaded["disconnects"] == 0
+            and loaded["p99"] is not None and loaded["p99"] <= max(2 * base_p99, base_p99 + 100))
+
+
+async def fault_idle(server: Server, base: dict[str, Any], idle_count: int = 50, seconds: float = 6.0) -> Outcome:
     """(c) 50 connected, silent sockets (no auth on Fossatum) beside a working pair."""
-    base = await pair_run(server, 52_000, seconds)
     tally = Tally()
     idle = [await connect(server, "", Reader(tally), announce=False) for _ in range(idle_count)]
     loaded = await pair_run(server, 52_001, seconds)
     still = sum(r.open for r in idle)
     for r in idle:
         r.close()
-    ok = (loaded["delivery"] >= base["delivery"] and loaded["disconnects"] == 0
-          and (loaded["p99"] or 1e9) <= max(2 * (base["p99"] or 0), (base["p99"] or 0) + 50))
-    text = f"alone: {pair_text(base)}; beside {idle_count} idle: {pair_text(loaded)} ({still} idle still open)"
-    return Outcome("(c) 50 idle sockets + a pair", text, ok)
+    text = f"pair beside {idle_count} idle: {pair_text(loaded)} ({still} idle still open)"
+    return Outcome("(c) 50 idle sockets + a pair", text, unaffected(loaded, base))
 
 
 def closed_reason(server: Server, local_port: int) -> str:
@@ -734,7 +772,7 @@ def closed_reason(server: Server, local_port: int) -> str:
     return "no reason logged"
 
 
-async def fault_garbage(server: Server, seconds: float = 6.0) -> Outcome:
+async def fault_garbage(server: Server, base: dict[str, Any], seconds: float = 6.0) -> Outcome:
     """(d) garbage bytes on one connection, truncated XML on another, a working pair beside them."""
     pair = asyncio.create_task(pair_run(server, 53_000, seconds))
     await asyncio.sleep(1.5)
@@ -765,20 +803,25 @@ async def fault_garbage(server: Server, seconds: float = 6.0) -> Outcome:
     if server.needs_auth:
         await asyncio.sleep(2.5)
         parts.append(f"counter malformed={gateway_status(server).get('counters', {}).get('malformed', 0)}")
-    ok = closed_all and result["delivery"] >= 100.0 and result["disconnects"] == 0
+    ok = closed_all and unaffected(result, base)
     text = "; ".join(parts) + f" (within {took:.1f} s); pair: {pair_text(result)}"
     return Outcome("(d) garbage + truncated XML", text, ok)
 
 
-async def faults(server: Server) -> list[Outcome]:
-    out = []
-    for scenario in (fault_burst, fault_mass_disconnect, fault_idle, fault_garbage):
-        try:
-            out.append(await asyncio.wait_for(scenario(server), 90))
-        except Exception as exc:  # one scenario failing must not lose the others
-            out.append(Outcome(scenario.__doc__.split(")")[0].strip() + ")", f"failed to run: {exc!r}", False))
-        log(f"   {out[-1].scenario}: {'PASS' if out[-1].passed else 'FAIL'} — {out[-1].result}")
-    return out
+async def with_reference(server: Server, fault: Any) -> Outcome:
+    """A pair alone first (the reference), then `fault(server, base)`."""
+    base = await pair_run(server, 52_000, 6.0)
+    outcome = await fault(server, base)
+    outcome.result = f"pair alone: {pair_text(base)}; {outcome.result}"
+    return outcome
+
+
+SCENARIOS: list[tuple[str, Any]] = [
+    ("(a) burst of 1,000 from one client", fault_burst),
+    ("(b) 200 disconnect at once, 20 new", fault_mass_disconnect),
+    ("(c) 50 idle sockets + a pair", functools.partial(with_reference, fault=fault_idle)),
+    ("(d) garbage + truncated XML", functools.partial(with_reference, fault=fault_garbage)),
+]
 
 
 def in_namespace() -> bool:
@@ -833,8 +876,8 @@ def main() -> None:
                 log(f"   {name} N={n} failed: {exc}")
             else:
                 r = results[-1]
-                log(f"   {r['connected']} connected in {r['connect_s']:.1f} s"
-                    + (f" ({r['admitted']} admitted)" if r["admitted"] is not None else "") + "; "
+                log(f"   {r['connected']} connected and served in {r['connect_s']:.1f} s"
+                    + ("" if r["ready"] else " (NOT serving within 120 s: measured anyway)") + "; "
                     f"delivery {r['delivery']:.1f}%, p99 {fmt(r['p99'], '.1f')} ms, {r['msgs_s']:.0f} msgs/s, "
                     f"server CPU {r['cpu']:.2f} (on CPU {r['pinned']}), generator CPU {r['gen_cpu']:.2f}")
             shutil.rmtree(run / "fossatum", ignore_errors=True)

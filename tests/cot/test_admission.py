@@ -1,8 +1,11 @@
-"""Admission and fan-out decisions, driven step by step (no sockets, no timing).
+"""Admission, fan-out decisions and the per-device queue, driven step by step (no sockets,
+no timing).
 
 A device's snapshot is read off the writer thread while the fan-out already serves it; what
 the fan-out decided meanwhile is newer than the snapshot's copy and must win. The fan-out
-decides visibility once per user for all that user's devices in one batch.
+decides visibility once per user for all that user's devices in one batch. The queue keeps
+every state for a device that keeps up, coalesces for one that falls behind, and a withdrawal
+replaces whatever was still queued.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 
 from conftest import sighting
 
-from fossatum.cot.server import Client, CotServer
+from fossatum.cot.server import KEEP_STATES, Client, CotServer
 from fossatum.domain.geo import Position
 from fossatum.domain.timeutil import to_text
 from fossatum.log.entry import Entry
@@ -37,7 +40,7 @@ def _client(server: CotServer, user, *, unit_id: str | None = None, device_uid: 
 
 
 def _queued(client: Client) -> dict[str, bytes]:
-    return {uid: message for uid, (message, _switch) in client.queue.items()}
+    return {uid: b"".join(messages) for uid, (messages, _switch) in client.queue.items()}
 
 
 def _move(node: Node, user, unit_id: str, lat: float, minutes_ago: int) -> None:
@@ -108,3 +111,45 @@ def test_one_batch_reaches_each_device_as_its_own_user_may_see_it(node: Node, us
     assert national not in _queued(karim) and national not in karim.sent
     assert not any(uid.startswith("fossatum.unit.") for uid in _queued(karim))
     assert not any(b"GN-7" in m or b"national only" in m for m in _queued(karim).values())
+
+
+def test_a_device_that_keeps_up_gets_every_state_in_order() -> None:
+    client = Client(peer="test", limit=100)
+    client.send("X", b"x1")
+    client.send("Y", b"y1")
+    client.send("X", b"x2")  # several fixes of one unit committed in one batch
+    assert list(client.queue.items()) == [("X", ([b"x1", b"x2"], False)), ("Y", ([b"y1"], False))]
+    assert client.coalesced == 0 and client.dropped == 0
+
+
+def test_one_item_keeps_at_most_keep_states_and_always_the_newest() -> None:
+    client = Client(peer="test", limit=100)
+    for k in range(3 * KEEP_STATES + 1):
+        client.send("X", b"x%d" % k)
+    messages, _ = client.queue["X"]
+    assert 1 <= len(messages) <= KEEP_STATES and messages[-1] == b"x%d" % (3 * KEEP_STATES)
+    assert client.coalesced + len(messages) == 3 * KEEP_STATES + 1
+
+
+def test_a_device_behind_gets_the_latest_state_only_and_the_bound_drops_the_oldest() -> None:
+    client = Client(peer="test", limit=10)
+    for k in range(5):  # half the bound queued: this device is behind
+        client.send(f"K{k}", b"old%d" % k)
+    client.send("K0", b"new0")
+    assert client.queue["K0"] == ([b"new0"], False) and list(client.queue)[-1] == "K0"
+    assert client.coalesced == 1
+    for k in range(5, 11):
+        client.send(f"K{k}", b"m%d" % k)
+    assert len(client.queue) == 10 and "K1" not in client.queue and client.dropped == 1
+
+
+def test_a_withdrawal_replaces_the_states_still_queued(node: Node, users) -> None:
+    server = CotServer(node, settings=settings())
+    karim = _client(server, users["karim"], device_uid="ANDROID-KARIM")
+    entries = _recorder(node)
+    shared = _validated(node, users, {"scope": "partners", "partners": ["DZA"]}, "released by mistake")
+    node.transition(actor=users["amira"], report_id=shared.rsplit(".", 1)[1], action="retract", reason="mistake")
+    server.fanout.dispatch(entries, [])  # released and retracted in one batch, nothing written yet
+    [(messages, _)] = [karim.queue[shared]]
+    assert len(messages) == 1 and b'type="t-x-d-d"' in messages[0]
+    assert not any(b"released by mistake" in m for ms, _ in karim.queue.values() for m in ms)

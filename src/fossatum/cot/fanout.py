@@ -33,7 +33,7 @@ class Device(Protocol):
     sent: set[str]
     fresh: set[str] | None  # while its snapshot is being read: uids the fan-out has decided since
 
-    def send(self, key: str, message: bytes) -> None: ...
+    def send(self, key: str, message: bytes, *, withdraw: bool = False) -> None: ...
 
 
 def _facts(doc: dict[str, Any], author: str, state: str = "active", released: bool = True) -> Facts:
@@ -91,7 +91,7 @@ class Fanout:
                 elif uid in device.sent:
                     device.sent.discard(uid)
                     removal = removal or codec.delete(uid, now)
-                    device.send(uid, removal)
+                    device.send(uid, removal, withdraw=True)
         for object_id, _before in purged:
             uid = codec.report_uid(object_id)
             for device in devices:
@@ -99,7 +99,7 @@ class Fanout:
                     device.fresh.add(uid)
                 if uid in device.sent:
                     device.sent.discard(uid)
-                    device.send(uid, codec.delete(uid, now))
+                    device.send(uid, codec.delete(uid, now), withdraw=True)
 
     def _render(self, entry: Entry, now: datetime) -> tuple[str, Facts, bytes, bool, str | None] | None:
         """(CoT uid, facts, message, shown?, uid of the device not to echo to) of an entry."""

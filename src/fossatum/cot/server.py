@@ -22,7 +22,10 @@ Per plain-TCP connection: the auth message first (within `cot_auth_seconds`), th
 v0 XML or — after `t-x-takp-q` — v1 protobuf. Reads have an idle deadline and a deadline
 for a started event (slowloris); a malformed or oversized frame closes that connection only,
 with a log line and a counter. Writes go through a bounded per-device queue keyed by CoT uid:
-a newer state of an item replaces the queued one (coalesced), past the bound the oldest is
+while the device keeps up (queue under half its bound) a newer state of an item queued behind
+an unsent one is kept too, in order, up to KEEP_STATES (a fast reader gets every fix even when
+the node commits several in one batch); once it falls behind, a newer state replaces the queued
+ones (coalesced: latest state wins), past the bound the oldest is
 dropped (counted), and a device that leaves sent data unread too long is disconnected.
 """
 
@@ -58,6 +61,7 @@ from .pki import Authority
 log = logging.getLogger("fossatum.cot")
 STATUS_FILE = "cot-status.json"
 READ_CHUNK = 65536
+KEEP_STATES = 8  # states of one item queued in order for a device that keeps up (see the module doc)
 
 
 @dataclass(frozen=True)
@@ -121,22 +125,32 @@ class Client:
     coalesced: int = 0
     sent: set[str] = field(default_factory=set)  # CoT uids this device was given (for deletes)
     fresh: set[str] | None = None  # while its snapshot is read: uids the fan-out decided meanwhile
-    queue: OrderedDict[str, tuple[bytes, bool]] = field(default_factory=OrderedDict)
+    queue: OrderedDict[str, tuple[list[bytes], bool]] = field(default_factory=OrderedDict)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     closed: bool = False
     _serial: int = 0
 
-    def send(self, key: str, message: bytes, *, switch: bool = False) -> None:
-        """Queue `message` under `key` (a CoT uid): a queued older state of it is replaced."""
+    def send(self, key: str, message: bytes, *, switch: bool = False, withdraw: bool = False) -> None:
+        """Queue `message` under `key` (a CoT uid). A queued older state of it is kept before it
+        while the device keeps up, else replaced (coalesced); a withdrawal (`withdraw`: the delete
+        of an item the user may no longer see) always replaces what is queued, so nothing withdrawn
+        is written after the decision. Past the bound the oldest item goes (dropped)."""
         if self.closed:
             return
-        if key in self.queue:
+        queued = self.queue.get(key)
+        if queued is not None:
+            messages, _ = queued
+            if (not withdraw and not switch and len(messages) < KEEP_STATES
+                    and 2 * len(self.queue) < self.limit):
+                messages.append(message)
+                self.wake.set()
+                return
             del self.queue[key]
-            self.coalesced += 1
+            self.coalesced += len(messages)
         elif len(self.queue) >= self.limit:
-            self.queue.popitem(last=False)
-            self.dropped += 1
-        self.queue[key] = (message, switch)
+            _, (lost, _) = self.queue.popitem(last=False)
+            self.dropped += len(lost)
+        self.queue[key] = ([message], switch)
         self.wake.set()
 
     def take_snapshot(self, items: list[tuple[str, bytes]]) -> int:
@@ -559,8 +573,8 @@ class CotServer:
                     batch: list[bytes] = []
                     switch_now = False
                     while client.queue and not switch_now:
-                        _, (message, switch) = client.queue.popitem(last=False)
-                        batch.append(to_proto(message) if client.protocol == "protobuf" else message)
+                        _, (messages, switch) = client.queue.popitem(last=False)
+                        batch.extend(map(to_proto, messages) if client.protocol == "protobuf" else messages)
                         switch_now = switch
                     writer.write(b"".join(batch))
                     client.sent_count += len(batch)
