@@ -153,3 +153,23 @@ def test_a_withdrawal_replaces_the_states_still_queued(node: Node, users) -> Non
     [(messages, _)] = [karim.queue[shared]]
     assert len(messages) == 1 and b'type="t-x-d-d"' in messages[0]
     assert not any(b"released by mistake" in m for ms, _ in karim.queue.values() for m in ms)
+
+
+def test_cached_renderings_follow_each_viewers_rights_and_each_change(node: Node, users) -> None:
+    server = CotServer(node, settings=settings())
+    unit_id = node.register_device(actor=users["sami"], uid="ANDROID-SAMI", callsign="GN-7")
+    _move(node, users["sami"], unit_id, 35.1, minutes_ago=5)
+    national = _validated(node, users, {"scope": "national"}, "national only")
+    uid = f"fossatum.unit.{unit_id}"
+    seen = dict(server.fanout.snapshot(users["youssef"], own_unit=None))  # renders and caches both
+    assert uid in seen and national in seen
+    # the Algerian liaison officer is served from the same cache: still nothing he may not see
+    karim = dict(server.fanout.snapshot(users["karim"], own_unit=None))
+    assert uid not in karim and national not in karim
+    assert not any(b"GN-7" in m or b"national only" in m for m in karim.values())
+    # a changed object is a new stored text: rendered again, never the cached old state
+    _move(node, users["sami"], unit_id, 35.4, minutes_ago=1)
+    again = dict(server.fanout.snapshot(users["youssef"], own_unit=None))
+    assert b'lat="35.4000000"' in again[uid] and b'lat="35.1000000"' not in again[uid]
+    assert again[national] == seen[national]  # unchanged: the cached rendering
+    assert uid not in dict(server.fanout.snapshot(users["sami"], own_unit=unit_id))  # its own unit

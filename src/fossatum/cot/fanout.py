@@ -10,6 +10,7 @@ On connect, `snapshot` gives the latest state of everything the user may see.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any, Protocol
@@ -23,6 +24,8 @@ from ..store.query import ReportQuery
 from . import codec
 
 SHOWN_STATES = ("validated",)
+RENDER_SECONDS = 30.0  # a cached CoT rendering is reused this long (its `time` is at most this old)
+RENDER_CACHE_MAX = 200_000  # renderings kept before the cache is emptied (memory bound)
 UNIT_PREFIX = codec.unit_uid("")
 
 
@@ -48,6 +51,8 @@ class Fanout:
         self.settings = settings
         self.devices = devices
         self.loop: Any = None
+        # (kind, stored document text) → (CoT uid, rendering or None, monotonic time rendered)
+        self._rendered: dict[tuple[str, str], tuple[str, bytes | None, float]] = {}
         node.store.on_commit(self.committed)
 
     def committed(self, tx: Any) -> None:
@@ -128,24 +133,37 @@ class Fanout:
         return None
 
     def snapshot(self, user: User, *, own_unit: str | None) -> list[tuple[str, bytes]]:
-        """(uid, message) of the latest state of everything `user` may see (store reads)."""
+        """(uid, message) of the latest state of everything `user` may see (store reads).
+
+        The store query decides what `user` may see; the CoT rendering of each returned document
+        depends on the document alone, so it is cached by the document's stored text (a changed
+        object is a new text) for RENDER_SECONDS: a crowd of devices connecting at once costs one
+        rendering of the picture, not one per device."""
         now = self.node.clock()
         s = self.settings
         store = self.node.store
         out: list[tuple[str, bytes]] = []
-        for raw in store.sections(user):
-            doc = json.loads(raw)
-            out.append((codec.section_uid(doc["id"]), codec.section_event(doc, now, stale_hours=s.cot_report_stale_hours)))
-        for raw in store.units(user):
-            doc = json.loads(raw)
-            message = codec.unit_event(doc, now, stale_minutes=s.cot_unit_stale_minutes)
-            if message is not None and doc["id"] != own_unit:
-                out.append((codec.unit_uid(doc["id"]), message))
-        page = self.node.reports(viewer=user, query=ReportQuery(states=SHOWN_STATES, limit=s.cot_snapshot_max))
-        for raw in page.items:
-            doc = json.loads(raw)
-            out.append((codec.report_uid(doc["id"]), codec.report_event(doc, now, stale_hours=s.cot_report_stale_hours)))
-        for raw in store.alerts(user):
-            doc = json.loads(raw)
-            out.append((doc["uid"], codec.alert_event(doc, now)))
+        sources: list[tuple[str, Iterable[str], Callable[[dict[str, Any]], tuple[str, bytes | None]]]] = [
+            ("section", store.sections(user), lambda d: (codec.section_uid(d["id"]), codec.section_event(
+                d, now, stale_hours=s.cot_report_stale_hours))),
+            ("unit", store.units(user), lambda d: (codec.unit_uid(d["id"]), codec.unit_event(
+                d, now, stale_minutes=s.cot_unit_stale_minutes))),
+            ("report", self.node.reports(viewer=user, query=ReportQuery(states=SHOWN_STATES,
+                                                                        limit=s.cot_snapshot_max)).items,
+             lambda d: (codec.report_uid(d["id"]), codec.report_event(d, now, stale_hours=s.cot_report_stale_hours))),
+            ("alert", store.alerts(user), lambda d: (d["uid"], codec.alert_event(d, now))),
+        ]
+        own = codec.unit_uid(own_unit) if own_unit is not None else None
+        clock = time.monotonic()
+        if len(self._rendered) > RENDER_CACHE_MAX:
+            self._rendered.clear()
+        for kind, raws, render in sources:
+            for raw in raws:
+                hit = self._rendered.get((kind, raw))
+                if hit is None or clock - hit[2] >= RENDER_SECONDS:
+                    uid, message = render(json.loads(raw))
+                    hit = self._rendered[(kind, raw)] = (uid, message, clock)
+                uid, message, _ = hit
+                if message is not None and uid != own:
+                    out.append((uid, message))
         return out
