@@ -10,11 +10,12 @@ replaces whatever was still queued.
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timedelta, timezone
 
 from conftest import sighting
 
-from fossatum.cot.server import KEEP_STATES, Client, CotServer
+from fossatum.cot.server import KEEP_STATES, KEEP_WHILE_QUEUED, Client, CotServer
 from fossatum.domain.geo import Position
 from fossatum.domain.timeutil import to_text
 from fossatum.log.entry import Entry
@@ -97,7 +98,8 @@ def test_one_batch_reaches_each_device_as_its_own_user_may_see_it(node: Node, us
     unit_a = node.register_device(actor=users["sami"], uid="ANDROID-SAMI-A", callsign="GN-7A")
     unit_b = node.register_device(actor=users["sami"], uid="ANDROID-SAMI-B", callsign="GN-7B")
     sami_a = _client(server, users["sami"], unit_id=unit_a, device_uid="ANDROID-SAMI-A")
-    sami_b = _client(server, users["sami"], unit_id=unit_b, device_uid="ANDROID-SAMI-B")
+    # another login of the same user: an equal, distinct User object
+    sami_b = _client(server, dataclasses.replace(users["sami"]), unit_id=unit_b, device_uid="ANDROID-SAMI-B")
     karim = _client(server, users["karim"], device_uid="ANDROID-KARIM")
     entries = _recorder(node)
     _move(node, users["sami"], unit_a, 35.3, minutes_ago=1)
@@ -131,16 +133,16 @@ def test_one_item_keeps_at_most_keep_states_and_always_the_newest() -> None:
     assert client.coalesced + len(messages) == 3 * KEEP_STATES + 1
 
 
-def test_a_device_behind_gets_the_latest_state_only_and_the_bound_drops_the_oldest() -> None:
-    client = Client(peer="test", limit=10)
-    for k in range(5):  # half the bound queued: this device is behind
+def test_a_busy_device_gets_the_latest_state_only_and_the_bound_drops_the_oldest() -> None:
+    client = Client(peer="test", limit=KEEP_WHILE_QUEUED + 5)
+    for k in range(KEEP_WHILE_QUEUED):  # a long queue: this device is busy
         client.send(f"K{k}", b"old%d" % k)
     client.send("K0", b"new0")
     assert client.queue["K0"] == ([b"new0"], False) and list(client.queue)[-1] == "K0"
     assert client.coalesced == 1
-    for k in range(5, 11):
+    for k in range(KEEP_WHILE_QUEUED, KEEP_WHILE_QUEUED + 6):
         client.send(f"K{k}", b"m%d" % k)
-    assert len(client.queue) == 10 and "K1" not in client.queue and client.dropped == 1
+    assert len(client.queue) == KEEP_WHILE_QUEUED + 5 and "K1" not in client.queue and client.dropped == 1
 
 
 def test_a_withdrawal_replaces_the_states_still_queued(node: Node, users) -> None:
@@ -173,3 +175,26 @@ def test_cached_renderings_follow_each_viewers_rights_and_each_change(node: Node
     assert b'lat="35.4000000"' in again[uid] and b'lat="35.1000000"' not in again[uid]
     assert again[national] == seen[national]  # unchanged: the cached rendering
     assert uid not in dict(server.fanout.snapshot(users["sami"], own_unit=unit_id))  # its own unit
+
+
+def test_a_long_batch_fans_out_the_newest_fix_of_each_unit_and_a_short_one_every_fix(node: Node, users) -> None:
+    from fossatum.cot.fanout import COALESCE_BATCH
+
+    server = CotServer(node, settings=settings())
+    unit_id = node.register_device(actor=users["sami"], uid="ANDROID-SAMI", callsign="GN-7")
+    youssef = _client(server, users["youssef"], device_uid="ANDROID-YOU")
+    uid = f"fossatum.unit.{unit_id}"
+    entries = _recorder(node)
+    base = datetime.now(timezone.utc) - timedelta(minutes=30)
+    fixes = [(users["sami"], unit_id, Position(35 + k / 1000, 8.6), to_text(base + timedelta(seconds=k)))
+             for k in range(COALESCE_BATCH + 1)]
+    node.move_units(fixes=fixes[:3])
+    server.fanout.dispatch(list(entries), [])  # a short batch: every fix, in order
+    messages, _ = youssef.queue.pop(uid)
+    assert [b'lat="35.%07d"' % (k * 10_000) in m for k, m in enumerate(messages)] == [True] * 3
+    entries.clear()
+    node.move_units(fixes=fixes)  # a gateway behind: one long batch
+    server.fanout.dispatch(list(entries), [])
+    messages, _ = youssef.queue[uid]
+    assert len(messages) == 1 and b'lat="35.%07d"' % (COALESCE_BATCH * 10_000) in messages[0]
+    assert len(node.store.unit_track(users["sami"], unit_id, limit=1000)) == COALESCE_BATCH + 1  # every fix kept

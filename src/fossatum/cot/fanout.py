@@ -27,6 +27,10 @@ SHOWN_STATES = ("validated",)
 RENDER_SECONDS = 30.0  # a cached CoT rendering is reused this long (its `time` is at most this old)
 RENDER_CACHE_MAX = 200_000  # renderings kept before the cache is emptied (memory bound)
 UNIT_PREFIX = codec.unit_uid("")
+# A batch longer than this means the gateway is behind: of a unit's several fixes in it, only the
+# newest is fanned out (all stay in the node's log and the unit's track), so the work per batch
+# is bounded by units × devices however far behind it is, and the backlog drains.
+COALESCE_BATCH = 64
 
 
 class Device(Protocol):
@@ -43,6 +47,19 @@ def _facts(doc: dict[str, Any], author: str, state: str = "active", released: bo
     a = aud.from_doc(doc.get("audience"), owner_agency=str(doc.get("owner_agency", "")),
                      owner_country=str(doc.get("owner_country", "")))
     return Facts(a.owner_agency, a.owner_country, a.scope, a.releasable_to, state, released, author)
+
+
+def _superseded_units(entries: list[Entry]) -> frozenset[int]:
+    """Positions of the unit entries that a later entry of the same unit in this batch replaces."""
+    latest: dict[str, int] = {}
+    older: list[int] = []
+    for n, entry in enumerate(entries):
+        if entry.kind.startswith("unit."):
+            unit_id = entry.payload.get("id")
+            if unit_id in latest:
+                older.append(latest[unit_id])
+            latest[unit_id] = n
+    return frozenset(older)
 
 
 class Fanout:
@@ -70,27 +87,29 @@ class Fanout:
         if not devices:
             return
         now = self.node.clock()
-        for entry in entries:
+        # Devices of equal users see the same: visibility is decided once per distinct user and
+        # entry (a fleet has many devices and few users), so the per-device cost is the queueing.
+        classes: dict[User, int] = {}
+        klass = [classes.setdefault(device.user, len(classes)) for device in devices]
+        users = list(classes)
+        superseded = _superseded_units(entries) if len(entries) > COALESCE_BATCH else frozenset()
+        for n, entry in enumerate(entries):
+            if n in superseded:
+                continue
             out = self._render(entry, now)
             if out is None:
                 continue
             uid, facts, message, shown, skip = out
             unit_id = uid[len(UNIT_PREFIX):] if uid.startswith(UNIT_PREFIX) else None
             removal: bytes | None = None
-            # Devices of one user see the same: decide once per user object (many devices,
-            # few users: the per-device cost is then the queueing alone).
-            verdict: dict[int, bool] = {}
-            for device in devices:
+            visible = [shown and may_view(user, facts) for user in users]
+            for device, k in zip(devices, klass):
                 if device.fresh is not None:
                     device.fresh.add(uid)  # newer than what a snapshot being read may hold
                 if (skip is not None and device.device_uid == skip) or (
                         unit_id is not None and device.unit_id == unit_id):
                     continue  # its own position or chat line: the device shows it already
-                user = device.user
-                visible = verdict.get(id(user))
-                if visible is None:
-                    visible = verdict[id(user)] = shown and may_view(user, facts)
-                if visible:
+                if visible[k]:
                     device.sent.add(uid)
                     device.send(uid, message)
                 elif uid in device.sent:

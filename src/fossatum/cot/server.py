@@ -22,10 +22,11 @@ Per plain-TCP connection: the auth message first (within `cot_auth_seconds`), th
 v0 XML or — after `t-x-takp-q` — v1 protobuf. Reads have an idle deadline and a deadline
 for a started event (slowloris); a malformed or oversized frame closes that connection only,
 with a log line and a counter. Writes go through a bounded per-device queue keyed by CoT uid:
-while the device keeps up (queue under half its bound) a newer state of an item queued behind
-an unsent one is kept too, in order, up to KEEP_STATES (a fast reader gets every fix even when
-the node commits several in one batch); once it falls behind, a newer state replaces the queued
-ones (coalesced: latest state wins), past the bound the oldest is
+while the device's queue is short (under KEEP_WHILE_QUEUED items) a newer state of an item
+queued behind an unsent one is kept too, in order, up to KEEP_STATES (a device following a few
+items gets every fix even when the node commits several in one batch); with a longer queue a
+newer state replaces the queued ones (coalesced: latest state wins, so a busy device's backlog
+stays one state per item), past the bound the oldest is
 dropped (counted), and a device that leaves sent data unread too long is disconnected.
 """
 
@@ -61,7 +62,8 @@ from .pki import Authority
 log = logging.getLogger("fossatum.cot")
 STATUS_FILE = "cot-status.json"
 READ_CHUNK = 65536
-KEEP_STATES = 8  # states of one item queued in order for a device that keeps up (see the module doc)
+KEEP_STATES = 8  # states of one item queued in order while the device's queue is short (module doc)
+KEEP_WHILE_QUEUED = 32  # items queued for a device from which newer states coalesce
 
 
 @dataclass(frozen=True)
@@ -132,7 +134,7 @@ class Client:
 
     def send(self, key: str, message: bytes, *, switch: bool = False, withdraw: bool = False) -> None:
         """Queue `message` under `key` (a CoT uid). A queued older state of it is kept before it
-        while the device keeps up, else replaced (coalesced); a withdrawal (`withdraw`: the delete
+        while the queue is short, else replaced (coalesced); a withdrawal (`withdraw`: the delete
         of an item the user may no longer see) always replaces what is queued, so nothing withdrawn
         is written after the decision. Past the bound the oldest item goes (dropped)."""
         if self.closed:
@@ -141,7 +143,7 @@ class Client:
         if queued is not None:
             messages, _ = queued
             if (not withdraw and not switch and len(messages) < KEEP_STATES
-                    and 2 * len(self.queue) < self.limit):
+                    and len(self.queue) < min(KEEP_WHILE_QUEUED, self.limit)):
                 messages.append(message)
                 self.wake.set()
                 return
