@@ -682,6 +682,16 @@ class Outcome:
     passed: bool
 
 
+async def registered(server: Server, i: int, tally: Tally) -> Reader:
+    """Sender i, connected and admitted: on FTS one registering event (seq 0, not measured) first,
+    answered by its welcome, as a device announces itself before it streams."""
+    sender = await connect(server, f"BENCH-{i}", Reader(tally))
+    if not server.needs_auth:
+        sender.write(sa(i, 0))
+    await wait_until(lambda: sender.answered, 30)
+    return sender
+
+
 async def observer_of(server: Server, tally: Tally, name: str) -> Reader:
     observer = await connect(server, name, Reader(tally, 0))
     if not server.needs_auth:
@@ -710,7 +720,7 @@ async def pair_run(server: Server, i: int, seconds: float) -> dict[str, Any]:
     """A sender streaming at PAIR_HZ for `seconds` and an observer: delivery % and p50/p99 ms."""
     tally = Tally()
     observer = await observer_of(server, tally, f"OBS-{i}")
-    sender = await connect(server, f"BENCH-{i}", Reader(tally))
+    sender = await registered(server, i, tally)
     await asyncio.sleep(0.5)
     count = int(seconds * PAIR_HZ)
     t0 = time.monotonic()
@@ -737,7 +747,7 @@ async def fault_burst(server: Server) -> Outcome:
     i, burst = 50_000, 1000
     tally = Tally()
     observer = await observer_of(server, tally, "OBS-BURST")
-    sender = await connect(server, f"BENCH-{i}", Reader(tally))
+    sender = await registered(server, i, tally)
     await asyncio.sleep(1.0)
     before = gateway_status(server).get("ingest", {}).get("position", 0)
     stamp = SaStamp()
