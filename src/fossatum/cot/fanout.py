@@ -10,6 +10,7 @@ On connect, `snapshot` gives the latest state of everything the user may see.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any, Protocol
@@ -23,6 +24,13 @@ from ..store.query import ReportQuery
 from . import codec
 
 SHOWN_STATES = ("validated",)
+RENDER_SECONDS = 30.0  # a cached CoT rendering is reused this long (its `time` is at most this old)
+RENDER_CACHE_MAX = 200_000  # renderings kept before the cache is emptied (memory bound)
+UNIT_PREFIX = codec.unit_uid("")
+# A batch longer than this means the gateway is behind: of a unit's several fixes in it, only the
+# newest is fanned out (all stay in the node's log and the unit's track), so the work per batch
+# is bounded by units × devices however far behind it is, and the backlog drains.
+COALESCE_BATCH = 64
 
 
 class Device(Protocol):
@@ -30,8 +38,9 @@ class Device(Protocol):
     unit_id: str | None
     device_uid: str | None
     sent: set[str]
+    fresh: set[str] | None  # while its snapshot is being read: uids the fan-out has decided since
 
-    def send(self, key: str, message: bytes) -> None: ...
+    def send(self, key: str, message: bytes, *, withdraw: bool = False) -> None: ...
 
 
 def _facts(doc: dict[str, Any], author: str, state: str = "active", released: bool = True) -> Facts:
@@ -40,12 +49,27 @@ def _facts(doc: dict[str, Any], author: str, state: str = "active", released: bo
     return Facts(a.owner_agency, a.owner_country, a.scope, a.releasable_to, state, released, author)
 
 
+def _superseded_units(entries: list[Entry]) -> frozenset[int]:
+    """Positions of the unit entries that a later entry of the same unit in this batch replaces."""
+    latest: dict[str, int] = {}
+    older: list[int] = []
+    for n, entry in enumerate(entries):
+        if entry.kind.startswith("unit."):
+            unit_id = entry.payload.get("id")
+            if unit_id in latest:
+                older.append(latest[unit_id])
+            latest[unit_id] = n
+    return frozenset(older)
+
+
 class Fanout:
     def __init__(self, node: Any, settings: Any, devices: Callable[[], Iterable[Device]]) -> None:
         self.node = node
         self.settings = settings
         self.devices = devices
         self.loop: Any = None
+        # (kind, stored document text) → (CoT uid, rendering or None, monotonic time rendered)
+        self._rendered: dict[tuple[str, str], tuple[str, bytes | None, float]] = {}
         # Commits of the node's other API workers too: a report validated through any of them
         # reaches the devices connected to the one process that runs the gateway.
         node.store.on_commit(self.committed, other_workers=True)
@@ -65,29 +89,43 @@ class Fanout:
         if not devices:
             return
         now = self.node.clock()
-        for entry in entries:
+        # Devices of equal users see the same: visibility is decided once per distinct user and
+        # entry (a fleet has many devices and few users), so the per-device cost is the queueing.
+        classes: dict[User, int] = {}
+        klass = [classes.setdefault(device.user, len(classes)) for device in devices]
+        users = list(classes)
+        superseded = _superseded_units(entries) if len(entries) > COALESCE_BATCH else frozenset()
+        for n, entry in enumerate(entries):
+            if n in superseded:
+                continue
             out = self._render(entry, now)
             if out is None:
                 continue
             uid, facts, message, shown, skip = out
+            unit_id = uid[len(UNIT_PREFIX):] if uid.startswith(UNIT_PREFIX) else None
             removal: bytes | None = None
-            for device in devices:
-                if (device.device_uid is not None and device.device_uid == skip) or (
-                        device.unit_id is not None and uid == codec.unit_uid(device.unit_id)):
+            visible = [shown and may_view(user, facts) for user in users]
+            for device, k in zip(devices, klass):
+                if device.fresh is not None:
+                    device.fresh.add(uid)  # newer than what a snapshot being read may hold
+                if (skip is not None and device.device_uid == skip) or (
+                        unit_id is not None and device.unit_id == unit_id):
                     continue  # its own position or chat line: the device shows it already
-                if shown and may_view(device.user, facts):
+                if visible[k]:
                     device.sent.add(uid)
                     device.send(uid, message)
                 elif uid in device.sent:
                     device.sent.discard(uid)
                     removal = removal or codec.delete(uid, now)
-                    device.send(uid, removal)
+                    device.send(uid, removal, withdraw=True)
         for object_id, _before in purged:
             uid = codec.report_uid(object_id)
             for device in devices:
+                if device.fresh is not None:
+                    device.fresh.add(uid)
                 if uid in device.sent:
                     device.sent.discard(uid)
-                    device.send(uid, codec.delete(uid, now))
+                    device.send(uid, codec.delete(uid, now), withdraw=True)
 
     def _render(self, entry: Entry, now: datetime) -> tuple[str, Facts, bytes, bool, str | None] | None:
         """(CoT uid, facts, message, shown?, uid of the device not to echo to) of an entry."""
@@ -116,24 +154,37 @@ class Fanout:
         return None
 
     def snapshot(self, user: User, *, own_unit: str | None) -> list[tuple[str, bytes]]:
-        """(uid, message) of the latest state of everything `user` may see (store reads)."""
+        """(uid, message) of the latest state of everything `user` may see (store reads).
+
+        The store query decides what `user` may see; the CoT rendering of each returned document
+        depends on the document alone, so it is cached by the document's stored text (a changed
+        object is a new text) for RENDER_SECONDS: a crowd of devices connecting at once costs one
+        rendering of the picture, not one per device."""
         now = self.node.clock()
         s = self.settings
         store = self.node.store
         out: list[tuple[str, bytes]] = []
-        for raw in store.sections(user):
-            doc = json.loads(raw)
-            out.append((codec.section_uid(doc["id"]), codec.section_event(doc, now, stale_hours=s.cot_report_stale_hours)))
-        for raw in store.units(user):
-            doc = json.loads(raw)
-            message = codec.unit_event(doc, now, stale_minutes=s.cot_unit_stale_minutes)
-            if message is not None and doc["id"] != own_unit:
-                out.append((codec.unit_uid(doc["id"]), message))
-        page = self.node.reports(viewer=user, query=ReportQuery(states=SHOWN_STATES, limit=s.cot_snapshot_max))
-        for raw in page.items:
-            doc = json.loads(raw)
-            out.append((codec.report_uid(doc["id"]), codec.report_event(doc, now, stale_hours=s.cot_report_stale_hours)))
-        for raw in store.alerts(user):
-            doc = json.loads(raw)
-            out.append((doc["uid"], codec.alert_event(doc, now)))
+        sources: list[tuple[str, Iterable[str], Callable[[dict[str, Any]], tuple[str, bytes | None]]]] = [
+            ("section", store.sections(user), lambda d: (codec.section_uid(d["id"]), codec.section_event(
+                d, now, stale_hours=s.cot_report_stale_hours))),
+            ("unit", store.units(user), lambda d: (codec.unit_uid(d["id"]), codec.unit_event(
+                d, now, stale_minutes=s.cot_unit_stale_minutes))),
+            ("report", self.node.reports(viewer=user, query=ReportQuery(states=SHOWN_STATES,
+                                                                        limit=s.cot_snapshot_max)).items,
+             lambda d: (codec.report_uid(d["id"]), codec.report_event(d, now, stale_hours=s.cot_report_stale_hours))),
+            ("alert", store.alerts(user), lambda d: (d["uid"], codec.alert_event(d, now))),
+        ]
+        own = codec.unit_uid(own_unit) if own_unit is not None else None
+        clock = time.monotonic()
+        if len(self._rendered) > RENDER_CACHE_MAX:
+            self._rendered.clear()
+        for kind, raws, render in sources:
+            for raw in raws:
+                hit = self._rendered.get((kind, raw))
+                if hit is None or clock - hit[2] >= RENDER_SECONDS:
+                    uid, message = render(json.loads(raw))
+                    hit = self._rendered[(kind, raw)] = (uid, message, clock)
+                uid, message, _ = hit
+                if message is not None and uid != own:
+                    out.append((uid, message))
         return out

@@ -27,7 +27,7 @@ from . import codec
 from .codec import CotEvent
 
 log = logging.getLogger("fossatum.cot")
-BATCH = 1000
+BATCH = 5000  # device events per transaction at most (a backlog drains in few commits)
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,7 +25,11 @@ Per plain-TCP connection: the auth message first (within `cot_auth_seconds`), th
 v0 XML or — after `t-x-takp-q` — v1 protobuf. Reads have an idle deadline and a deadline
 for a started event (slowloris); a malformed or oversized frame closes that connection only,
 with a log line and a counter. Writes go through a bounded per-device queue keyed by CoT uid:
-a newer state of an item replaces the queued one (coalesced), past the bound the oldest is
+while the device's queue is short (under KEEP_WHILE_QUEUED items) a newer state of an item
+queued behind an unsent one is kept too, in order, up to KEEP_STATES (a device following a few
+items gets every fix even when the node commits several in one batch); with a longer queue a
+newer state replaces the queued ones (coalesced: latest state wins, so a busy device's backlog
+stays one state per item), past the bound the oldest is
 dropped (counted), and a device that leaves sent data unread too long is disconnected.
 """
 
@@ -40,6 +44,7 @@ import socket
 import ssl
 import time
 from collections import Counter, OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -61,6 +66,8 @@ from .pki import Authority
 log = logging.getLogger("fossatum.cot")
 STATUS_FILE = "cot-status.json"
 READ_CHUNK = 65536
+KEEP_STATES = 8  # states of one item queued in order while the device's queue is short (module doc)
+KEEP_WHILE_QUEUED = 32  # items queued for a device from which newer states coalesce
 
 
 @dataclass(frozen=True)
@@ -124,23 +131,48 @@ class Client:
     dropped: int = 0
     coalesced: int = 0
     sent: set[str] = field(default_factory=set)  # CoT uids this device was given (for deletes)
-    queue: OrderedDict[str, tuple[bytes, bool]] = field(default_factory=OrderedDict)
+    fresh: set[str] | None = None  # while its snapshot is read: uids the fan-out decided meanwhile
+    queue: OrderedDict[str, tuple[list[bytes], bool]] = field(default_factory=OrderedDict)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     closed: bool = False
     _serial: int = 0
 
-    def send(self, key: str, message: bytes, *, switch: bool = False) -> None:
-        """Queue `message` under `key` (a CoT uid): a queued older state of it is replaced."""
+    def send(self, key: str, message: bytes, *, switch: bool = False, withdraw: bool = False) -> None:
+        """Queue `message` under `key` (a CoT uid). A queued older state of it is kept before it
+        while the queue is short, else replaced (coalesced); a withdrawal (`withdraw`: the delete
+        of an item the user may no longer see) always replaces what is queued, so nothing withdrawn
+        is written after the decision. Past the bound the oldest item goes (dropped)."""
         if self.closed:
             return
-        if key in self.queue:
+        queued = self.queue.get(key)
+        if queued is not None:
+            messages, _ = queued
+            if (not withdraw and not switch and len(messages) < KEEP_STATES
+                    and len(self.queue) < min(KEEP_WHILE_QUEUED, self.limit)):
+                messages.append(message)
+                self.wake.set()
+                return
             del self.queue[key]
-            self.coalesced += 1
+            self.coalesced += len(messages)
         elif len(self.queue) >= self.limit:
-            self.queue.popitem(last=False)
-            self.dropped += 1
-        self.queue[key] = (message, switch)
+            _, (lost, _) = self.queue.popitem(last=False)
+            self.dropped += len(lost)
+        self.queue[key] = ([message], switch)
         self.wake.set()
+
+    def take_snapshot(self, items: list[tuple[str, bytes]]) -> int:
+        """Queue the state read at admission, except the items the fan-out has decided since
+        (`fresh`): those are newer (moved again, narrowed, retracted), so the read copy is stale
+        and must neither overwrite them nor show what was withdrawn meanwhile. Returns the count."""
+        fresh, self.fresh = self.fresh or set(), None
+        count = 0
+        for uid, message in items:
+            if uid in fresh:
+                continue
+            self.sent.add(uid)
+            self.send(uid, message)
+            count += 1
+        return count
 
     def send_once(self, message: bytes, *, switch: bool = False) -> None:
         self._serial += 1
@@ -196,6 +228,8 @@ class CotServer:
         self._anonymous: dict[str, tuple[User, dict[str, Any]]] = {}
         self._status_task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        # Snapshots for devices being admitted: reads, off the writer thread (see _admit).
+        self._snapshots = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cot-snapshot")
 
     async def start(self, urls: list[str]) -> None:
         loop = asyncio.get_running_loop()
@@ -263,6 +297,7 @@ class CotServer:
             await asyncio.gather(self._status_task, return_exceptions=True)
         self.fanout.loop = None
         await self.ingest.stop()
+        self._snapshots.shutdown(wait=True)
         self._save_status()
 
     # --- status --------------------------------------------------------------------------
@@ -485,16 +520,20 @@ class CotServer:
         await self._admit(client, user, "anonymous port")
 
     async def _admit(self, client: Client, user: User, how: str) -> None:
+        # From here on the fan-out serves the device (and notes in `fresh` what it decided), so the
+        # snapshot is read on its own thread: a crowd connecting at once does not hold up the
+        # positions queued for the writer thread behind their reads.
+        client.fresh = set()
         client.user = user
         self.counters["authenticated"] += 1
         now = self.node.clock()
         client.send_once(codec.takp_offer(now))
-        snapshot = await self.ingest.call(self.fanout.snapshot, user, own_unit=client.unit_id)
-        for uid, event in snapshot:
-            client.sent.add(uid)
-            client.send(uid, event)
+        loop = asyncio.get_running_loop()
+        snapshot = await loop.run_in_executor(
+            self._snapshots, functools.partial(self.fanout.snapshot, user, own_unit=client.unit_id))
+        sent = client.take_snapshot(snapshot)
         log.info("cot: %s admitted as %s by %s (device %s, unit %s); %d items sent", client.peer, user.username,
-                 how, client.device_uid, client.unit_id, len(snapshot))
+                 how, client.device_uid, client.unit_id, sent)
 
     async def _authenticate(self, client: Client, message: CotEvent | Auth) -> None:
         if not isinstance(message, Auth):
@@ -553,8 +592,8 @@ class CotServer:
                     batch: list[bytes] = []
                     switch_now = False
                     while client.queue and not switch_now:
-                        _, (message, switch) = client.queue.popitem(last=False)
-                        batch.append(to_proto(message) if client.protocol == "protobuf" else message)
+                        _, (messages, switch) = client.queue.popitem(last=False)
+                        batch.extend(map(to_proto, messages) if client.protocol == "protobuf" else messages)
                         switch_now = switch
                     writer.write(b"".join(batch))
                     client.sent_count += len(batch)
