@@ -123,6 +123,7 @@ def main() -> None:
     ap.add_argument("--fresh", action="store_true", help="rebuild the bench database even if it holds N reports")
     ap.add_argument("--keep", action="store_true", help="keep the bench database for the next run")
     ap.add_argument("--explain", action="store_true", help="print EXPLAIN ANALYZE of one store query")
+    ap.add_argument("--load-only", action="store_true", help="build (or check) the bench database, measure nothing")
     args = ap.parse_args()
     admin = os.environ.get("FOSSATUM_BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
     name = f"fossatum_bench_cop_{args.reports}"
@@ -144,7 +145,8 @@ def main() -> None:
         try:
             if store.read_one("SELECT COUNT(*) FROM reports", system=True)[0] != args.reports:  # type: ignore[index]
                 load(url, args.reports)
-            measure(store, url, args)
+            if not args.load_only:
+                measure(store, url, args)
         finally:
             store.close()
     finally:
