@@ -119,14 +119,14 @@ def test_sliced_list_equals_the_one_shot_query_and_keeps_need_to_know(node: Node
             after = expected[cursor % len(expected)] if cursor >= 0 else (
                 (to_text(T0 - STEP), "r") if cursor == -1 else (to_text(T0 + 2 * GRID * STEP), "r"))
             q = ReportQuery(bbox=bbox, since=since, until=until, states=state_filter, limit=limit, after=after)
-        # Reports exactly on slice bounds (top - k*w0; k = 0 is the top itself) and on `since`
+        # Reports exactly on slice bounds (top - k*grain; k = 0 is the top itself) and on `since`
         # (drawn whether or not the query is sliced: hypothesis replays need the same draws).
         extras = data.draw(st.lists(st.tuples(st.sampled_from(OWNERS), st.sampled_from(["validated", "closed"]),
-                                              st.sampled_from([1, 2, 3, 0, -1, 5, 7, 11])), min_size=4, max_size=12))
+                                              st.sampled_from([8, 16, 24, 0, -1, 12, 20, 40, 3, 9])), min_size=4, max_size=12))
         plan = TimeSlices.plan(q, T0) if until is not None else None
         for owner, state, k in extras if plan is not None else ():
             # released to every partner, in the middle of the box: on the page unless the page is full
-            when = plan.top - k * plan.width if k >= 0 else plan.since_at
+            when = plan.top - k * plan.grain if k >= 0 else plan.since_at
             put(when, owner, {"scope": "all_partners"}, state, "amira", (bbox[0] + bbox[2]) / 2, (bbox[1] + bbox[3]) / 2)
         expected = expect(q)
 

@@ -196,11 +196,11 @@ class PostgresStore(StoreReads):
     def snapshot(self, *, viewer: User | None = None, system: bool = False) -> Iterator[Reader]:
         """Reads in one REPEATABLE READ, READ ONLY transaction on one connection (one
         snapshot; a read-only one never fails to serialise), the reader declared for all of
-        them (isolation and declaration in one exchange after BEGIN)."""
-        with _mapped_errors(self.url), self._pool.connection() as conn, conn.transaction():
-            with conn.pipeline():
-                conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-                conn.execute(DECLARE, tuple(session_values(viewer, system=system).values()))
+        them. Pipelined: BEGIN, the isolation, the declaration and the first read go to the
+        server in one exchange (each later read is one more, and COMMIT one)."""
+        with _mapped_errors(self.url), self._pool.connection() as conn, conn.pipeline(), conn.transaction():
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            conn.execute(DECLARE, tuple(session_values(viewer, system=system).values()))
             yield lambda sql, params: conn.execute(to_pg(sql), tuple(params)).fetchall()
 
     @staticmethod

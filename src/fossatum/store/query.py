@@ -112,8 +112,10 @@ def report_filters(
 
 MIN_SLICE = timedelta(minutes=5)
 SLICES_PER_WINDOW = 32   # the first slice is 1/32 of the window (at least MIN_SLICE)
-MAX_GROWTH = 8           # a later slice is at most 8x the time already covered
-HEADROOM = 1.25          # slack on the density estimate, so that one more slice usually ends it
+MAX_GROWTH = 8           # a later slice is at most 8x the time already covered ...
+TRUSTED_SAMPLE = 16      # ... unless this many rows already gave the density
+HEADROOM = 1.1          # slack on the density estimate, so that one more slice usually ends it
+GRAIN = 8                # later slices are whole multiples of w0/8: bounds on one grid, little overshoot
 
 
 def canonical_instant(text: str | None) -> datetime | None:
@@ -133,14 +135,15 @@ class TimeSlices:
     """Plans the slices of one query, newest first; `first()`, then `next(found)` with the
     number of rows collected so far, until it returns None (the window is covered).
 
-    Bounds are `to_text` strings at top - k*w0 (whole multiples of the first width), the
-    first slice keeps the query's own `until` (None: open end) and the last its `since`."""
+    Bounds are `to_text` strings at top - k*grain (grain = w0/8), the first slice keeps the
+    query's own `until` (None: open end) and the last its `since`."""
 
     since: str
     since_at: datetime
     top: datetime
     until: str | None      # the first slice's upper bound, as given (or the cursor's)
     width: timedelta       # w0
+    grain: timedelta
     wanted: int
     covered: timedelta = timedelta(0)
     step: timedelta = timedelta(0)
@@ -165,7 +168,7 @@ class TimeSlices:
         width = max(MIN_SLICE, window / SLICES_PER_WINDOW)
         if window <= 2 * width:
             return None
-        return cls(q.since, since_at, top, until, width, q.limit + 1)
+        return cls(q.since, since_at, top, until, width, width / GRAIN, q.limit + 1)
 
     def first(self) -> tuple[str, str | None]:
         self.covered = self.step = self.width
@@ -180,9 +183,13 @@ class TimeSlices:
             step = self.step * 4
         else:
             step = self.covered * ((self.wanted - found) / found) * HEADROOM
-        step = min(max(step, self.width), self.covered * MAX_GROWTH)
-        # Whole multiples of w0 keep the bounds on one grid (and the plans reproducible).
-        self.step = self.width * -(-step // self.width)
+            if found < TRUSTED_SAMPLE:  # a handful of rows says little about the density
+                step = min(step, self.covered * MAX_GROWTH)
+        if step >= (hi - self.since_at) / 2:
+            step = hi - self.since_at  # most of what is left: one query for all of it
+        step = max(step, self.width)
+        # Whole grains keep the bounds on one grid (and the plans reproducible).
+        self.step = self.grain * -(-step // self.grain)
         self.covered += self.step
         lo = self.top - self.covered
         return (self.since if lo <= self.since_at else to_text(lo)), to_text(hi)
