@@ -49,7 +49,7 @@ def _populate(node: Node, users: dict[str, User], n: int = 60) -> None:
 
 
 def _all(node: Node) -> list[rules.Report]:
-    return [rules.from_doc(json.loads(r[0])) for r in node.store.read("SELECT doc FROM reports")]
+    return [rules.from_doc(json.loads(r[0])) for r in node.store.read("SELECT doc FROM reports", system=True)]
 
 
 def _paged_ids(client: TestClient, query: str = "") -> list[str]:
