@@ -83,13 +83,14 @@ def test_sliced_list_equals_the_one_shot_query_and_keeps_need_to_know(node: Node
     numbers = count()
     viewers = [u for u in node.store.users() if u.username in {"amira", "sami", "youssef", "karim", "omar"}]
 
-    @settings(max_examples=60, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink],
+    @settings(max_examples=80, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink],
               suppress_health_check=[HealthCheck.too_slow])
     @given(reports=reports_st, window=window_st, limit=st.integers(1, 25),
            box=st.tuples(st.floats(7.9, 8.4), st.floats(34.9, 35.4), st.floats(0.3, 1.0), st.floats(0.3, 1.0)),
            viewer_index=st.integers(0, 4), cursor=st.one_of(st.none(), st.integers(0, 40), st.integers(-2, -1)),
-           state_filter=st.sampled_from([(), ("validated",), ("submitted", "closed")]), data=st.data())
-    def check(reports, window, limit, box, viewer_index, cursor, state_filter, data) -> None:
+           state_filter=st.sampled_from([(), ("validated",), ("submitted", "closed")]), data=st.data(),
+           keep_density=st.sampled_from([False, False, True]))
+    def check(reports, window, limit, box, viewer_index, cursor, state_filter, data, keep_density) -> None:
         def put(observed: datetime, owner, audience, state, author, lon, lat) -> None:
             n = next(numbers)
             stored[f"r{n:05d}"] = (to_text(observed), lon, lat, state,
@@ -131,6 +132,8 @@ def test_sliced_list_equals_the_one_shot_query_and_keeps_need_to_know(node: Node
         expected = expect(q)
 
         bounds.clear()
+        if not keep_density:  # else the last read's density sizes the first slice (often: one query here)
+            node.store._cop_density = None
         sliced = node.store.list_reports(viewer, q)
         if any(observed in bounds for observed, _ in expected[: limit + 1]):
             next(on_bounds)
@@ -146,8 +149,8 @@ def test_sliced_list_equals_the_one_shot_query_and_keeps_need_to_know(node: Node
                                                                                     on_bounds)
 
 
-def _tiles(q: ReportQuery, now: datetime, found: list[int]) -> list[tuple[str, str | None]]:
-    plan = TimeSlices.plan(q, now)
+def _tiles(q: ReportQuery, now: datetime, found: list[int], density: float | None) -> list[tuple[str, str | None]]:
+    plan = TimeSlices.plan(q, now, density)
     assert plan is not None
     slices = [plan.first()]
     for n in found:
@@ -159,16 +162,16 @@ def _tiles(q: ReportQuery, now: datetime, found: list[int]) -> list[tuple[str, s
 
 
 @given(since_s=st.integers(0, 10 * 86400), length_s=st.integers(1, 30 * 86400), micro=st.integers(0, 999_999),
-       found=st.lists(st.integers(0, 2000), min_size=60, max_size=60), open_end=st.booleans())
+       found=st.lists(st.integers(0, 2000), min_size=60, max_size=60), open_end=st.booleans(),
+       density=st.one_of(st.none(), st.floats(1e-9, 10.0)))
 def test_slices_tile_the_window_newest_first_without_gap_or_overlap(since_s, length_s, micro, found,
-                                                                     open_end) -> None:
+                                                                     open_end, density) -> None:
     since = T0 + timedelta(seconds=since_s, microseconds=micro)
     until = since + timedelta(seconds=length_s)
     q = ReportQuery(bbox=(8, 35, 9, 36), since=to_text(since), until=None if open_end else to_text(until), limit=1000)
+    slices = _tiles(q, until, sorted(found), density)
     if length_s <= 2 * MIN_SLICE.total_seconds():
-        assert TimeSlices.plan(q, until) is None  # nothing to gain: one query
-        return
-    slices = _tiles(q, until, sorted(found))
+        assert slices == [(q.since, q.until)]  # nothing to gain: one query
     assert slices[0][1] == q.until  # the query's own end (None: open)
     assert slices[-1][0] == q.since
     for (lo, _), (_, hi) in zip(slices, slices[1:]):
@@ -192,3 +195,20 @@ def test_no_slicing_without_a_box_a_start_or_stored_form_bounds() -> None:
     inside = ReportQuery(bbox=(8, 35, 9, 36), after=("2026-11-20T12:00:00.000000Z", "r9"), **day)
     plan = TimeSlices.plan(inside, now)
     assert plan is not None and plan.first()[1] == "2026-11-20T12:00:00.000001Z"
+
+
+def test_the_density_of_the_last_read_sizes_the_first_slice() -> None:
+    start = datetime(2026, 11, 20, tzinfo=timezone.utc)
+    q = ReportQuery(bbox=(8, 35, 8.5, 35.5), since=to_text(start), until=to_text(start + timedelta(days=1)), limit=1000)
+    per_day = 1001 / (86400 * 0.25)  # a page a day in this box
+    # sparse (about a page in the window): one query over the whole window
+    sparse = TimeSlices.plan(q, start, per_day)
+    assert sparse is not None and sparse.first() == (q.since, q.until) and sparse.next(700) is None
+    assert sparse.density(700) == pytest.approx(700 / (86400 * 0.25))  # exact: the window was read
+    assert sparse.density(1001) is None  # one query filled the page: denser than thought, slice next time
+    # ten pages a day: the first slice is expected to hold 70 % of the page (~2.4 h of 24)
+    dense = TimeSlices.plan(q, start, 10 * per_day)
+    assert dense is not None and dense.width == timedelta(days=1) * 0.07
+    assert dense.first() == (to_text(start + timedelta(days=1) * 0.93), q.until)
+    # unknown: 1/32 of the window
+    assert TimeSlices.plan(q, start).width == timedelta(minutes=45)  # type: ignore[union-attr]

@@ -106,6 +106,7 @@ class StoreReads:
     """Node state, credentials and need-to-know reads, on the backend's `read`/`read_one`."""
 
     origin: str | None
+    _cop_density: float | None = None  # see TimeSlices.plan
 
     # `viewer`: the read is on behalf of that user; `system`: of the node itself. PostgreSQL
     # declares it to its row-level security (a second wall under `visible_sql`, which every
@@ -227,7 +228,7 @@ class StoreReads:
             return [row[0] for row in run(sql, (*params, *fparams, limit))]
 
         wanted = query.limit + 1
-        plan = TimeSlices.plan(query, utcnow()) if sliced else None
+        plan = TimeSlices.plan(query, utcnow(), self._cop_density) if sliced else None
         if plan is None:
             return page(lambda sql, p: self.read(sql, p, viewer=viewer), query, wanted)
         docs: list[str] = []
@@ -238,6 +239,8 @@ class StoreReads:
                 if len(docs) >= wanted:
                     break
                 window = plan.next(len(docs))
+        # A hint for the next read's first slice, from any viewer's (a wrong one costs time, never rows).
+        self._cop_density = plan.density(len(docs))
         return docs
 
     def count_reports(self, viewer: User, query: ReportQuery, group_by: str | None = None) -> dict[str, int]:

@@ -116,6 +116,13 @@ MAX_GROWTH = 8           # a later slice is at most 8x the time already covered 
 TRUSTED_SAMPLE = 16      # ... unless this many rows already gave the density
 HEADROOM = 1.1          # slack on the density estimate, so that one more slice usually ends it
 GRAIN = 8                # later slices are whole multiples of w0/8: bounds on one grid, little overshoot
+# Each slice is one more probe of the space-time index (~4 ms at 1 M reports), a loss where
+# the whole window holds about a page. So the store keeps the density the last COP read
+# found (visible rows per second and square degree): a window expected to hold less than
+# SPARSE pages is read in one query, a denser one starts with a first slice expected to hold
+# PRIOR_SHARE of the page (too small costs one more probe; too large, rows read for nothing).
+SPARSE = 1.5
+PRIOR_SHARE = 0.7
 
 
 def canonical_instant(text: str | None) -> datetime | None:
@@ -142,17 +149,19 @@ class TimeSlices:
     since_at: datetime
     top: datetime
     until: str | None      # the first slice's upper bound, as given (or the cursor's)
-    width: timedelta       # w0
+    width: timedelta       # w0 (the whole window: one query)
     grain: timedelta
     wanted: int
+    area: float            # of the box, in square degrees
     covered: timedelta = timedelta(0)
     step: timedelta = timedelta(0)
 
     @classmethod
-    def plan(cls, q: ReportQuery, now: datetime) -> TimeSlices | None:
+    def plan(cls, q: ReportQuery, now: datetime, density: float | None = None) -> TimeSlices | None:
         """The plan for `q`, or None where slicing cannot help or cannot be exact: no box
         (the observed_at btree already yields newest first), no `since`, bounds not in
-        stored form, or a window too short to split."""
+        stored form, or a cursor before the window. A short or (by `density`) sparse window
+        gets a plan of one slice, the whole window."""
         since_at = canonical_instant(q.since)
         if q.bbox is None or q.since is None or since_at is None:
             return None
@@ -165,14 +174,30 @@ class TimeSlices:
             # Rows of the page after the cursor are at or before its instant: start there.
             top, until = after + _TICK, to_text(after + _TICK)
         window = top - since_at
-        width = max(MIN_SLICE, window / SLICES_PER_WINDOW)
-        if window <= 2 * width:
+        if window <= timedelta(0):
             return None
-        return cls(q.since, since_at, top, until, width, width / GRAIN, q.limit + 1)
+        x0, y0, x1, y1 = q.bbox
+        area = max((x1 - x0) * (y1 - y0), 1e-9)
+        wanted = q.limit + 1
+        width = max(MIN_SLICE, window / SLICES_PER_WINDOW)
+        if density is not None:
+            expected = density * window.total_seconds() * area
+            width = window if expected <= SPARSE * wanted else max(MIN_SLICE, window * (PRIOR_SHARE * wanted / expected))
+        if window <= 2 * width:
+            width = window
+        return cls(q.since, since_at, top, until, width, width / GRAIN, wanted, area)
 
     def first(self) -> tuple[str, str | None]:
         self.covered = self.step = self.width
-        return to_text(self.top - self.width), self.until
+        return (self.since if self.width >= self.top - self.since_at else to_text(self.top - self.width)), self.until
+
+    def density(self, found: int) -> float | None:
+        """What this read says of the density for the next plan: exact when it covered the
+        window short of a page; a lower bound when slices filled the page; nothing when one
+        query filled it (the window was denser than thought: slice the next one)."""
+        if found >= self.wanted and self.width >= self.top - self.since_at:
+            return None
+        return found / (max(self.covered.total_seconds(), 1e-3) * self.area)
 
     def next(self, found: int) -> tuple[str, str] | None:
         """The next older slice, sized from the density seen so far, or None at `since`."""
