@@ -232,6 +232,10 @@ class StoreReads:
         if plan is None:
             return page(lambda sql, p: self.read(sql, p, viewer=viewer), query, wanted)
         docs: list[str] = []
+        if plan.single:  # one query: no snapshot to hold
+            docs = page(lambda sql, p: self.read(sql, p, viewer=viewer), query, wanted)
+            self._cop_density = plan.density(len(docs))
+            return docs
         with self.snapshot(viewer=viewer) as run:
             window: tuple[str, str | None] | None = plan.first()
             while window is not None:

@@ -187,17 +187,24 @@ class TimeSlices:
             width = window
         return cls(q.since, since_at, top, until, width, width / GRAIN, wanted, area)
 
+    @property
+    def single(self) -> bool:
+        """One slice, the whole window: the query as asked."""
+        return self.width >= self.top - self.since_at
+
     def first(self) -> tuple[str, str | None]:
         self.covered = self.step = self.width
-        return (self.since if self.width >= self.top - self.since_at else to_text(self.top - self.width)), self.until
+        return (self.since if self.single else to_text(self.top - self.width)), self.until
 
     def density(self, found: int) -> float | None:
         """What this read says of the density for the next plan: exact when it covered the
         window short of a page; a lower bound when slices filled the page; nothing when one
         query filled it (the window was denser than thought: slice the next one)."""
-        if found >= self.wanted and self.width >= self.top - self.since_at:
+        if found >= self.wanted and self.single:
             return None
-        return found / (max(self.covered.total_seconds(), 1e-3) * self.area)
+        window = self.top - self.since_at
+        covered = window if self.single else min(self.covered, window)  # the last slice ends at `since`
+        return found / (max(covered.total_seconds(), 1e-3) * self.area)
 
     def next(self, found: int) -> tuple[str, str] | None:
         """The next older slice, sized from the density seen so far, or None at `since`."""
