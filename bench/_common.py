@@ -92,10 +92,13 @@ def position(rng: random.Random) -> tuple[float, float]:
     return round(lon, 6), round(lat, 6)
 
 
-def report_input(rng: random.Random, *, observed: datetime, report_id: str | None = None) -> dict[str, Any]:
-    """One report in the API's input shape."""
+def report_input(rng: random.Random, *, observed: datetime, report_id: str | None = None,
+                 owner_country: str = "TUN") -> dict[str, Any]:
+    """One report in the API's input shape (by an author of `owner_country`)."""
     lon, lat = position(rng)
     _, scope, partners = rng.choices(AUDIENCES, weights=[a[0] for a in AUDIENCES])[0]
+    if owner_country in partners:  # "partners: DZA" by a DZA author: release to Tunisia instead
+        partners = [p if p != owner_country else "TUN" for p in partners]
     doc: dict[str, Any] = {
         "type": rng.choice(TYPES),
         "observed_at": to_text(observed),

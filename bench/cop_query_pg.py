@@ -46,7 +46,7 @@ from fossatum.domain.timeutil import to_text  # noqa: E402
 from fossatum.store.postgres import PostgresStore  # noqa: E402
 from fossatum.store.projector import days  # noqa: E402
 from fossatum.policy.predicate import visible_sql  # noqa: E402
-from fossatum.store.query import ReportQuery, report_filters  # noqa: E402
+from fossatum.store.query import ReportQuery, TimeSlices, report_filters  # noqa: E402
 
 APP_ROLE = "fossatum_bench_app"
 PARTNER = User("dz-liaison", "DZ-GN", "DZA", frozenset({Role.DUTY_OFFICER}))
@@ -123,6 +123,8 @@ def main() -> None:
     ap.add_argument("--fresh", action="store_true", help="rebuild the bench database even if it holds N reports")
     ap.add_argument("--keep", action="store_true", help="keep the bench database for the next run")
     ap.add_argument("--explain", action="store_true", help="print EXPLAIN ANALYZE of one store query")
+    ap.add_argument("--no-v1", action="store_true", help="skip the raw SQL of schema 1-6 (seconds per query at 10 M)")
+    ap.add_argument("--load-only", action="store_true", help="build (or check) the bench database, measure nothing")
     args = ap.parse_args()
     admin = os.environ.get("FOSSATUM_BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
     name = f"fossatum_bench_cop_{args.reports}"
@@ -144,7 +146,8 @@ def main() -> None:
         try:
             if store.read_one("SELECT COUNT(*) FROM reports", system=True)[0] != args.reports:  # type: ignore[index]
                 load(url, args.reports)
-            measure(store, url, args)
+            if not args.load_only:
+                measure(store, url, args)
         finally:
             store.close()
     finally:
@@ -187,20 +190,36 @@ def measure(store: PostgresStore, url: str, args: argparse.Namespace) -> None:
     with psycopg.connect(url) as raw:
         results["(a) raw SQL, space-time GiST, no filter"] = timed(
             lambda q: raw.execute(RAW, raw_params(q, args.limit)).fetchall())
-        results["raw SQL, 2-D GiST + observed_at (v1-6)"] = timed(
-            lambda q: raw.execute(RAW_2D, raw_2d_params(q, args.limit)).fetchall())
+        if not args.no_v1:
+            results["raw SQL, 2-D GiST + observed_at (v1-6)"] = timed(
+                lambda q: raw.execute(RAW_2D, raw_2d_params(q, args.limit)).fetchall())
     rows: dict[str, list[int]] = {}
-    for label, viewer in (("(b) store, partner viewer (DZA)", PARTNER), ("(b) store, owner-country viewer (TUN)", OWNER)):
-        counts: list[int] = []
-        rows[label] = counts
-        results[label] = timed(lambda q, v=viewer, c=counts: c.append(len(store.list_reports(v, store_query(q)))))
+    slices = [0]
+    plain_next = TimeSlices.next
+
+    def counted(plan: TimeSlices, found: int) -> tuple[str, str] | None:
+        nxt = plain_next(plan, found)
+        slices[0] += nxt is not None
+        return nxt
+
+    TimeSlices.next = counted  # type: ignore[method-assign]  # to print slices per query
+    for who, viewer in (("partner viewer (DZA)", PARTNER), ("owner-country viewer (TUN)", OWNER)):
+        for how, sliced in (("one query", False), ("time slices", True)):
+            label = f"(b) store, {who}, {how}"
+            counts: list[int] = []
+            rows[label] = counts
+            slices[0] = 0
+            results[label] = timed(lambda q, v=viewer, c=counts, s=sliced: c.append(
+                len(store.list_reports(v, store_query(q), sliced=s))))
+            if sliced:
+                print(f"  {label}: {1 + slices[0] / len(queries):.2f} slices per query")
     print(f"{args.reports:,} reports; {args.queries} queries: bbox ~{args.bbox}° square, 24 h window in {DAYS} days, "
           f"limit {args.limit}")
     base50 = p50(results["(a) raw SQL, space-time GiST, no filter"])
     base95 = percentile(results["(a) raw SQL, space-time GiST, no filter"], 0.95)
     for label, values in results.items():
         mean_rows = f"  rows ~{sum(rows[label]) / len(rows[label]):.0f}" if label in rows else ""
-        print(f"  {label:<40} p50 {fmt_ms(p50(values))} ms  p95 {fmt_ms(percentile(values, 0.95))} ms  "
+        print(f"  {label:<56} p50 {fmt_ms(p50(values))} ms  p95 {fmt_ms(percentile(values, 0.95))} ms  "
               f"ratio to (a) p50 {p50(values) / base50:5.2f}  p95 {percentile(values, 0.95) / base95:5.2f}{mean_rows}")
 
 

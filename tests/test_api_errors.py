@@ -28,7 +28,7 @@ Clients = Callable[[str], TestClient]
 # --- helpers -------------------------------------------------------------------------------
 
 def report_count(node: Node) -> int:
-    row = node.store.read_one("SELECT COUNT(*) FROM reports", system=True)
+    row = node.store.read_one("SELECT COUNT(*) FROM reports", system=True)  # every row, under row-level security too
     assert row is not None
     return int(row[0])
 

@@ -8,16 +8,22 @@ those, with the viewer filter of `policy.predicate.visible_sql` inside the SQL.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from dataclasses import replace
 from typing import Any
 
 from ..domain.org import Role, User
+from ..domain.timeutil import utcnow
 from ..errors import FossatumError, IntegrityError
 from ..log.entry import GENESIS, Entry, canonical
 from ..log.signing import NodeKey
 from ..policy.predicate import visible_sql
 from . import projector
-from .query import BBox, ReportQuery, report_filters
+from .query import BBox, ReportQuery, TimeSlices, report_filters
+
+# Runs one read (portable SQL, params) inside a snapshot (see the backends' `snapshot`).
+Reader = Callable[[str, Any], list[tuple[Any, ...]]]
 
 
 class Tx:
@@ -100,6 +106,7 @@ class StoreReads:
     """Node state, credentials and need-to-know reads, on the backend's `read`/`read_one`."""
 
     origin: str | None
+    _cop_density: float | None = None  # see TimeSlices.plan
 
     # `viewer`: the read is on behalf of that user; `system`: of the node itself. PostgreSQL
     # declares it to its row-level security (a second wall under `visible_sql`, which every
@@ -110,6 +117,12 @@ class StoreReads:
 
     def read_one(self, sql: str, params: Any = (), *, viewer: User | None = None,
                  system: bool = False) -> tuple[Any, ...] | None:
+        raise NotImplementedError
+
+    def snapshot(self, *, viewer: User | None = None,
+                 system: bool = False) -> AbstractContextManager[Reader]:
+        """Several reads that see one state of the database (a read-only transaction), so
+        that a multi-query answer cannot see a row twice or miss it as writes go on."""
         raise NotImplementedError
 
     def _write_plain(self, sql: str, params: tuple[Any, ...]) -> None:
@@ -201,15 +214,38 @@ class StoreReads:
         rows = self.read(f"SELECT r.id FROM reports r WHERE r.id IN ({marks}) AND {where}", (*ids, *params), viewer=viewer)
         return {r[0] for r in rows}
 
-    def list_reports(self, viewer: User, query: ReportQuery) -> list[str]:
-        """Stored JSON documents of the reports `viewer` may see, newest observation first."""
+    def list_reports(self, viewer: User, query: ReportQuery, *, sliced: bool = True) -> list[str]:
+        """Stored JSON documents of the reports `viewer` may see, newest observation first
+        (at most limit + 1: the extra one tells the caller there is a next page).
+
+        A box with a window is read in time slices, newest first (`query.TimeSlices`), in
+        one snapshot; `sliced=False` runs the same filters as one query (same answer)."""
         where, params = visible_sql(viewer, "r")
-        filters, fparams = report_filters(query, alias="r", spatial=self._bbox_sql)
-        sql = (
-            f"SELECT r.doc FROM reports r WHERE {where}{filters} "
-            "ORDER BY r.observed_at DESC, r.id DESC LIMIT ?"
-        )
-        return [row[0] for row in self.read(sql, (*params, *fparams, query.limit + 1), viewer=viewer)]
+
+        def page(run: Reader, q: ReportQuery, limit: int) -> list[str]:
+            filters, fparams = report_filters(q, alias="r", spatial=self._bbox_sql)
+            sql = f"SELECT r.doc FROM reports r WHERE {where}{filters} ORDER BY r.observed_at DESC, r.id DESC LIMIT ?"
+            return [row[0] for row in run(sql, (*params, *fparams, limit))]
+
+        wanted = query.limit + 1
+        plan = TimeSlices.plan(query, utcnow(), self._cop_density) if sliced else None
+        if plan is None:
+            return page(lambda sql, p: self.read(sql, p, viewer=viewer), query, wanted)
+        docs: list[str] = []
+        if plan.single:  # one query: no snapshot to hold
+            docs = page(lambda sql, p: self.read(sql, p, viewer=viewer), query, wanted)
+            self._cop_density = plan.density(len(docs))
+            return docs
+        with self.snapshot(viewer=viewer) as run:
+            window: tuple[str, str | None] | None = plan.first()
+            while window is not None:
+                docs += page(run, replace(query, since=window[0], until=window[1]), wanted - len(docs))
+                if len(docs) >= wanted:
+                    break
+                window = plan.next(len(docs))
+        # A hint for the next read's first slice, from any viewer's (a wrong one costs time, never rows).
+        self._cop_density = plan.density(len(docs))
+        return docs
 
     def count_reports(self, viewer: User, query: ReportQuery, group_by: str | None = None) -> dict[str, int]:
         where, params = visible_sql(viewer, "r")

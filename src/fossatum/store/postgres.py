@@ -43,7 +43,7 @@ from ..log.entry import Entry
 from ..log.signing import NodeKey
 from ..policy.predicate import session_values
 from . import projector
-from .base import ENTRY_COLUMNS, StoreReads, Tx, row_entry
+from .base import ENTRY_COLUMNS, Reader, StoreReads, Tx, row_entry
 from .pg_schema import INDEX_OPERATORS, PG_LATEST, PG_MIGRATIONS, RLS_TABLES
 from .projector import days
 from .query import time_window
@@ -192,6 +192,17 @@ class PostgresStore(StoreReads):
             if viewer is None and not system:
                 return conn.execute(to_pg(sql), tuple(params)).fetchone()
             return self._declared(conn, sql, params, viewer, system).fetchone()
+
+    @contextmanager
+    def snapshot(self, *, viewer: User | None = None, system: bool = False) -> Iterator[Reader]:
+        """Reads in one REPEATABLE READ, READ ONLY transaction on one connection (one
+        snapshot; a read-only one never fails to serialise), the reader declared for all of
+        them. Pipelined: BEGIN, the isolation, the declaration and the first read go to the
+        server in one exchange (each later read is one more, and COMMIT one)."""
+        with _mapped_errors(self.url), self._pool.connection() as conn, conn.pipeline(), conn.transaction():
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            conn.execute(DECLARE, tuple(session_values(viewer, system=system).values()))
+            yield lambda sql, params: conn.execute(to_pg(sql), tuple(params)).fetchall()
 
     @staticmethod
     def _declared(conn: psycopg.Connection[Any], sql: str, params: Any, viewer: User | None,

@@ -5,7 +5,9 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
+from ..domain.timeutil import parse, to_text
 from ..errors import InvalidInput
 
 BBox = tuple[float, float, float, float]
@@ -95,3 +97,134 @@ def report_filters(
         sql.append(f" AND ({alias}.observed_at < ? OR ({alias}.observed_at = ? AND {alias}.id < ?))")
         params += [q.after[0], q.after[0], q.after[1]]
     return "".join(sql), params
+
+
+# --- time slices: the newest `limit` matches of a box + window without sorting them all ---
+#
+# A COP box over a long window can hold far more matches than the page wants (10 M reports:
+# ~15,000 in a 0.5° box over 24 h, on ~10,000 heap pages), and the space-time index yields
+# them unordered, so the one-shot query fetches them all to sort before its LIMIT. Reports
+# are observed about when they are filed, so the newest part of the window holds the page:
+# query [top - w0, top) first, then older slices until the page is full. The slices are
+# disjoint half-open windows that tile [since, top) exactly, each queried with the same
+# filters and ordered (observed_at DESC, id DESC), so their concatenation is the one-shot
+# query's answer row for row.
+
+MIN_SLICE = timedelta(minutes=5)
+SLICES_PER_WINDOW = 32   # the first slice is 1/32 of the window (at least MIN_SLICE)
+MAX_GROWTH = 8           # a later slice is at most 8x the time already covered ...
+TRUSTED_SAMPLE = 16      # ... unless this many rows already gave the density
+HEADROOM = 1.1          # slack on the density estimate, so that one more slice usually ends it
+GRAIN = 8                # later slices are whole multiples of w0/8: bounds on one grid, little overshoot
+# Each slice is one more probe of the space-time index (~4 ms at 1 M reports), a loss where
+# the whole window holds about a page. So the store keeps the density the last COP read
+# found (visible rows per second and square degree): a window expected to hold less than
+# SPARSE pages is read in one query, a denser one starts with a first slice expected to hold
+# PRIOR_SHARE of the page (too small costs one more probe; too large, rows read for nothing).
+SPARSE = 1.5
+PRIOR_SHARE = 0.7
+
+
+def canonical_instant(text: str | None) -> datetime | None:
+    """The instant of a stored-form timestamp (`to_text`'s fixed width), else None: only
+    those compare bytewise like time, which is what a slice bound must do."""
+    if text is None:
+        return None
+    try:
+        instant = parse(text, field="time")
+    except InvalidInput:
+        return None
+    return instant if to_text(instant) == text else None
+
+
+@dataclass(slots=True)
+class TimeSlices:
+    """Plans the slices of one query, newest first; `first()`, then `next(found)` with the
+    number of rows collected so far, until it returns None (the window is covered).
+
+    Bounds are `to_text` strings at top - k*grain (grain = w0/8), the first slice keeps the
+    query's own `until` (None: open end) and the last its `since`."""
+
+    since: str
+    since_at: datetime
+    top: datetime
+    until: str | None      # the first slice's upper bound, as given (or the cursor's)
+    width: timedelta       # w0 (the whole window: one query)
+    grain: timedelta
+    wanted: int
+    area: float            # of the box, in square degrees
+    covered: timedelta = timedelta(0)
+    step: timedelta = timedelta(0)
+
+    @classmethod
+    def plan(cls, q: ReportQuery, now: datetime, density: float | None = None) -> TimeSlices | None:
+        """The plan for `q`, or None where slicing cannot help or cannot be exact: no box
+        (the observed_at btree already yields newest first), no `since`, bounds not in
+        stored form, or a cursor before the window. A short or (by `density`) sparse window
+        gets a plan of one slice, the whole window."""
+        since_at = canonical_instant(q.since)
+        if q.bbox is None or q.since is None or since_at is None:
+            return None
+        until = q.until
+        top = canonical_instant(until) if until is not None else now
+        if top is None:
+            return None
+        after = canonical_instant(q.after[0]) if q.after is not None else None
+        if after is not None and after + _TICK < top:
+            # Rows of the page after the cursor are at or before its instant: start there.
+            top, until = after + _TICK, to_text(after + _TICK)
+        window = top - since_at
+        if window <= timedelta(0):
+            return None
+        x0, y0, x1, y1 = q.bbox
+        area = max((x1 - x0) * (y1 - y0), 1e-9)
+        wanted = q.limit + 1
+        width = max(MIN_SLICE, window / SLICES_PER_WINDOW)
+        if density is not None:
+            expected = density * window.total_seconds() * area
+            width = window if expected <= SPARSE * wanted else max(MIN_SLICE, window * (PRIOR_SHARE * wanted / expected))
+        if window <= 2 * width:
+            width = window
+        return cls(q.since, since_at, top, until, width, width / GRAIN, wanted, area)
+
+    @property
+    def single(self) -> bool:
+        """One slice, the whole window: the query as asked."""
+        return self.width >= self.top - self.since_at
+
+    def first(self) -> tuple[str, str | None]:
+        self.covered = self.step = self.width
+        return (self.since if self.single else to_text(self.top - self.width)), self.until
+
+    def density(self, found: int) -> float | None:
+        """What this read says of the density for the next plan: exact when it covered the
+        window short of a page; a lower bound when slices filled the page; nothing when one
+        query filled it (the window was denser than thought: slice the next one)."""
+        if found >= self.wanted and self.single:
+            return None
+        window = self.top - self.since_at
+        covered = window if self.single else min(self.covered, window)  # the last slice ends at `since`
+        return found / (max(covered.total_seconds(), 1e-3) * self.area)
+
+    def next(self, found: int) -> tuple[str, str] | None:
+        """The next older slice, sized from the density seen so far, or None at `since`."""
+        hi = self.top - self.covered
+        if hi <= self.since_at:
+            return None
+        if found == 0:
+            step = self.step * 4
+        else:
+            step = self.covered * ((self.wanted - found) / found) * HEADROOM
+            if found < TRUSTED_SAMPLE:  # a handful of rows says little about the density
+                step = min(step, self.covered * MAX_GROWTH)
+        if step >= (hi - self.since_at) / 2:
+            step = hi - self.since_at  # most of what is left: one query for all of it
+        step = max(step, self.width)
+        # Whole grains keep the bounds on one grid (and the plans reproducible).
+        self.step = self.grain * -(-step // self.grain)
+        self.covered += self.step
+        lo = self.top - self.covered
+        return (self.since if lo <= self.since_at else to_text(lo)), to_text(hi)
+
+
+_TICK = timedelta(microseconds=1)  # the resolution of stored instants

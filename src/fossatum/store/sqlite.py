@@ -17,7 +17,7 @@ from ..errors import Conflict, IntegrityError, StoreUnavailable
 from ..log.entry import Entry
 from ..log.signing import NodeKey
 from . import projector
-from .base import ENTRY_COLUMNS, StoreReads, Tx, row_entry
+from .base import ENTRY_COLUMNS, Reader, StoreReads, Tx, row_entry
 from .projector import days
 from .query import time_window
 from .schema import LATEST, MIGRATIONS, PROJECTION_TABLES
@@ -74,6 +74,20 @@ class SQLiteStore(StoreReads):
     def read_one(self, sql: str, params: Any = (), *, viewer: User | None = None,
                  system: bool = False) -> tuple[Any, ...] | None:
         return self._reader().execute(sql, params).fetchone()
+
+    @contextmanager
+    def snapshot(self, *, viewer: User | None = None, system: bool = False) -> Iterator[Reader]:
+        """Reads in one transaction of this thread's reader: WAL keeps its snapshot from the
+        first read to the end, whatever the writer commits meanwhile."""
+        conn = self._reader()
+        if conn.in_transaction:  # already inside one (nested use): that snapshot holds
+            yield lambda sql, params: conn.execute(sql, params).fetchall()
+            return
+        conn.execute("BEGIN")
+        try:
+            yield lambda sql, params: conn.execute(sql, params).fetchall()
+        finally:
+            conn.execute("COMMIT")
 
     def close(self) -> None:
         with self._lock:
