@@ -235,7 +235,7 @@ class Authority:
         _write_private(self.dir / REGISTER, json.dumps({"devices": devices}, indent=1, sort_keys=True).encode())
 
     def devices(self) -> list[dict[str, Any]]:
-        return sorted(self._load().values(), key=lambda d: d["issued_at"])
+        return sorted(self._load().values(), key=lambda d: (d["issued_at"], d["name"]))  # one order, also within a second
 
     def lookup(self, serial: int) -> dict[str, Any] | None:
         """The register entry of a certificate serial (re-read when the file changed)."""
