@@ -900,6 +900,8 @@ def main() -> None:
     ap.add_argument("--no-faults", action="store_true", help="skip the fault scenarios")
     ap.add_argument("--no-unshare", action="store_true", help="do not isolate in a network namespace")
     args = ap.parse_args()
+    if not in_namespace() and "fts" in args.servers and not (FTS_VENV / "bin/python").exists():
+        ensure_fts()  # before the namespace: installing needs the package registry, the namespace has no network
     if not in_namespace() and not args.no_unshare:
         if os.geteuid() == 0 and shutil.which("unshare"):
             probe = subprocess.run(["unshare", "-n", "-m", "true"], capture_output=True)
