@@ -229,13 +229,12 @@ class StoreReads:
 
         wanted = query.limit + 1
         plan = TimeSlices.plan(query, utcnow(), self._cop_density) if sliced else None
-        if plan is None:
-            return page(lambda sql, p: self.read(sql, p, viewer=viewer), query, wanted)
-        docs: list[str] = []
-        if plan.single:  # one query: no snapshot to hold
+        if plan is None or plan.single:  # one query: no snapshot to hold
             docs = page(lambda sql, p: self.read(sql, p, viewer=viewer), query, wanted)
-            self._cop_density = plan.density(len(docs))
+            if plan is not None:
+                self._cop_density = plan.density(len(docs))
             return docs
+        docs = []
         with self.snapshot(viewer=viewer) as run:
             window: tuple[str, str | None] | None = plan.first()
             while window is not None:
