@@ -18,6 +18,9 @@ from xml.sax.saxutils import escape, quoteattr
 import defusedxml.ElementTree as safe_xml
 from defusedxml import DefusedXmlException
 
+from ..domain import timeutil
+from ..errors import InvalidInput
+
 XML_HEADER = '<?xml version="1.0" encoding="UTF-8"?>\n'
 UNKNOWN = 9999999.0
 PONG_UID = "takPong"
@@ -206,19 +209,23 @@ def report_id_of(device_uid: str, marker_uid: str) -> str:
 
 
 def observed_at(event: CotEvent, now: datetime) -> datetime:
-    """The event's time, never in the future (device clocks run ahead)."""
-    when = parse_time(event.time) or now
-    return min(when, now)
+    """The event's time, never in the future (device clocks run ahead); none given: now.
+
+    A malformed time, or one outside the accepted range, raises InvalidInput naming `time`:
+    the gateway refuses that one event (logged and counted) and keeps the connection."""
+    if not event.time:
+        return now
+    return min(timeutil.parse(event.time, field="time"), now)
 
 
 def parse_time(text: str) -> datetime | None:
+    """A time we rendered or stored (timeutil.parse's rules); None if empty or refused."""
     if not text:
         return None
     try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
+        return timeutil.parse(text, field="time")
+    except InvalidInput:
         return None
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
 
 
 # --- rendering -----------------------------------------------------------------------------

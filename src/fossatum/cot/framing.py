@@ -173,9 +173,16 @@ def message_to_xml(message: TakMessage) -> bytes:
 
 
 def _ms(value: int) -> str:
-    from datetime import datetime, timezone
+    """A v1 time (ms since 1970) as CoT XML time text. One out of timeutil's range is passed
+    on as the bare number, which is no ISO 8601 time: the gateway then refuses that event
+    alone (naming `time`) instead of the conversion failing the whole connection."""
+    from ..domain import timeutil
+    from ..errors import InvalidInput
 
-    instant = datetime.fromtimestamp(value / 1000, tz=timezone.utc)
+    try:
+        instant = timeutil.from_epoch_ms(value, field="time")
+    except InvalidInput:
+        return str(value)
     return instant.strftime("%Y-%m-%dT%H:%M:%S.") + f"{instant.microsecond // 1000:03d}Z"
 
 

@@ -85,9 +85,16 @@ class Ingest:
     # --- on the writer thread ------------------------------------------------------------
     def _apply(self, items: list[Item]) -> None:
         now = self.node.clock()
-        fixes = [(i.user, i.unit_id, Position(round(i.event.lat, 7), round(i.event.lon, 7)),
-                  to_text(codec.observed_at(i.event, now)))
-                 for i in items if i.kind == "sa" and i.unit_id]
+        fixes = []
+        for i in items:
+            if i.kind != "sa" or not i.unit_id:
+                continue
+            try:
+                at = to_text(codec.observed_at(i.event, now))
+            except FossatumError as exc:  # a bad time refuses this fix only, not the batch
+                self._count("position", exc)
+                continue
+            fixes.append((i.user, i.unit_id, Position(round(i.event.lat, 7), round(i.event.lon, 7)), at))
         if fixes:
             for result in self.node.move_units(fixes=fixes):
                 self._count("position", result)

@@ -7,7 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..domain.timeutil import to_text, utcnow
+from ..domain.timeutil import parse, to_text, utcnow
+from ..errors import InvalidInput
 from ..log.entry import GENESIS, Entry
 from ..log.signing import verify_signature
 from ..policy.release import FEDERATED_KINDS, facts_of_entry, partner_may_see
@@ -54,7 +55,7 @@ def _problem_with_entry(tx: Tx, doc: Any, partner: Partner, own_country: str) ->
     owner = entry.audience.get("owner_country") if isinstance(entry.audience, dict) else None
     if owner != partner.country:
         return f"{entry.origin}#{entry.seq}: owned by {owner!r}, not by the sending partner {partner.country}"
-    mismatch = _payload_mismatch(entry)
+    mismatch = _payload_mismatch(entry) or _bad_instant(entry)
     if mismatch:
         return f"{entry.origin}#{entry.seq}: {mismatch}"
     if not partner_may_see(facts_of_entry(entry), own_country):
@@ -94,6 +95,38 @@ def _payload_mismatch(entry: Entry) -> str | None:
     if entry.kind.startswith("report.") and (doc.get("state") != audience.get("state")
                                              or doc.get("released") != audience.get("released")):
         return "payload state differs from the signed audience"
+    return None
+
+
+def _instants(doc: Any, path: str) -> list[tuple[str, Any]]:
+    """Every (field path, value) of `doc` that holds an instant by the naming rule of every
+    object kind (`ts`, `at`, `*_at`), nested documents included, so new kinds are covered."""
+    found: list[tuple[str, Any]] = []
+    if isinstance(doc, dict):
+        for key, value in doc.items():
+            where = f"{path}.{key}" if path else str(key)
+            if isinstance(value, (dict, list)):
+                found += _instants(value, where)
+            elif key in ("ts", "at") or str(key).endswith("_at"):
+                found.append((where, value))
+    elif isinstance(doc, list):
+        for index, value in enumerate(doc):
+            found += _instants(value, f"{path}[{index}]")
+    return found
+
+
+def _bad_instant(entry: Entry) -> str | None:
+    """Instants a partner sends must be ones this node would write itself: in timeutil's range
+    and in its stored form (fixed-width UTC text, which every query compares bytewise)."""
+    for where, value in [("ts", entry.ts), *_instants(entry.payload, "payload")]:
+        if value is None and where != "ts":
+            continue  # an instant not set yet (e.g. validated_at of a draft)
+        try:
+            instant = parse(value, field=where)
+        except InvalidInput as exc:
+            return f"{where}: {exc.message}"
+        if to_text(instant) != value:
+            return f"{where}: not in the stored form ({value!r})"
     return None
 
 
