@@ -6,6 +6,7 @@ Errors are one readable line on stderr and a non-zero exit code.
 from __future__ import annotations
 
 import json
+import os
 import socket
 import sys
 from collections.abc import Callable
@@ -15,6 +16,7 @@ from typing import Any
 import click
 from pydantic import ValidationError
 
+from . import datadir
 from . import settings as settings_mod
 from .domain.audience import TLP, Scope
 from .errors import FossatumError, InvalidInput, NotFound
@@ -667,6 +669,9 @@ def import_cmd(data_dir: Path, as_user: str, source: Any, database_url: str | No
 
 
 def main() -> None:
+    # Whatever this process creates (database files, certificates, exports) is private to
+    # the account unless a file is made public on purpose.
+    os.umask(datadir.UMASK)
     try:
         # Without standalone mode click returns (not raises) the code of `ctx.exit(n)`.
         code = cli.main(standalone_mode=False)

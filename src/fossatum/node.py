@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import auth
+from . import auth, datadir
 from .domain import audience as aud
 from .domain import report as rules
 from .domain.audience import Audience, Scope
@@ -67,7 +67,7 @@ def init_node(data_dir: Path, *, country: str, name: str, clock: Clock = utcnow,
     data_dir = Path(data_dir)
     if (data_dir / KEY_FILE).exists() or (data_dir / DB_FILE).exists():
         raise Conflict(f"{data_dir} already holds a node; use another folder")
-    data_dir.mkdir(parents=True, exist_ok=True)
+    datadir.secure(data_dir)
     store = open_store(data_dir, database_url)
     if store.origin is not None:
         store.close()
@@ -92,6 +92,7 @@ def open_node(data_dir: Path, *, settings: Settings | None = None, clock: Clock 
         raise NotFound(f"no node in {data_dir}; run 'fossatum init --data {data_dir} …' first")
     if not (data_dir / KEY_FILE).exists():
         raise NotFound(f"no node key in {data_dir}; run 'fossatum init --data {data_dir} …' first")
+    datadir.secure(data_dir)  # also a folder made by an older version, or copied with other modes
     key = NodeKey.load(data_dir / KEY_FILE)
     store = open_store(data_dir, database_url, key=key,
                        pool_size=settings.database_pool_size if settings else 10)

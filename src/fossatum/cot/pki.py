@@ -78,7 +78,9 @@ def _now() -> dt.datetime:
 
 def _write_private(path: Path, data: bytes) -> None:
     """Write a secret file created with mode 600 (never world-readable, not even briefly)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    for folder in reversed([path.parent, *path.parent.parents]):  # each new level 700, not only the last
+        if not folder.exists():
+            folder.mkdir(mode=0o700)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
         os.fchmod(fd, 0o600)
@@ -96,10 +98,9 @@ def token_hash(token: str) -> str:
 
 
 def _write_public(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    """A certificate: public by nature, yet 600 like every file of the data folder (the
+    administrator hands it out; other local accounts have no business reading the folder)."""
+    _write_private(path, data)
 
 
 def _pem_key(key: ec.EllipticCurvePrivateKey) -> bytes:
@@ -260,7 +261,7 @@ class Authority:
         """The register for a read-modify-write, locked against this process's threads and other
         processes (`fossatum device …` beside a serving node); save it with `_save` inside."""
         self.dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        with _lock, open(self.dir / "devices.lock", "a") as lock:
+        with _lock, os.fdopen(os.open(self.dir / "devices.lock", os.O_RDWR | os.O_CREAT, 0o600), "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
                 yield self._load()

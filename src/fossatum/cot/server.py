@@ -52,6 +52,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from cryptography import x509
 
+from ..datadir import write_private
 from ..domain.org import Role, User
 from ..errors import FossatumError, InvalidInput
 from . import codec
@@ -310,10 +311,8 @@ class CotServer:
 
     def _save_status(self) -> None:
         path = Path(self.node.store.path).parent / STATUS_FILE
-        tmp = path.with_suffix(".tmp")
         try:
-            tmp.write_text(json.dumps(self.status(), indent=1))
-            os.replace(tmp, path)
+            write_private(path, json.dumps(self.status(), indent=1).encode())
         except OSError as exc:
             log.warning("cot: cannot write %s: %s", path, exc)
 

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from ..datadir import private_file
 from ..domain.org import User
 from ..errors import Conflict, IntegrityError, StoreUnavailable
 from ..log.entry import Entry
@@ -47,6 +48,8 @@ class SQLiteStore(StoreReads):
     def __init__(self, data_dir: Path, *, key: NodeKey | None = None) -> None:
         self.path = Path(data_dir) / DB_FILE
         self.key = key
+        # Created 0600 before SQLite opens it: its -wal and -shm files take the database's mode.
+        private_file(self.path)
         self._lock = threading.Lock()
         self._writer = _connect(self.path, readonly=False)
         self._local = threading.local()
