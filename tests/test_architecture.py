@@ -39,3 +39,47 @@ def test_policy_and_store_do_not_import_the_interfaces() -> None:
         for path in (SRC / package).glob("*.py"):
             for name in _imports(path):
                 assert not name.startswith(("..api", "..cli", "..node")), f"{package}/{path.name} imports {name}"
+
+
+# --- the page: text from the API can only become text (finding 15) --------------------------
+
+WEB_SRC = Path(__file__).resolve().parents[1] / "web" / "src"
+# Sinks that parse a string as HTML, and Leaflet calls that do so when given a string. Only
+# web/src/safe.ts calls Leaflet's, with parameters typed as DOM nodes.
+HTML_SINKS = ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "createContextualFragment",
+              "DOMParser", "srcdoc", ".bindTooltip(", ".bindPopup(", ".setContent(", ".setTooltipContent(",
+              ".setPopupContent(", "L.popup(", "L.tooltip(", "L.divIcon(", ".openPopup(", ".openTooltip(")
+
+
+def _page_sources() -> list[Path]:
+    return sorted(p for p in WEB_SRC.rglob("*.ts") if p.name != "env.d.ts")
+
+
+def test_the_page_source_has_no_html_string_sink() -> None:
+    assert _page_sources(), "no page source found"
+    for path in _page_sources():
+        text = path.read_text()
+        for sink in HTML_SINKS:
+            if path.name == "safe.ts" and sink in (".bindTooltip(", ".bindPopup(", "L.divIcon("):
+                continue
+            assert sink not in text, f"web/src/{path.name} uses {sink}: build DOM nodes with h() and safe.ts"
+
+
+def test_the_leaflet_wrappers_take_dom_nodes_only() -> None:
+    text = (WEB_SRC / "safe.ts").read_text()
+    assert "type Content = (layer: L.Layer) => HTMLElement;" in text
+    assert "html: HTMLElement" in text
+    for line in text.splitlines():
+        if line.lstrip().startswith("export function"):
+            assert "string" not in line, f"safe.ts accepts a string: {line.strip()}"
+
+
+def test_the_page_sets_no_inline_style_or_handler_from_markup() -> None:
+    # The Content-Security-Policy has no 'unsafe-inline' for styles: a style attribute in markup or
+    # set with setAttribute would be refused (and would be an injection route if it were allowed).
+    for path in _page_sources():
+        text = path.read_text()
+        for pattern in ('setAttribute("style"', "setAttribute('style'", 'style="', "cssText", '"style":'):
+            assert pattern not in text, f"web/src/{path.name} sets an inline style ({pattern})"
+    index = (WEB_SRC.parent / "index.html").read_text()
+    assert "http-equiv" not in index.lower() and "style=" not in index and "<style" not in index

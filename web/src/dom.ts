@@ -7,6 +7,8 @@ export function h<K extends keyof HTMLElementTagNameMap>(tag: K | `${K}.${string
   for (const [k, v] of Object.entries(attrs)) {
     if (v === undefined || v === null || v === false) continue;
     if (k.startsWith("on") && typeof v === "function") el.addEventListener(k.slice(2), v as EventListener);
+    // never from markup: no inline style (the CSP refuses it) and no handler given as text
+    else if (k === "style" || k.startsWith("on")) throw new Error(`h(): attribute ${k} is not allowed`);
     else if (k === "dataset") Object.assign(el.dataset, v);
     else if (k === "value" || k === "checked" || k === "selected" || k === "disabled") (el as unknown as Record<string, unknown>)[k] = v;
     else el.setAttribute(k, v === true ? "" : String(v));

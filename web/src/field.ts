@@ -6,6 +6,7 @@ import { get, type ChatMessage, type FieldAlert } from "./api";
 import { $, h } from "./dom";
 import { num, t, when } from "./i18n";
 import { mapInstance } from "./mapview";
+import { nodeIcon, tooltip } from "./safe";
 
 const alerts = new Map<string, FieldAlert>();
 let chat: ChatMessage[] = [];
@@ -69,9 +70,9 @@ function renderAlerts() {
     a.text ? h("span.note", { dir: "auto" }, ` — ${a.text}`) : null)));
   box.hidden = list.length === 0;
   for (const a of list) {
-    const icon = L.divIcon({ className: "field-alert-marker", html: h("span", { "data-uid": a.uid }, "!"), iconSize: [26, 26] });
+    const icon = nodeIcon({ className: "field-alert-marker", html: h("span", { "data-uid": a.uid }, "!"), iconSize: [26, 26] });
     const m = L.marker([a.position.lat, a.position.lon], { icon, zIndexOffset: 2000, keyboard: false, title: `${kindLabel(a.kind)} · ${a.callsign}` });
-    m.bindTooltip(() => h("div", {}, h("b", {}, kindLabel(a.kind)), h("br"), a.callsign || a.raised_by, " · ", when(a.at), a.text ? h("div", { dir: "auto" }, a.text) : null));
+    tooltip(m, () => h("div", { "data-testid": "alert-tip" }, h("b", {}, kindLabel(a.kind)), h("br"), a.callsign || a.raised_by, " · ", when(a.at), a.text ? h("div", { dir: "auto" }, a.text) : null));
     markers.addLayer(m);
   }
 }

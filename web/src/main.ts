@@ -277,7 +277,7 @@ function showAlert(a: Alert) {
     a.note ? h("span.note", { dir: "auto" }, ` — ${a.note}`) : null,
     h("button", { onclick: () => { void openReport(a.report_id); el.remove(); } }, t("open")),
     h("button.ghost", { onclick: () => el.remove(), "aria-label": t("dismiss") }, "×"));
-  box.querySelector(`[data-id="${a.report_id}"]`)?.remove();
+  box.querySelector(`[data-id="${CSS.escape(a.report_id)}"]`)?.remove();
   box.prepend(el);
 }
 

@@ -4,6 +4,8 @@ import { forward as toMgrs } from "mgrs";
 import places from "./data/places.json";
 import type { Report, Section, Unit } from "./api";
 import { ago, lang, num, t, tx, when } from "./i18n";
+import { h } from "./dom";
+import { nodeIcon, popup, tooltip } from "./safe";
 import { affiliationOf, reportIcon, unitIcon } from "./symbols";
 import { shown, state, windowRange } from "./store";
 
@@ -64,7 +66,7 @@ export function renderPlaces() {
   placeLayer.clearLayers();
   for (const p of places as { name: string; name_fr: string; name_ar: string; kind: string; lat: number; lon: number }[]) {
     const m = L.circleMarker([p.lat, p.lon], { renderer: canvas, radius: p.kind === "town" ? 3 : 2, color: "#c9d3df", weight: 1, fillColor: "#c9d3df", fillOpacity: 0.9, interactive: false });
-    m.bindTooltip(() => (lang === "ar" ? p.name_ar : lang === "fr" ? p.name_fr : p.name), { permanent: true, direction: "right", className: `place place-${p.kind}`, offset: [4, 0] });
+    tooltip(m, () => h("span", {}, lang === "ar" ? p.name_ar : lang === "fr" ? p.name_fr : p.name), { permanent: true, direction: "right", className: `place place-${p.kind}`, offset: [4, 0] });
     placeLayer.addLayer(m);
   }
 }
@@ -98,20 +100,20 @@ export function renderSections() {
       renderer: canvas,
       style: { color: colour, weight: 4, opacity: 0.9, fillColor: colour, fillOpacity: 0.22 },
     } as L.GeoJSONOptions);
-    layer.bindPopup(() => sectionPopup(s));
+    popup(layer, () => sectionPopup(s));
     // sections cover the strip: while picking a point for a report, a click on one picks it
     layer.on("click", (e: L.LeafletMouseEvent) => { if (onPick) { layer.closePopup(); onPick(e.latlng.lat, e.latlng.lng); } });
-    layer.bindTooltip(() => `${s.name} — ${tx(s.impact)}`, { sticky: true });
+    tooltip(layer, () => h("span", { dir: "auto" }, `${s.name} — ${tx(s.impact)}`), { sticky: true });
     sectionLayer.addLayer(layer);
   }
 }
-function esc(s: string) { return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`); }
-function sectionPopup(s: Section): string {
-  const partner = s.owner_country !== state.me?.country ? ` <span class="badge partner">${esc(s.owner_country)}</span>` : "";
-  return `<div class="popup" dir="${lang === "ar" ? "rtl" : "ltr"}"><b>${esc(s.name)}</b>${partner}<br>
-    <span class="impact impact-${esc(s.impact)}">${esc(tx(s.impact))}</span>
-    ${esc(t("impact_set_by", { who: s.impact_set_by, when: when(s.impact_set_at) }))}
-    ${s.impact_reason ? `<br>${esc(t("reason"))}: ${esc(s.impact_reason)}` : ""}</div>`;
+function sectionPopup(s: Section): HTMLElement {
+  const partner = s.owner_country !== state.me?.country;
+  return h("div.popup", { dir: lang === "ar" ? "rtl" : "ltr", "data-testid": "section-popup" },
+    h("b", { dir: "auto" }, s.name), partner ? [" ", h("span.badge.partner", {}, s.owner_country)] : null, h("br"),
+    h("span", { class: `impact impact-${s.impact}` }, tx(s.impact)), " ",
+    t("impact_set_by", { who: s.impact_set_by, when: when(s.impact_set_at) }),
+    s.impact_reason ? [h("br"), `${t("reason")}: `, h("span", { dir: "auto" }, s.impact_reason)] : null);
 }
 
 // ---- units (blue force)
@@ -121,15 +123,16 @@ export function renderUnits() {
     if (!u.position) continue;
     const partner = u.owner_country !== state.me?.country ? u.owner_country : null;
     const m = L.marker([u.position.lat, u.position.lon], { icon: unitIcon(u.kind, u.callsign, partner), keyboard: false, zIndexOffset: -100 });
-    m.bindTooltip(() => unitTip(u), { direction: "top" });
+    tooltip(m, () => unitTip(u), { direction: "top" });
     const age = u.position_at ? (Date.now() - Date.parse(u.position_at)) / 3600_000 : 99;
     m.setOpacity(age < 1 ? 1 : age < 6 ? 0.85 : 0.6);
     unitLayer.addLayer(m);
   }
 }
-function unitTip(u: Unit): string {
+function unitTip(u: Unit): HTMLElement {
   const partner = u.owner_country !== state.me?.country ? ` [${u.owner_country}]` : "";
-  return `<b>${esc(u.callsign)}</b> ${esc(u.name)}${esc(partner)}<br>${esc(tx(u.kind))} · ${esc(u.owner_agency)}<br>${esc(t("last_position"))}: ${esc(ago(u.position_at))}`;
+  return h("div", { "data-testid": "unit-tip" }, h("b", { dir: "auto" }, u.callsign), " ", h("span", { dir: "auto" }, u.name), partner, h("br"),
+    `${tx(u.kind)} · ${u.owner_agency}`, h("br"), `${t("last_position")}: ${ago(u.position_at)}`);
 }
 
 // ---- reports
@@ -192,7 +195,7 @@ function renderReports() {
     }
     const n = group.length;
     const size = n < 10 ? 30 : n < 100 ? 36 : 44;
-    const icon = L.divIcon({ className: `rep-cluster aff-${worst}${urgent ? " urgent" : ""}`, html: `<span>${num(n)}</span>`, iconSize: [size, size] });
+    const icon = nodeIcon({ className: `rep-cluster aff-${worst}${urgent ? " urgent" : ""}`, html: h("span", {}, num(n)), iconSize: [size, size] });
     const m = L.marker([lat / n, lon / n], { icon, title: `${n} ${t("reports")}`, keyboard: false });
     m.on("add", () => m.getElement()?.setAttribute("data-count", String(n)));
     m.on("click", () => {

@@ -14,12 +14,13 @@ from .. import __version__
 from ..node import Node
 from . import directory, federation, field, live, problems, reports
 from .limits import BodyLimit
+from .security_headers import SecurityHeaders
 from .worker_header import WorkerHeader, identity
 
 DIST = Path(__file__).resolve().parents[1] / "web" / "dist"
 
 _LANDING = """<!doctype html><html lang="en"><meta charset="utf-8"><title>Fossatum — {name}</title>
-<body style="font-family:sans-serif;max-width:40em;margin:3em auto">
+<body>
 <h1>Fossatum</h1><p>{name} ({country}) · node <code>{node_id}</code></p>
 <p>The API is at <a href="/api/v1/openapi.json">/api/v1/openapi.json</a>.
 Log in with <code>POST /api/v1/auth/token</code>.</p></body></html>"""
@@ -47,6 +48,8 @@ def create_app(node: Node, *, worker: int = 1) -> FastAPI:
     # The COP pulls hundreds of reports at a time over links that may be thin.
     app.add_middleware(GZipMiddleware, minimum_size=2048)
     app.add_middleware(WorkerHeader, value=identity(worker))
+    # Outermost: every answer, a 413 of the body limit included, carries the browser hardening.
+    app.add_middleware(SecurityHeaders)
 
     if (DIST / "index.html").exists():
         # The COP page (built by `make run` from web/): served by the node itself, no CDN.
