@@ -1,6 +1,10 @@
 """The receiver: verify a partner's stream item by item, store its entries read-only,
 purge on tombstones. The good prefix of a batch is kept; the first bad item stops it,
-is audited, and is reported back to the caller (never silently accepted)."""
+is audited, and is reported back to the caller (never silently accepted).
+
+An authentic entry of a malformed object (`shapes.problem`: a name too long or with control
+characters, an unknown kind, a broken geometry) is not stored: it is skipped and audited as
+refused, and the stream goes on, so one bad object cannot stall a partner's whole stream."""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from ..log.entry import GENESIS, Entry
 from ..log.signing import verify_signature
 from ..policy.release import FEDERATED_KINDS, facts_of_entry, partner_may_see
 from ..store.sqlite import SQLiteStore, Tx
+from . import shapes
 from .outbound import audit
 from .stream import check_seal, item_hash
 
@@ -32,6 +37,7 @@ class Applied:
     purged: int = 0
     duplicates: int = 0
     rejected: str | None = None
+    refused: list[str] = field(default_factory=list)  # authentic entries skipped for their shape
     cursor: int = 0
     purged_ids: list[str] = field(default_factory=list)
 
@@ -190,8 +196,15 @@ def apply(store: SQLiteStore, partner: Partner, own_country: str, items: list[An
                 problem = _problem_with_entry(tx, item.get("entry"), partner, own_country)
                 if problem is None:
                     entry = Entry.from_doc(item["entry"])
-                    tx.insert_received(entry)
-                    result.stored += 1
+                    shape = shapes.problem(entry)
+                    if shape is None:
+                        tx.insert_received(entry)
+                        result.stored += 1
+                    else:
+                        where = f"{entry.origin}#{entry.seq}: {shape}"
+                        result.refused.append(where)
+                        audit(tx, direction="in", partner=partner.country, decision="refused", rule="shape",
+                              object_id=entry.object_id, entry_origin=entry.origin, entry_seq=entry.seq, detail=where)
             elif problem is None and item.get("kind") == "tombstone":
                 object_id = (item.get("tombstone") or {}).get("object_id")
                 if not isinstance(object_id, str):
@@ -218,8 +231,9 @@ def apply(store: SQLiteStore, partner: Partner, own_country: str, items: list[An
             "received_at = excluded.received_at",
             (partner.node_id, seq, prev, to_text(utcnow())),
         )
-        if result.stored or result.purged:
+        if result.stored or result.purged or result.refused:
             audit(tx, direction="in", partner=partner.country, decision="verified", rule="batch",
-                  entry_origin=partner.node_id, detail=f"{result.stored} stored, {result.purged} purged, up to #{seq}")
+                  entry_origin=partner.node_id, detail=f"{result.stored} stored, {result.purged} purged, "
+                                                       f"{len(result.refused)} refused, up to #{seq}")
         result.cursor = seq
     return result

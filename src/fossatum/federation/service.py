@@ -139,6 +139,7 @@ class Federation:
                 total.purged += applied.purged
                 total.duplicates += applied.duplicates
                 total.purged_ids += applied.purged_ids
+                total.refused += applied.refused
                 total.cursor = applied.cursor
                 if applied.rejected:
                     total.rejected = applied.rejected
