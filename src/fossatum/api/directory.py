@@ -106,7 +106,8 @@ def units(node: NodeDep, viewer: Viewer) -> Response:
 
 @router.post("/units", tags=["units"], status_code=201, summary="Register a unit (admin)")
 def add_unit(node: NodeDep, viewer: Viewer, body: Annotated[UnitIn, Body()]) -> Response:
-    return raw(json.dumps(node.add_unit(actor=viewer, spec=body), ensure_ascii=False), status_code=201)
+    doc = node.add_unit(actor=viewer, spec=body)
+    return raw(json.dumps(node.store.shown_doc(viewer, "unit", doc), ensure_ascii=False), status_code=201)
 
 
 @router.get("/units/{unit_id}", tags=["units"])
@@ -127,7 +128,7 @@ def unit_track(node: NodeDep, viewer: Viewer, unit_id: str) -> dict[str, Any]:
 @router.post("/units/{unit_id}/position", tags=["units"], summary="Report a unit's position")
 def move_unit(node: NodeDep, viewer: Viewer, unit_id: str, body: Annotated[PositionIn, Body()]) -> Response:
     doc = node.move_unit(actor=viewer, unit_id=unit_id, position=body.location.position(), at=body.at)
-    return raw(json.dumps(doc, ensure_ascii=False))
+    return raw(json.dumps(node.store.shown_doc(viewer, "unit", doc), ensure_ascii=False))
 
 
 @router.get("/sections", tags=["sections"], summary="Border sections with their impact level")
@@ -137,7 +138,8 @@ def sections(node: NodeDep, viewer: Viewer) -> Response:
 
 @router.post("/sections", tags=["sections"], status_code=201, summary="Add a border section (admin)")
 def add_section(node: NodeDep, viewer: Viewer, body: Annotated[SectionIn, Body()]) -> Response:
-    return raw(json.dumps(node.add_section(actor=viewer, spec=body), ensure_ascii=False), status_code=201)
+    doc = node.add_section(actor=viewer, spec=body)
+    return raw(json.dumps(node.store.shown_doc(viewer, "section", doc), ensure_ascii=False), status_code=201)
 
 
 @router.get("/sections/{section_id}", tags=["sections"])
@@ -151,4 +153,4 @@ def section(node: NodeDep, viewer: Viewer, section_id: str) -> Response:
 @router.post("/sections/{section_id}/impact", tags=["sections"], summary="Set the impact level (analyst/duty officer)")
 def set_impact(node: NodeDep, viewer: Viewer, section_id: str, body: Annotated[ImpactIn, Body()]) -> Response:
     doc = node.set_section_impact(actor=viewer, section_id=section_id, impact=body.impact.value, reason=body.reason)
-    return raw(json.dumps(doc, ensure_ascii=False))
+    return raw(json.dumps(node.store.shown_doc(viewer, "section", doc), ensure_ascii=False))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +24,7 @@ from ..domain import report as rules
 from ..domain.org import Role, User
 from ..errors import Unauthorized
 from ..log.entry import Entry
+from ..policy import redact
 from ..policy.release import FIELD_KINDS, facts_of_entry, facts_of_field_entry
 from ..policy.visibility import Facts, may_view
 
@@ -69,18 +71,18 @@ class LiveHub:
                 doc = entry.payload["report"]
                 now = Facts.of_report(rules.from_doc(doc))
                 before = self._previous_facts(doc)
-                message = json.dumps({"type": "report", "report": doc}, ensure_ascii=False)
+                view = self._view("report", doc)
                 removed = json.dumps({"type": "report.removed", "id": doc["id"]})
-                alert = None
-                if entry.kind == "report.flagged" and doc.get("urgent"):
-                    alert = json.dumps({"type": "alert", "alert": {
-                        "report_id": doc["id"], "by": entry.author, "at": entry.ts,
-                        "note": doc.get("urgent_note", ""), "report": doc}}, ensure_ascii=False)
+                urgent = entry.kind == "report.flagged" and doc.get("urgent")
+                message = _encoded(lambda shown: {"type": "report", "report": shown})
                 for conn in list(self.connections):
                     if may_view(conn.user, now):
-                        self._send(conn, message)
-                        if alert and conn.user.has(Role.DUTY_OFFICER):
-                            self._send(conn, alert)
+                        shown = view(conn.user)
+                        self._send(conn, message(shown))
+                        if urgent and conn.user.has(Role.DUTY_OFFICER):
+                            self._send(conn, json.dumps({"type": "alert", "alert": {
+                                "report_id": doc["id"], "by": entry.author, "at": entry.ts,
+                                "note": doc.get("urgent_note", ""), "report": shown}}, ensure_ascii=False))
                     elif before is not None and may_view(conn.user, before):
                         self._send(conn, removed)
             elif entry.kind.startswith(FIELD_KINDS):
@@ -89,10 +91,11 @@ class LiveHub:
                 facts = facts_of_entry(entry)
                 kind = "unit" if entry.kind.startswith("unit.") else "section"
                 doc = {k: v for k, v in entry.payload.items() if k != "fix"}
-                message = json.dumps({"type": kind, kind: doc}, ensure_ascii=False)
+                view = self._view(kind, doc)
+                message = _encoded(lambda shown, kind=kind: {"type": kind, kind: shown})
                 for conn in list(self.connections):
                     if facts is not None and may_view(conn.user, facts):
-                        self._send(conn, message)
+                        self._send(conn, message(view(conn.user)))
         for object_id, before_doc in purged:
             if before_doc is None:
                 continue
@@ -107,13 +110,26 @@ class LiveHub:
         facts = facts_of_field_entry(entry)
         if facts is None:
             return
-        if entry.kind.startswith("alert."):
-            message = json.dumps({"type": "field_alert", "alert": entry.payload}, ensure_ascii=False)
-        else:
-            message = json.dumps({"type": "chat", "message": entry.payload}, ensure_ascii=False)
+        kind, key, label = ("alert", "alert", "field_alert") if entry.kind.startswith("alert.") else ("chat", "message", "chat")
+        view = self._view(kind, entry.payload)
+        message = _encoded(lambda shown: {"type": label, key: shown})
         for conn in list(self.connections):
             if may_view(conn.user, facts):
-                self._send(conn, message)
+                self._send(conn, message(view(conn.user)))
+
+    def _view(self, kind: str, doc: dict[str, Any]) -> Callable[[User], dict[str, Any]]:
+        """`doc` as each viewer may see it (policy/redact.py: no reference to an object they may
+        not see), decided once per distinct user; the named objects' facts are read once."""
+        if not redact.needs(kind, doc):
+            return lambda user: doc
+        facts_of = redact.memo(self.node.store.facts_of)
+        views: dict[User, dict[str, Any]] = {}
+
+        def view(user: User) -> dict[str, Any]:
+            if user not in views:
+                views[user] = redact.redact(user, kind, [doc], facts_of)[0]
+            return views[user]
+        return view
 
     def _send(self, conn: Connection, message: str) -> None:
         try:
@@ -123,6 +139,18 @@ class LiveHub:
                 conn.overflowed = True
                 self.dropped += 1
                 log.warning("live: %s fell behind; disconnecting so it catches up", conn.user.username)
+
+
+def _encoded(wrap: Callable[[dict[str, Any]], dict[str, Any]]) -> Callable[[dict[str, Any]], str]:
+    """JSON of `wrap(doc)`, encoded once per distinct document (most viewers share one)."""
+    done: dict[int, tuple[dict[str, Any], str]] = {}
+
+    def encode(doc: dict[str, Any]) -> str:
+        hit = done.get(id(doc))
+        if hit is None:
+            hit = done[id(doc)] = (doc, json.dumps(wrap(doc), ensure_ascii=False))  # keeps `doc` alive: ids stay unique
+        return hit[1]
+    return encode
 
 
 def hub_of(websocket: WebSocket) -> LiveHub:

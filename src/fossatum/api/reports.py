@@ -71,7 +71,7 @@ def build_query(node: NodeDep, *, bbox: str | None, since: str | None, until: st
 @router.post("", status_code=201, summary="File a report (submitted unless state is draft)")
 def file_report(node: NodeDep, viewer: Viewer, spec: Annotated[ReportIn, Body()]) -> Response:
     doc = node.file_report(actor=viewer, spec=spec)
-    return raw(json.dumps(doc, ensure_ascii=False), status_code=201)
+    return raw(json.dumps(node.store.shown_doc(viewer, "report", doc), ensure_ascii=False), status_code=201)
 
 
 @router.get("", summary="Reports the viewer may see, newest observation first")
@@ -132,7 +132,8 @@ def report_versions(node: NodeDep, viewer: Viewer, report_id: str) -> Response:
 
 @router.patch("/{report_id}", summary="Amend a report: a new version with the fields given")
 def amend_report(node: NodeDep, viewer: Viewer, report_id: str, patch: Annotated[ReportPatch, Body()]) -> Response:
-    return raw(json.dumps(node.amend_report(actor=viewer, report_id=report_id, patch=patch), ensure_ascii=False))
+    doc = node.amend_report(actor=viewer, report_id=report_id, patch=patch)
+    return raw(json.dumps(node.store.shown_doc(viewer, "report", doc), ensure_ascii=False))
 
 
 def _transition(action: str, summary: str) -> None:
@@ -140,7 +141,7 @@ def _transition(action: str, summary: str) -> None:
              body: Annotated[ReasonIn | None, Body()] = None) -> Response:
         doc = node.transition(actor=viewer, report_id=report_id, action=action,
                               reason=body.reason if body else "")
-        return raw(json.dumps(doc, ensure_ascii=False))
+        return raw(json.dumps(node.store.shown_doc(viewer, "report", doc), ensure_ascii=False))
 
     view.__name__ = f"{action}_report"
     router.add_api_route(f"/{{report_id}}/{action}", view, methods=["POST"], summary=summary)
@@ -158,4 +159,4 @@ _transition("unclaim", "Give the report back to the triage queue")
 @router.post("/{report_id}/urgent", summary="Raise or clear the urgent flag: alerts every duty officer who may see it")
 def flag_report(node: NodeDep, viewer: Viewer, report_id: str, body: Annotated[UrgentIn, Body()]) -> Response:
     doc = node.flag_report(actor=viewer, report_id=report_id, urgent=body.urgent, note=body.note)
-    return raw(json.dumps(doc, ensure_ascii=False))
+    return raw(json.dumps(node.store.shown_doc(viewer, "report", doc), ensure_ascii=False))

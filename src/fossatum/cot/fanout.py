@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -19,6 +20,7 @@ from ..domain import audience as aud
 from ..domain import report as rules
 from ..domain.org import User
 from ..log.entry import Entry
+from ..policy import redact
 from ..policy.visibility import Facts, may_view
 from ..store.query import ReportQuery
 from . import codec
@@ -105,6 +107,7 @@ class Fanout:
             unit_id = uid[len(UNIT_PREFIX):] if uid.startswith(UNIT_PREFIX) else None
             removal: bytes | None = None
             visible = [shown and may_view(user, facts) for user in users]
+            messages = self._redacted(entry, users, visible, message, now)
             for device, k in zip(devices, klass):
                 if device.fresh is not None:
                     device.fresh.add(uid)  # newer than what a snapshot being read may hold
@@ -113,7 +116,7 @@ class Fanout:
                     continue  # its own position or chat line: the device shows it already
                 if visible[k]:
                     device.sent.add(uid)
-                    device.send(uid, message)
+                    device.send(uid, messages[k])
                 elif uid in device.sent:
                     device.sent.discard(uid)
                     removal = removal or codec.delete(uid, now)
@@ -126,6 +129,30 @@ class Fanout:
                 if uid in device.sent:
                     device.sent.discard(uid)
                     device.send(uid, codec.delete(uid, now), withdraw=True)
+
+    def _redacted(self, entry: Entry, users: list[User], visible: list[bool], message: bytes,
+                  now: datetime) -> list[bytes]:
+        """The entry's event per user class: as each user may see its document (policy/redact.py,
+        e.g. a section's owner-only impact reason), rendered once per distinct document."""
+        kind = entry.kind.split(".", 1)[0]
+        doc = entry.payload.get("report") if kind == "report" else entry.payload
+        if kind not in redact.SHAPES or not isinstance(doc, dict) or not redact.needs(kind, doc):
+            return [message] * len(users)
+        facts_of = redact.memo(self.node.store.facts_of)
+        rendered: dict[str, bytes] = {}
+        out = []
+        for user, seen in zip(users, visible):
+            if not seen:
+                out.append(message)  # not sent
+                continue
+            shown = redact.redact(user, kind, [doc], facts_of)[0]
+            key = redact.dumps(shown)
+            if key not in rendered:
+                variant = replace(entry, payload={**entry.payload, "report": shown} if kind == "report" else shown)
+                again = self._render(variant, now)
+                rendered[key] = again[2] if again is not None else message
+            out.append(rendered[key])
+        return out
 
     def _render(self, entry: Entry, now: datetime) -> tuple[str, Facts, bytes, bool, str | None] | None:
         """(CoT uid, facts, message, shown?, uid of the device not to echo to) of an entry."""

@@ -7,18 +7,22 @@ those, with the viewer filter of `policy.predicate.visible_sql` inside the SQL.
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import replace
 from typing import Any
 
+from ..domain.audience import Scope
 from ..domain.org import Role, User
 from ..domain.timeutil import utcnow
 from ..errors import FossatumError, IntegrityError
 from ..log.entry import GENESIS, Entry, canonical
 from ..log.signing import NodeKey
+from ..policy import redact
 from ..policy.predicate import visible_sql
+from ..policy.visibility import Facts
 from . import projector
 from .query import BBox, ReportQuery, TimeSlices, report_filters
 
@@ -102,6 +106,25 @@ def _agency(row: tuple[Any, ...]) -> dict[str, Any]:
             "field_audience": json.loads(field_audience) if field_audience else None}
 
 
+def shown(kind: str) -> Callable[[Any], Any]:
+    """Mark a read of `kind` documents for a viewer: what it returns passes `redact` for that
+    viewer (references to objects the viewer may not see, owner-only notes). Every such read
+    carries it (tests/test_architecture.py checks)."""
+    def decorate(read: Any) -> Any:
+        @functools.wraps(read)
+        def redacted(self: "StoreReads", viewer: User, *args: Any, **kwargs: Any) -> Any:
+            out = read(self, viewer, *args, **kwargs)
+            if out is None:
+                return None
+            if isinstance(out, str):
+                return self.redacted(viewer, kind, [out])[0]
+            return self.redacted(viewer, kind, out)
+
+        redacted.shown_kind = kind  # type: ignore[attr-defined]
+        return redacted
+    return decorate
+
+
 class StoreReads:
     """Node state, credentials and need-to-know reads, on the backend's `read`/`read_one`."""
 
@@ -130,6 +153,11 @@ class StoreReads:
 
     @staticmethod
     def _bbox_sql(alias: str, bbox: BBox, since: str | None, until: str | None) -> tuple[str, list[object]]:
+        raise NotImplementedError
+
+    @staticmethod
+    def _unlinked_sql(doc: str) -> str:
+        """SQL: the JSON text `doc` without its `links` member (what a text search looks in)."""
         raise NotImplementedError
 
     # --- node state --------------------------------------------------------------------
@@ -186,6 +214,7 @@ class StoreReads:
         self._write_plain("DELETE FROM sessions WHERE username = ?", (username,))
 
     # --- reports -----------------------------------------------------------------------
+    @shown("report")
     def report_doc(self, viewer: User, report_id: str) -> str | None:
         """The stored JSON of a report if `viewer` may see it (else None, as if absent)."""
         where, params = visible_sql(viewer, "r")
@@ -197,6 +226,7 @@ class StoreReads:
         row = tx.execute("SELECT doc FROM reports WHERE id = ?", (report_id,)).fetchone()
         return row[0] if row else None
 
+    @shown("report")
     def report_versions(self, viewer: User, report_id: str) -> list[str]:
         if self.report_doc(viewer, report_id) is None:
             return []
@@ -214,6 +244,7 @@ class StoreReads:
         rows = self.read(f"SELECT r.id FROM reports r WHERE r.id IN ({marks}) AND {where}", (*ids, *params), viewer=viewer)
         return {r[0] for r in rows}
 
+    @shown("report")
     def list_reports(self, viewer: User, query: ReportQuery, *, sliced: bool = True) -> list[str]:
         """Stored JSON documents of the reports `viewer` may see, newest observation first
         (at most limit + 1: the extra one tells the caller there is a next page).
@@ -223,7 +254,7 @@ class StoreReads:
         where, params = visible_sql(viewer, "r")
 
         def page(run: Reader, q: ReportQuery, limit: int) -> list[str]:
-            filters, fparams = report_filters(q, alias="r", spatial=self._bbox_sql)
+            filters, fparams = report_filters(q, alias="r", spatial=self._bbox_sql, unlinked=self._unlinked_sql)
             sql = f"SELECT r.doc FROM reports r WHERE {where}{filters} ORDER BY r.observed_at DESC, r.id DESC LIMIT ?"
             return [row[0] for row in run(sql, (*params, *fparams, limit))]
 
@@ -248,7 +279,8 @@ class StoreReads:
 
     def count_reports(self, viewer: User, query: ReportQuery, group_by: str | None = None) -> dict[str, int]:
         where, params = visible_sql(viewer, "r")
-        filters, fparams = report_filters(query, alias="r", spatial=self._bbox_sql, paging=False)
+        filters, fparams = report_filters(query, alias="r", spatial=self._bbox_sql, paging=False,
+                                          unlinked=self._unlinked_sql)
         if group_by is None:
             row = self.read_one(f"SELECT COUNT(*) FROM reports r WHERE {where}{filters}", (*params, *fparams),
                                viewer=viewer)
@@ -271,9 +303,11 @@ class StoreReads:
                            viewer=viewer)
         return row[0] if row else None
 
+    @shown("unit")
     def units(self, viewer: User) -> list[str]:
         return self._visible_docs("units", viewer, "name")
 
+    @shown("unit")
     def unit_doc(self, viewer: User, unit_id: str) -> str | None:
         return self._visible_doc("units", viewer, unit_id)
 
@@ -284,9 +318,11 @@ class StoreReads:
                          (unit_id, limit), viewer=viewer)
         return [{"at": at, "lat": lat, "lon": lon} for at, lat, lon in rows]
 
+    @shown("section")
     def sections(self, viewer: User) -> list[str]:
         return self._visible_docs("sections", viewer, "id")
 
+    @shown("section")
     def section_doc(self, viewer: User, section_id: str) -> str | None:
         return self._visible_doc("sections", viewer, section_id)
 
@@ -295,16 +331,44 @@ class StoreReads:
         row = self.read_one("SELECT uid, username, unit_id, callsign, registered_at FROM devices WHERE uid = ?", (uid,))
         return dict(zip(("uid", "username", "unit_id", "callsign", "registered_at"), row)) if row else None
 
+    @shown("alert")
     def alerts(self, viewer: User, *, active_only: bool = True) -> list[str]:
         where, params = visible_sql(viewer, "a")
         state = " AND a.state = 'raised'" if active_only else ""
         return [r[0] for r in self.read(f"SELECT a.doc FROM alerts a WHERE {where}{state} ORDER BY a.at DESC", params,
                                         viewer=viewer)]
 
+    @shown("chat")
     def chat(self, viewer: User, *, limit: int = 100) -> list[str]:
         where, params = visible_sql(viewer, "c")
         return [r[0] for r in self.read(f"SELECT c.doc FROM chat c WHERE {where} ORDER BY c.at DESC LIMIT ?",
                                         (*params, limit), viewer=viewer)]
+
+    # --- what documents may name (policy/redact.py) ----------------------------------------
+    def facts_of(self, kind: str, ids: frozenset[str]) -> Mapping[str, Facts]:
+        """Need-to-know facts of the `kind` objects among `ids` that this node holds (the
+        node's own read: `may_view` over them decides, the same rule as `visible_sql`)."""
+        table, key = redact.TABLES[kind]
+        found: dict[str, Facts] = {}
+        wanted = sorted(ids)
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start:start + 500]
+            rows = self.read(
+                f"SELECT {key}, owner_agency, owner_country, scope, releasable_to, state, released, author "
+                f"FROM {table} WHERE {key} IN ({', '.join('?' for _ in chunk)})", tuple(chunk), system=True)
+            for object_id, agency, country, scope, releasable, state, released, author in rows:
+                found[object_id] = Facts(agency, country, Scope(scope),
+                                         frozenset(c for c in str(releasable).split(",") if c),
+                                         state, bool(released), author)
+        return found
+
+    def redacted(self, viewer: User, kind: str, raws: list[str]) -> list[str]:
+        """Stored documents of `kind` as `viewer` may see them (`redact.redact_raw`)."""
+        return redact.redact_raw(viewer, kind, raws, self.facts_of)
+
+    def shown_doc(self, viewer: User, kind: str, doc: dict[str, Any]) -> dict[str, Any]:
+        """One document (e.g. the answer to a write) as `viewer` may see it."""
+        return redact.redact(viewer, kind, [doc], self.facts_of)[0]
 
     # --- the log -----------------------------------------------------------------------
     def origins(self) -> dict[str, int]:

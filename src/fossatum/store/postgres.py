@@ -428,6 +428,10 @@ class PostgresStore(StoreReads):
             yield row[0]
 
     @staticmethod
+    def _unlinked_sql(doc: str) -> str:
+        return f"(({doc})::jsonb - 'links')::text"
+
+    @staticmethod
     def _bbox_sql(alias: str, bbox: tuple[float, float, float, float], since: str | None,
                   until: str | None) -> tuple[str, list[object]]:
         min_lon, min_lat, max_lon, max_lat = bbox

@@ -177,6 +177,10 @@ class SQLiteStore(StoreReads):
             conn.close()
 
     @staticmethod
+    def _unlinked_sql(doc: str) -> str:
+        return f"json_remove({doc}, '$.links')"
+
+    @staticmethod
     def _bbox_sql(alias: str, bbox: tuple[float, float, float, float], since: str | None,
                   until: str | None) -> tuple[str, list[object]]:
         min_lon, min_lat, max_lon, max_lat = bbox

@@ -1,0 +1,180 @@
+"""What a document shown to a viewer may name: never an object the viewer may not see.
+
+`may_view` decides whether a viewer sees an object at all; a document it may see can still
+name other objects — a report's `links` (its parents), a section's `responsible` units — and
+carry notes meant for the owner country only (a section's `impact_reason`). `redact` is the
+one function every read path passes documents through (the store's reads for a viewer, the
+websocket, the TAK fan-out, the API's answers to writes), so a follow-up never reveals a
+hidden parent and a section never names a unit the viewer may not see. Federation applies
+the same containment at release (`release.release_decision`).
+
+Every object kind the store holds for viewers is declared in `SHAPES`, even with nothing to
+redact: tests/test_architecture.py fails for a kind (operations, patrols, tracks …) whose
+table is read without a declared shape, so each new kind has to say what it names.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..domain.org import User
+from .visibility import Facts, may_view
+
+# (kind, ids) -> facts of those that exist on this node (absent ids are simply not returned)
+FactsOf = Callable[[str, frozenset[str]], Mapping[str, Facts]]
+
+
+@dataclass(frozen=True, slots=True)
+class Shape:
+    """The fields of a kind's document that name other objects or are the owner's own notes.
+
+    `references`: field -> kind it names; the value is a list of ids, or a mapping of lists
+    (a section's `responsible`: country -> unit ids or free-text names).
+    `owner_only`: field -> the empty value a viewer outside the owner country gets.
+    `free_text`: a name in a reference field that is no object of this node (a unit written
+    down by hand) is the owner's note: shown in the owner country only."""
+
+    references: Mapping[str, str] = field(default_factory=dict)
+    owner_only: Mapping[str, Any] = field(default_factory=dict)
+    free_text: bool = False
+
+
+SHAPES: dict[str, Shape] = {
+    "report": Shape(references={"links": "report"}),
+    "unit": Shape(),
+    "section": Shape(references={"responsible": "unit"}, owner_only={"impact_reason": ""}, free_text=True),
+    "alert": Shape(),
+    "chat": Shape(),
+}
+
+# The tables the store reads these kinds from, and their key column.
+TABLES: dict[str, tuple[str, str]] = {
+    "report": ("reports", "id"),
+    "unit": ("units", "id"),
+    "section": ("sections", "id"),
+    "alert": ("alerts", "uid"),
+    "chat": ("chat", "id"),
+}
+
+
+# Tables of earlier versions of a kind's documents (read for a viewer as that kind).
+HISTORY: dict[str, str] = {"report_versions": "report"}
+
+
+def shape(kind: str) -> Shape:
+    try:
+        return SHAPES[kind]
+    except KeyError:
+        raise KeyError(f"no redaction shape declared for object kind {kind!r} (policy/redact.py)") from None
+
+
+def _ids(value: Any) -> list[str]:
+    if isinstance(value, list):
+        return [v for v in value if isinstance(v, str)]
+    if isinstance(value, dict):
+        return [v for names in value.values() if isinstance(names, list) for v in names if isinstance(v, str)]
+    return []
+
+
+def needs(kind: str, doc: Mapping[str, Any]) -> bool:
+    """Whether `doc` names anything or carries an owner-only note (else it is shown as is)."""
+    s = shape(kind)
+    return any(_ids(doc.get(f)) for f in s.references) or any(doc.get(f) for f in s.owner_only)
+
+
+def raw_needs(kind: str, raw: str) -> bool:
+    """`needs` on stored JSON text without parsing it where the text shows there is nothing:
+    every occurrence of a field's quoted name is followed by an empty value. (A quote inside
+    a JSON string is escaped, so a quoted name found is a key.) Unsure means parse."""
+    s = shape(kind)
+    for name in s.references:
+        key = f'"{name}"'
+        n = raw.count(key)
+        if n and raw.count(f"{key}:[]") + raw.count(f"{key}:{{}}") != n:
+            return True
+    for name in s.owner_only:
+        key = f'"{name}"'
+        n = raw.count(key)
+        if n and raw.count(f'{key}:""') + raw.count(f"{key}:null") != n:
+            return True
+    return False
+
+
+def memo(facts_of: FactsOf) -> FactsOf:
+    """`facts_of` asked once per (kind, id): several viewers of one document cost one read."""
+    known: dict[str, dict[str, Facts | None]] = {}
+
+    def cached(kind: str, ids: frozenset[str]) -> Mapping[str, Facts]:
+        seen = known.setdefault(kind, {})
+        missing = frozenset(i for i in ids if i not in seen)
+        if missing:
+            found = facts_of(kind, missing)
+            for i in missing:
+                seen[i] = found.get(i)
+        return {i: f for i in ids if (f := seen.get(i)) is not None}
+
+    return cached
+
+
+def redact(viewer: User, kind: str, docs: Sequence[dict[str, Any]], facts_of: FactsOf) -> list[dict[str, Any]]:
+    """`docs` (of objects `viewer` may see) as `viewer` may see them: references to objects
+    the viewer may not see (or that this node does not hold) left out, owner-only notes
+    emptied outside the owner country. Documents with nothing to redact are returned as they are."""
+    s = shape(kind)
+    todo = [d for d in docs if needs(kind, d)]
+    if not todo:
+        return list(docs)
+    wanted: dict[str, set[str]] = {}
+    for doc in todo:
+        for name, named_kind in s.references.items():
+            wanted.setdefault(named_kind, set()).update(_ids(doc.get(name)))
+    facts = {k: facts_of(k, frozenset(ids)) for k, ids in wanted.items() if ids}
+    out = []
+    for doc in docs:
+        if not needs(kind, doc):
+            out.append(doc)
+            continue
+        own = viewer.country == doc.get("owner_country")
+        new = dict(doc)
+        for name, named_kind in s.references.items():
+            known = facts.get(named_kind, {})
+
+            def shown(ref: str) -> bool:
+                f = known.get(ref)
+                if f is None:  # names nothing on this node: a free-text note of the owner, or unknown
+                    return s.free_text and own
+                return may_view(viewer, f)
+
+            value = doc.get(name)
+            if isinstance(value, list):
+                new[name] = [r for r in value if isinstance(r, str) and shown(r)]
+            elif isinstance(value, dict):
+                kept = {c: [r for r in names if isinstance(r, str) and shown(r)]
+                        for c, names in value.items() if isinstance(names, list)}
+                new[name] = {c: names for c, names in kept.items() if names}
+        if not own:
+            for name, empty in s.owner_only.items():
+                if name in new:
+                    new[name] = empty
+        out.append(new)
+    return out
+
+
+def dumps(doc: Mapping[str, Any]) -> str:
+    """The stored JSON form (sorted keys, no spaces), as the API serves stored documents."""
+    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def redact_raw(viewer: User, kind: str, raws: Iterable[str], facts_of: FactsOf) -> list[str]:
+    """`redact` over stored JSON texts; only those that name something are parsed."""
+    raws = list(raws)
+    todo = [n for n, raw in enumerate(raws) if raw_needs(kind, raw)]
+    if not todo:
+        return raws
+    docs = redact(viewer, kind, [json.loads(raws[n]) for n in todo], facts_of)
+    for n, doc in zip(todo, docs):
+        raws[n] = dumps(doc)
+    return raws
