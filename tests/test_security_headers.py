@@ -5,7 +5,9 @@ no MIME sniffing, no referrer. The page is served without a `<meta>` policy of i
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import Callable
+from types import SimpleNamespace
 
 import pytest
 from fastapi.testclient import TestClient
@@ -13,6 +15,7 @@ from fastapi.testclient import TestClient
 from fossatum.api import app as app_module
 from fossatum.api.app import DIST, create_app
 from fossatum.api.security_headers import HEADERS, SecurityHeaders
+from fossatum.cot.enrol import Enrolment
 from fossatum.node import Node
 
 from conftest import sighting
@@ -101,3 +104,11 @@ def test_the_built_page_has_no_meta_policy_nor_inline_script_or_style() -> None:
     assert "http-equiv" not in html.lower()  # the header is the one policy; a meta tag cannot set frame-ancestors
     assert "style=" not in html and "<style" not in html
     assert "<script>" not in html and "<script type=\"module\">" not in html  # every script is a file
+
+
+def test_the_tak_enrolment_answers_carry_the_hardening_headers(node: Node) -> None:
+    app = Enrolment(SimpleNamespace(node=node, authority=None, counters=Counter())).app()  # type: ignore[arg-type]
+    with TestClient(app) as client:
+        for response in (client.get("/Marti/api/tls/config"), client.get("/Marti/no/such/route")):
+            assert response.status_code in (401, 404), response.text
+            assert_hardened(response)

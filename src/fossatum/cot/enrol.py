@@ -49,6 +49,7 @@ from starlette.routing import Route
 
 from ..api.limits import BodyLimit
 from ..api.problems import problem
+from ..api.security_headers import SecurityHeaders
 from ..domain.org import User
 from ..errors import FossatumError, TooManyRequests, Unauthorized
 from .csr import BadCsr, accepted_key, read_csr
@@ -90,7 +91,7 @@ class Enrolment:
         routes = [Route("/Marti/api/tls/config", self.config, methods=["GET"]),
                   Route("/Marti/api/tls/signClient/v2", self.sign, methods=["POST"]),
                   Route("/Marti/api/tls/profile/enrollment", self.profile, methods=["GET"])]
-        return Starlette(routes=routes, middleware=[Middleware(BodyLimit, max_bytes=MAX_BODY)],
+        return Starlette(routes=routes, middleware=[Middleware(SecurityHeaders), Middleware(BodyLimit, max_bytes=MAX_BODY)],
                          exception_handlers={FossatumError: self._error, HTTPException: self._http_error})
 
     # --- credentials ------------------------------------------------------------------------
