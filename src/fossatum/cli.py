@@ -170,6 +170,32 @@ def user_passwd(data_dir: Path, username: str, password_stdin: bool) -> None:
     node.close()
 
 
+@user.command("disable")
+@DATA
+@click.option("--username", required=True)
+def user_disable(data_dir: Path, username: str) -> None:
+    """Disable an account: logins refused; its sessions, websockets and TAK devices end within seconds."""
+    node = _open(data_dir)
+    try:
+        node.set_user_active(actor=None, username=username, active=False)
+    finally:
+        node.close()
+    click.echo(f"disabled {username}; its sessions and live connections are ended")
+
+
+@user.command("enable")
+@DATA
+@click.option("--username", required=True)
+def user_enable(data_dir: Path, username: str) -> None:
+    """Enable a disabled account again (it logs in anew)."""
+    node = _open(data_dir)
+    try:
+        node.set_user_active(actor=None, username=username, active=True)
+    finally:
+        node.close()
+    click.echo(f"enabled {username}")
+
+
 @user.command("list")
 @DATA
 def user_list(data_dir: Path) -> None:
@@ -270,8 +296,10 @@ def _serve(node: Node, host: str, port: int, banner: list[str] | None = None, *,
                 workers.append(app.state.worker)
             else:
                 app.state.worker = Relay(each.federation)
+            # proxy_headers off: uvicorn would believe X-Forwarded-For from any local peer; the
+            # login throttle believes it only from FOSSATUM_TRUSTED_PROXIES (api/client_address.py).
             servers.append(_Server(uvicorn.Config(app, host=host, port=each_port, log_level="warning",
-                                                  access_log=False)))
+                                                  access_log=False, proxy_headers=False)))
             if sock is None:
                 click.echo(f"Fossatum node {each.node_id} ({each.name}) at {base_url(host, each_port)}")
         for line in banner or []:

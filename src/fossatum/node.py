@@ -16,7 +16,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import auth, datadir
+from . import auth, datadir, sessions
+from .throttle import LoginThrottle
 from .domain import audience as aud
 from .domain import report as rules
 from .domain.audience import Audience, Scope
@@ -129,8 +130,16 @@ class Node:
         self.key = key
         self.settings = settings or load({})
         self.clock = clock
-        self.throttle = auth.LoginThrottle(free=self.settings.login_free_failures)
+        self.throttle = LoginThrottle(store, free=self.settings.login_free_failures)
         self._federation: "Federation | None" = None
+        self._sessions: sessions.SessionWatcher | None = None
+
+    @property
+    def sessions(self) -> sessions.SessionWatcher:
+        """This process's watcher of ended sessions (websockets and TAK devices subscribe)."""
+        if self._sessions is None:
+            self._sessions = sessions.SessionWatcher(self.store)
+        return self._sessions
 
     @property
     def federation(self) -> "Federation":
@@ -159,6 +168,8 @@ class Node:
                 "roster": self.store.roster()}
 
     def close(self) -> None:
+        if self._sessions is not None:
+            self._sessions.stop()
         self.store.close()
 
     def _now(self) -> str:
@@ -226,19 +237,43 @@ class Node:
             tx.append(ts=now, author=actor.username if actor else CLI_ACTOR, kind="user.password_set",
                       payload={"username": username}, audience=_local(self.country))
             self.store.set_password_hash(tx, username, password_hash, now)
-        self.store.drop_sessions_of(username)
+            # Every session, websocket and password-logged TAK device of the user ends.
+            self.store.revoke_sessions(tx, username, reason=sessions.PASSWORD_CHANGED, at=now)
+        self._sessions_ended()
+
+    def _sessions_ended(self) -> None:
+        """A revocation was recorded: this process's live channels learn of it now (sessions.py)."""
+        if self._sessions is not None:
+            self._sessions.tick()
+
+    def change_own_password(self, *, actor: User, current: str, new: str, client: str = "") -> tuple[str, str]:
+        """Self-service: the current password again (throttled like a login), then the new one;
+        every session of the user ends, and a fresh token for this one is returned."""
+        self.throttle.check(actor.username, client)
+        if not auth.check_password(self.store.password_hash(actor.username), current):
+            self.throttle.failed(actor.username, client)
+            raise Unauthorized("the current password is wrong")
+        self.throttle.succeeded(actor.username, client)
+        if new == current:
+            raise InvalidInput("the new password is the current one", field="new_password")
+        self.set_password(actor=actor, username=actor.username, password=new)
+        return self._new_session(actor.username)
 
     def set_user_active(self, *, actor: User | None, username: str, active: bool) -> User:
         author = self._require_admin(actor)
         user = self.store.user(username)
         if user is None:
             raise NotFound(f"no user {username}")
+        if actor is not None and actor.username == username and not active:
+            raise Conflict("an administrator cannot disable their own account")
         updated = User(user.username, user.agency, user.country, user.roles, user.full_name, active)
+        now = self._now()
         with self.store.transaction() as tx:
-            tx.append(ts=self._now(), author=author, kind="user.updated", payload=updated.to_doc(),
+            tx.append(ts=now, author=author, kind="user.updated", payload=updated.to_doc(),
                       audience=_local(self.country))
-        if not active:
-            self.store.drop_sessions_of(username)
+            if not active:  # every session and live channel, certificate devices too
+                self.store.revoke_sessions(tx, username, reason=sessions.DISABLED, at=now)
+        self._sessions_ended()
         return updated
 
     def _resolve(self, *, owner_agency: str, owner_country: str, requested: Any, tlp: Any = None,
@@ -594,30 +629,49 @@ class Node:
 
     # --- authentication ----------------------------------------------------------------
     def login(self, *, username: str, password: str, client: str = "") -> tuple[str, str, User]:
-        """Check a password; returns (token, expires_at, user). Slowed after failures."""
-        keys = [f"user:{username}"] + ([f"client:{client}"] if client else [])
-        self.throttle.check(*keys)
+        """Check a password; returns (token, expires_at, user). `client` is the source address
+        (throttle.py: per address and per account and address, never per account alone)."""
+        self.throttle.check(username, client)
         user = self.store.user(username)
         ok = auth.check_password(self.store.password_hash(username), password)
         if not ok or user is None or not user.active:
-            self.throttle.failed(*keys)
+            self.throttle.failed(username, client)
+            # A disabled account is refused like a wrong password (nothing to learn by guessing).
             raise Unauthorized("wrong username or password")
-        self.throttle.succeeded(keys[0])
+        self.throttle.succeeded(username, client)
+        token, expires = self._new_session(username)
+        return token, expires, user
+
+    def _new_session(self, username: str) -> tuple[str, str]:
         token = auth.new_token()
         now = self.clock()
         expires = to_text(now + timedelta(hours=self.settings.session_hours))
         self.store.add_session(auth.token_hash(token), username, to_text(now), expires)
-        return token, expires, user
+        return token, expires
+
+    def session_for_token(self, token: str) -> tuple[User, str]:
+        """The active user of a live token, and when the token expires."""
+        found = self.store.session(auth.token_hash(token), self._now())
+        user = self.store.user(found[0]) if found else None
+        if found is None or user is None or not user.active:
+            raise Unauthorized("the token is unknown or expired; log in again")
+        return user, found[1]
 
     def user_for_token(self, token: str) -> User:
-        username = self.store.session(auth.token_hash(token), self._now())
-        user = self.store.user(username) if username else None
-        if user is None or not user.active:
-            raise Unauthorized("the token is unknown or expired; log in again")
-        return user
+        return self.session_for_token(token)[0]
 
-    def logout(self, token: str) -> None:
-        self.store.drop_session(auth.token_hash(token))
+    def logout(self, token: str, *, everywhere: bool = False) -> None:
+        """End this token's session, or (`everywhere`) every session and live channel of its user."""
+        found = self.store.session(auth.token_hash(token), self._now())
+        if found is None:
+            return
+        with self.store.transaction() as tx:
+            if everywhere:
+                self.store.revoke_sessions(tx, found[0], reason=sessions.LOGOUT_EVERYWHERE, at=self._now())
+            else:
+                self.store.revoke_sessions(tx, found[0], reason=sessions.LOGOUT, at=self._now(),
+                                           token_hash=auth.token_hash(token))
+        self._sessions_ended()
 
     # --- integrity ---------------------------------------------------------------------
     def verify(self) -> list["ChainReport"]:

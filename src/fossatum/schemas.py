@@ -177,6 +177,11 @@ class LoginIn(Strict):
     password: Annotated[str, Field(max_length=1024)]
 
 
+class PasswordChangeIn(Strict):
+    current_password: Annotated[str, Field(max_length=1024)]
+    new_password: Annotated[str, Field(min_length=8, max_length=1024)]
+
+
 class AgencyIn(Strict):
     code: str
     name: Text

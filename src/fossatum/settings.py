@@ -50,6 +50,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("cot_unit_stale_minutes", 15, "Minutes after its last fix that a unit disappears from devices.", minimum=1),
     Setting("cot_report_stale_hours", 24, "Hours after its observation that a report disappears from devices.", minimum=1),
     Setting("cot_snapshot_max", 5000, "Most reports sent to a device when it connects (newest first).", minimum=10),
+    Setting("trusted_proxies", "", "Reverse proxies whose X-Forwarded-For is believed (comma-separated addresses or "
+                                   "networks, e.g. 10.0.0.5,192.168.7.0/24); empty: none, the peer's address counts."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

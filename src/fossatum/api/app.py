@@ -13,6 +13,7 @@ from starlette.middleware.gzip import GZipMiddleware
 from .. import __version__
 from ..node import Node
 from . import directory, federation, field, live, problems, reports
+from .client_address import parse_trusted
 from .limits import BodyLimit
 from .security_headers import SecurityHeaders
 from .worker_header import WorkerHeader, identity
@@ -37,6 +38,7 @@ def create_app(node: Node, *, worker: int = 1) -> FastAPI:
         redoc_url=None,
     )
     app.state.node = node
+    parse_trusted(node.settings.trusted_proxies)  # a malformed FOSSATUM_TRUSTED_PROXIES: one line at start
     problems.install(app)
     app.include_router(directory.router)
     app.include_router(reports.router)

@@ -5,30 +5,48 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Request, Response
+from fastapi import APIRouter, Body, Query, Request, Response
 
 from ..domain.org import Role
 from ..domain.report import State
 from ..domain.taxonomy import REPORT_TYPES, ImpactLevel, Layer
 from ..errors import NotFound
-from ..schemas import AgencyIn, FieldAudienceIn, ImpactIn, LoginIn, PositionIn, SectionIn, UnitIn, UserIn
+from ..schemas import (AgencyIn, FieldAudienceIn, ImpactIn, LoginIn, PasswordChangeIn, PositionIn, SectionIn,
+                       UnitIn, UserIn)
+from .client_address import client_address, parse_trusted
 from .deps import NodeDep, Token, Viewer
 from .json_response import items, raw
 
 router = APIRouter(prefix="/api/v1")
 
 
+def _client(node: NodeDep, request: Request) -> str:
+    """The source address the login throttle counts (X-Forwarded-For only from trusted proxies)."""
+    peer = request.client.host if request.client else ""
+    return client_address(peer, request.headers.getlist("x-forwarded-for"),
+                          parse_trusted(node.settings.trusted_proxies))
+
+
 @router.post("/auth/token", tags=["auth"], summary="Log in: a bearer token for one shift")
 def login(node: NodeDep, request: Request, body: Annotated[LoginIn, Body()]) -> dict[str, str]:
-    client = request.client.host if request.client else ""
-    token, expires_at, _ = node.login(username=body.username, password=body.password, client=client)
+    token, expires_at, _ = node.login(username=body.username, password=body.password, client=_client(node, request))
     return {"access_token": token, "token_type": "bearer", "expires_at": expires_at}
 
 
-@router.post("/auth/logout", tags=["auth"], status_code=204, summary="End this token's session")
-def logout(node: NodeDep, token: Token, viewer: Viewer) -> Response:
-    node.logout(token)
+@router.post("/auth/logout", tags=["auth"], status_code=204,
+             summary="End this token's session (everywhere=true: every session and live channel of the user)")
+def logout(node: NodeDep, token: Token, viewer: Viewer, everywhere: Annotated[bool, Query()] = False) -> Response:
+    node.logout(token, everywhere=everywhere)
     return Response(status_code=204)
+
+
+@router.post("/auth/password", tags=["auth"],
+             summary="Change one's own password: every session ends; a new token for this one")
+def change_password(node: NodeDep, request: Request, viewer: Viewer,
+                    body: Annotated[PasswordChangeIn, Body()]) -> dict[str, str]:
+    token, expires_at = node.change_own_password(actor=viewer, current=body.current_password, new=body.new_password,
+                                                 client=_client(node, request))
+    return {"access_token": token, "token_type": "bearer", "expires_at": expires_at}
 
 
 @router.get("/me", tags=["auth"], summary="The logged-in user")
@@ -97,6 +115,17 @@ def add_user(node: NodeDep, viewer: Viewer, body: Annotated[UserIn, Body()]) -> 
     user = node.add_user(actor=viewer, username=body.username, agency=body.agency, roles=body.roles,
                          password=body.password, full_name=body.full_name)
     return user.to_doc()
+
+
+@router.post("/users/{username}/disable", tags=["directory"],
+             summary="Disable an account: logins refused, every session and live channel ended (admin)")
+def disable_user(node: NodeDep, viewer: Viewer, username: str) -> dict[str, Any]:
+    return node.set_user_active(actor=viewer, username=username, active=False).to_doc()
+
+
+@router.post("/users/{username}/enable", tags=["directory"], summary="Enable a disabled account again (admin)")
+def enable_user(node: NodeDep, viewer: Viewer, username: str) -> dict[str, Any]:
+    return node.set_user_active(actor=viewer, username=username, active=True).to_doc()
 
 
 @router.get("/units", tags=["units"], summary="Units the viewer may see, with last position")

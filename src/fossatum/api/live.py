@@ -7,6 +7,11 @@ longer may (narrowed, retracted, purged) is sent as removed; an urgent flag aler
 officers who may see the report; field alerts (`field_alert`, raised or cancelled) and GeoChat
 (`chat`) go to the viewers their audience reaches. Each connection has a bounded queue: a viewer that falls
 behind is disconnected (code 4008, counted) and catches up on reconnect with `updated_since`.
+
+A connection lives no longer than its session: when the token expires, is logged out, or its
+user's password is changed or the account disabled (in any worker or from the command line:
+sessions.py), it gets `{"type": "session.ended", "reason": …, "detail": …}` — nothing after
+the decision — and is closed with code 4401 (`SESSION_ENDED`).
 """
 
 from __future__ import annotations
@@ -20,26 +25,35 @@ from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
+from .. import auth
 from ..domain import report as rules
 from ..domain.org import Role, User
+from ..domain.timeutil import to_text
 from ..errors import Unauthorized
 from ..log.entry import Entry
 from ..policy import redact
 from ..policy.release import FIELD_KINDS, facts_of_entry, facts_of_field_entry
 from ..policy.visibility import Facts, may_view
+from ..sessions import MESSAGES, Revocation
 
 log = logging.getLogger("fossatum.live")
 router = APIRouter()
 QUEUE = 2000
 AUTH_TIMEOUT = 10.0
 PING_EVERY = 20.0
+SESSION_ENDED = 4401  # also the code of a refused auth message: log in again
+_END = "\0end"  # queued after a session ended: nothing queued before it is sent
 
 
 @dataclass(eq=False)
 class Connection:
     user: User
+    token_hash: str = ""
+    expires_at: str = ""  # of its session
+    opened_at: str = ""
     queue: asyncio.Queue[str] = field(default_factory=lambda: asyncio.Queue(QUEUE))
     overflowed: bool = False
+    ended: str | None = None  # why its session ended (sessions.MESSAGES)
 
 
 class LiveHub:
@@ -49,6 +63,32 @@ class LiveHub:
         self.dropped = 0
         self.loop: asyncio.AbstractEventLoop | None = None
         node.store.on_commit(self.committed, other_workers=True)  # reports filed through any worker
+        node.sessions.subscribe(self.sessions_ended)  # logouts etc. of any worker, expiry on each tick
+
+    def sessions_ended(self, revocations: list[Revocation]) -> None:
+        """(The session watcher's thread, every tick.) Hop onto the loop to end what must end."""
+        if self.loop is not None and self.connections:
+            self.loop.call_soon_threadsafe(self._end_sessions, revocations)
+
+    def _end_sessions(self, revocations: list[Revocation]) -> None:
+        now = to_text(self.node.clock())
+        for conn in list(self.connections):
+            if conn.ended is not None:
+                continue
+            if conn.expires_at and conn.expires_at <= now:
+                self.end(conn, "expired")
+                continue
+            for revocation in revocations:
+                if revocation.ends_token(conn.user.username, conn.token_hash, conn.opened_at):
+                    self.end(conn, revocation.reason)
+                    break
+
+    def end(self, conn: Connection, reason: str) -> None:
+        """Drop what is queued for `conn` and have it closed with `reason` (on the loop)."""
+        conn.ended = reason
+        while not conn.queue.empty():
+            conn.queue.get_nowait()
+        conn.queue.put_nowait(_END)
 
     def committed(self, tx: Any) -> None:
         if self.loop is None or not self.connections:
@@ -132,6 +172,8 @@ class LiveHub:
         return view
 
     def _send(self, conn: Connection, message: str) -> None:
+        if conn.ended is not None:
+            return
         try:
             conn.queue.put_nowait(message)
         except asyncio.QueueFull:
@@ -171,16 +213,22 @@ async def live(websocket: WebSocket) -> None:
         first = await asyncio.wait_for(websocket.receive_json(), AUTH_TIMEOUT)
         if not isinstance(first, dict) or first.get("type") != "auth" or not isinstance(first.get("token"), str):
             raise Unauthorized('send {"type": "auth", "token": "<bearer token>"} first')
-        user = hub.node.user_for_token(first["token"])
+        opened_at = to_text(hub.node.clock())
+        user, expires_at = hub.node.session_for_token(first["token"])
     except (Unauthorized, asyncio.TimeoutError, ValueError, KeyError) as exc:
         await websocket.send_json({"type": "error", "detail": str(exc) or "authentication timed out"})
         await websocket.close(code=4401)
         return
     except WebSocketDisconnect:
         return
-    conn = Connection(user)
+    conn = Connection(user, auth.token_hash(first["token"]), expires_at, opened_at)
     hub.connections.add(conn)
-    await websocket.send_json({"type": "hello", "user": user.to_doc(), "node": hub.node.node_id})
+    try:  # registered, so a revocation from now on reaches it; one recorded meanwhile is caught here
+        hub.node.session_for_token(first["token"])
+    except Unauthorized:
+        hub.end(conn, "logout")
+    if conn.ended is None:
+        await websocket.send_json({"type": "hello", "user": user.to_doc(), "node": hub.node.node_id})
     receiver = asyncio.create_task(_drain_client(websocket))
     try:
         while not receiver.done():
@@ -191,6 +239,12 @@ async def live(websocket: WebSocket) -> None:
                 message = await asyncio.wait_for(conn.queue.get(), PING_EVERY)
             except asyncio.TimeoutError:
                 message = '{"type":"ping"}'
+            if message == _END:
+                reason = conn.ended or "logout"
+                await websocket.send_json({"type": "session.ended", "reason": reason,
+                                           "detail": MESSAGES.get(reason, reason)})
+                await websocket.close(code=SESSION_ENDED, reason=f"session ended: {reason}")
+                return
             await websocket.send_text(message)
     except (WebSocketDisconnect, RuntimeError):
         pass

@@ -97,18 +97,17 @@ class Enrolment:
     # --- credentials ------------------------------------------------------------------------
     def _check(self, username: str, token: str, client: str) -> tuple[User, dict[str, Any]]:
         """The user and the register entry of a usable token; failures count in the login throttle."""
-        keys = [f"user:{username}"] + ([f"client:{client}"] if client else [])
         throttle = self.node.throttle
-        throttle.check(*keys)
+        throttle.check(username, client)
         try:
             record = self.authority.check_enrolment(username, token)
             user = self.node.store.user(username)
             if user is None or not user.active:
                 raise Unauthorized(f"user {username!r} is unknown or disabled")
         except Unauthorized:
-            throttle.failed(*keys)
+            throttle.failed(username, client)
             raise
-        throttle.succeeded(keys[0])
+        throttle.succeeded(username, client)
         return user, record
 
     async def _authenticate(self, request: Request) -> tuple[User, dict[str, Any], str]:

@@ -30,20 +30,25 @@ class Identity:
         self.executor = executor
         self._secret = secrets.token_bytes(32)
         self._cache: dict[bytes, tuple[float, str]] = {}  # key -> (expires, stored hash)
-        self._pending: dict[bytes, asyncio.Future[User]] = {}  # checks in flight, shared by identical logins
+        self._pending: dict[bytes, asyncio.Future[tuple[User, str]]] = {}  # in flight, shared by identical logins
 
     def _key(self, username: str, password: str) -> bytes:
         return hmac.new(self._secret, f"{username}\0{password}".encode(), hashlib.sha256).digest()
 
     async def check(self, username: str, password: str, *, client: str = "") -> User:
         """The active user with these credentials; Unauthorized (or TooManyRequests) if not."""
+        return (await self.check_hash(username, password, client=client))[0]
+
+    async def check_hash(self, username: str, password: str, *, client: str = "") -> tuple[User, str]:
+        """The user and the stored hash the password matched (the gateway re-checks it once
+        the device is admitted: a password changed meanwhile ends the connection)."""
         store = self.node.store
         key = self._key(username, password)
         cached = self._cache.get(key)
         if cached is not None and cached[0] > time.monotonic():
             user = store.user(username)
             if user is not None and user.active and store.password_hash(username) == cached[1]:
-                return user
+                return user, cached[1]
         pending = self._pending.get(key)
         if pending is None:
             loop = asyncio.get_running_loop()
@@ -52,18 +57,17 @@ class Identity:
             pending.add_done_callback(lambda _: self._pending.pop(key, None))
         return await asyncio.shield(pending)
 
-    def _check_slow(self, username: str, password: str, client: str, key: bytes) -> User:
-        keys = [f"user:{username}"] + ([f"client:{client}"] if client else [])
+    def _check_slow(self, username: str, password: str, client: str, key: bytes) -> tuple[User, str]:
         throttle = self.node.throttle
-        throttle.check(*keys)
+        throttle.check(username, client)
         store = self.node.store
         stored = store.password_hash(username)
         user = store.user(username)
         if not auth.check_password(stored, password) or user is None or not user.active:
-            throttle.failed(*keys)
+            throttle.failed(username, client)
             raise Unauthorized("wrong username or password")
-        throttle.succeeded(keys[0])
+        throttle.succeeded(username, client)
         if len(self._cache) > 10_000:
             self._cache.clear()
         self._cache[key] = (time.monotonic() + CACHE_SECONDS, stored or "")
-        return user
+        return user, stored or ""

@@ -19,7 +19,9 @@ by `anonymous.<unit>`. An auth message sent on such a port is ignored.
 On TLS the handshake is ours (`start_tls` after accept) so that every refusal — no
 certificate, another CA, a revoked or unknown certificate, a user since disabled — is one log
 line and one counter. `fossatum device revoke` also disconnects a device already connected
-(the register is re-read every two seconds).
+(the register is re-read every two seconds). A password change, a logout everywhere or a
+disabled account (sessions.py) disconnects the user's devices that logged in with a password
+within a second, and a disabled account its certificate devices too.
 
 Per plain-TCP connection: the auth message first (within `cot_auth_seconds`), then events framed as
 v0 XML or — after `t-x-takp-q` — v1 protobuf. Reads have an idle deadline and a deadline
@@ -54,7 +56,9 @@ from cryptography import x509
 
 from ..datadir import write_private
 from ..domain.org import Role, User
+from ..domain.timeutil import to_text
 from ..errors import FossatumError, InvalidInput
+from ..sessions import Revocation
 from . import codec
 from .codec import Auth, CotError, CotEvent
 from .enrol import Enrolment, EnrolListener
@@ -123,6 +127,8 @@ class Client:
     protocol: str = "xml"
     transport: str = "tcp"  # tcp | tls | anonymous
     cert_serial: str | None = None
+    password_hash: str | None = None  # the stored hash its auth message matched (password devices)
+    opened_at: str = ""  # node time its credentials were checked (a later revocation ends it)
     kicked: tuple[str, str] | None = None  # (reason, counter) when the server closes it from outside
     abort: Any = None  # closes the socket (set by the handler)
     connected_at: float = field(default_factory=time.time)
@@ -231,10 +237,13 @@ class CotServer:
         self._tasks: set[asyncio.Task[Any]] = set()
         # Snapshots for devices being admitted: reads, off the writer thread (see _admit).
         self._snapshots = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cot-snapshot")
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def start(self, urls: list[str]) -> None:
         loop = asyncio.get_running_loop()
         self.fanout.loop = loop
+        self._loop = loop
+        self.node.sessions.subscribe(self._sessions_ended)
         self.ingest.start()
         listens = [parse_listen(url) for url in urls]
         for listen in listens:
@@ -281,6 +290,8 @@ class CotServer:
         return user, unit
 
     async def stop(self) -> None:
+        self.node.sessions.unsubscribe(self._sessions_ended)
+        self._loop = None
         for enrol in self._enrol:
             await enrol.stop()
         for server in self.servers:
@@ -333,6 +344,24 @@ class CotServer:
                 client.kicked = (f"certificate {client.cert_serial} revoked", "cert_revoked")
                 if client.abort is not None:
                     client.abort()
+
+    def _sessions_ended(self, revocations: list[Revocation]) -> None:
+        """(The session watcher's thread.) Hop onto the loop to disconnect the devices they end."""
+        loop = self._loop
+        if revocations and loop is not None:
+            loop.call_soon_threadsafe(self._end_devices, revocations)
+
+    def _end_devices(self, revocations: list[Revocation]) -> None:
+        for client in list(self.clients):
+            if client.user is None or client.closed or client.transport == "anonymous":
+                continue
+            for revocation in revocations:
+                if revocation.ends_device(client.user.username, client.opened_at,
+                                          by_password=client.password_hash is not None):
+                    client.kicked = (f"session ended: {revocation.message}", "sessions_ended")
+                    if client.abort is not None:
+                        client.abort()
+                    break
 
     # --- one connection --------------------------------------------------------------------
     async def _handle(self, listen: Listen, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
@@ -502,6 +531,7 @@ class CotServer:
         if record["revoked_at"]:
             raise Closing(f"certificate {client.cert_serial} ({record['name']}) revoked at {record['revoked_at']}",
                           "cert_revoked")
+        client.opened_at = to_text(self.node.clock())
         user = self.node.store.user(record["username"])
         if user is None or not user.active:
             raise Closing(f"certificate {record['name']}: user {record['username']!r} is unknown or disabled",
@@ -510,6 +540,7 @@ class CotServer:
         if record.get("uid"):
             await self._bind_device(client, user, record["uid"])
         await self._admit(client, user, f"certificate {record['name']}")
+        await self._recheck(client)
 
     async def _admit_anonymous(self, client: Client, unit_id: str) -> None:
         user, _unit = self._anonymous[unit_id]
@@ -537,14 +568,29 @@ class CotServer:
     async def _authenticate(self, client: Client, message: CotEvent | Auth) -> None:
         if not isinstance(message, Auth):
             raise Closing("the first message must be <auth><cot username=… password=…/></auth>", "auth_missing")
+        client.opened_at = to_text(self.node.clock())
         try:
-            user = await self.identity.check(message.username, message.password, client=client.peer.rsplit(":", 1)[0])
+            user, client.password_hash = await self.identity.check_hash(
+                message.username, message.password, client=client.peer.rsplit(":", 1)[0])
         except FossatumError as exc:
             raise Closing(f"authentication failed for {message.username!r}: {exc}", "auth_failures") from None
         client.callsign = message.callsign
         if message.uid:
             await self._bind_device(client, user, message.uid)
         await self._admit(client, user, "auth message")
+        await self._recheck(client)
+
+    async def _recheck(self, client: Client) -> None:
+        """Once admitted (and so reachable by `_end_devices`), read the account again: a password
+        changed or an account disabled while the device was being admitted ends it here."""
+        assert client.user is not None
+        username = client.user.username
+        user, stored = await asyncio.to_thread(
+            lambda: (self.node.store.user(username), self.node.store.password_hash(username)))
+        if user is None or not user.active:
+            raise Closing(f"session ended: {username!r} was disabled", "sessions_ended")
+        if client.password_hash is not None and stored != client.password_hash:
+            raise Closing(f"session ended: the password of {username!r} was changed", "sessions_ended")
 
     async def _bind_device(self, client: Client, user: User, uid: str) -> None:
         try:

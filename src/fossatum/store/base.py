@@ -26,6 +26,8 @@ from ..policy.visibility import Facts
 from . import projector
 from .query import BBox, ReportQuery, TimeSlices, report_filters
 
+KEEP_REVOCATIONS = 10_000
+
 # Runs one read (portable SQL, params) inside a snapshot (see the backends' `snapshot`).
 Reader = Callable[[str, Any], list[tuple[Any, ...]]]
 
@@ -151,6 +153,10 @@ class StoreReads:
     def _write_plain(self, sql: str, params: tuple[Any, ...]) -> None:
         raise NotImplementedError
 
+    def _write_rows(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        """One write statement outside the log (e.g. with RETURNING), its rows."""
+        raise NotImplementedError
+
     @staticmethod
     def _bbox_sql(alias: str, bbox: BBox, since: str | None, until: str | None) -> tuple[str, list[object]]:
         raise NotImplementedError
@@ -203,15 +209,70 @@ class StoreReads:
             (token_hash, username, created_at, expires_at),
         )
 
-    def session(self, token_hash: str, now: str) -> str | None:
-        row = self.read_one("SELECT username FROM sessions WHERE token_hash = ? AND expires_at > ?", (token_hash, now))
-        return row[0] if row else None
+    def session(self, token_hash: str, now: str) -> tuple[str, str] | None:
+        """(username, expires_at) of a live session."""
+        row = self.read_one("SELECT username, expires_at FROM sessions WHERE token_hash = ? AND expires_at > ?",
+                            (token_hash, now))
+        return (row[0], row[1]) if row else None
 
-    def drop_session(self, token_hash: str) -> None:
-        self._write_plain("DELETE FROM sessions WHERE token_hash = ?", (token_hash,))
+    def revoke_sessions(self, tx: Tx, username: str, *, reason: str, at: str, token_hash: str | None = None) -> None:
+        """End one session (`token_hash`) or all of the user's, and record it for the session
+        watchers of every process serving the node (they close live channels within a second)."""
+        if token_hash is None:
+            tx.execute("DELETE FROM sessions WHERE username = ?", (username,))
+        else:
+            tx.execute("DELETE FROM sessions WHERE token_hash = ?", (token_hash,))
+        tx.execute("INSERT INTO session_revocations (username, token_hash, reason, at) VALUES (?, ?, ?, ?)",
+                   (username, token_hash, reason, at))
+        # Watchers only look at recent rows: keep the table small.
+        tx.execute("DELETE FROM session_revocations WHERE seq < (SELECT MAX(seq) FROM session_revocations) - ?",
+                   (KEEP_REVOCATIONS,))
 
-    def drop_sessions_of(self, username: str) -> None:
-        self._write_plain("DELETE FROM sessions WHERE username = ?", (username,))
+    def revocations_since(self, seq: int) -> list[tuple[int, str, str | None, str, str]]:
+        """(seq, username, token_hash, reason, at) recorded after `seq`, oldest first."""
+        return [tuple(r) for r in self.read(  # type: ignore[misc]
+            "SELECT seq, username, token_hash, reason, at FROM session_revocations WHERE seq > ? ORDER BY seq",
+            (seq,))]
+
+    def revocation_head(self) -> int:
+        row = self.read_one("SELECT MAX(seq) FROM session_revocations")
+        return int(row[0] or 0) if row else 0
+
+    # --- login throttle (node-local, shared by the node's processes) ---------------------
+    def throttle_rows(self, account: str, address: str) -> dict[tuple[str, str], tuple[int, float, float, float]]:
+        """(failures, blocked_until, last_failure, last_success) of the address and of the pair."""
+        rows = self.read("SELECT account, address, failures, blocked_until, last_failure, last_success "
+                         "FROM login_throttle WHERE address = ? AND account IN ('', ?)", (address, account))
+        return {(r[0], r[1]): (int(r[2]), float(r[3]), float(r[4]), float(r[5])) for r in rows}
+
+    def throttle_failing_addresses(self, account: str, since: float) -> int:
+        """How many addresses failed to log in to `account` since `since`."""
+        row = self.read_one("SELECT COUNT(*) FROM login_throttle WHERE account = ? AND failures > 0 "
+                            "AND last_failure >= ?", (account, since))
+        return int(row[0]) if row else 0
+
+    def throttle_failed(self, account: str, address: str, now: float, window: float) -> int:
+        """Count one failure (a count older than `window` starts again); returns the count."""
+        rows = self._write_rows(
+            "INSERT INTO login_throttle (account, address, failures, blocked_until, last_failure, last_success) "
+            "VALUES (?, ?, 1, 0, ?, 0) ON CONFLICT (account, address) DO UPDATE SET "
+            "failures = CASE WHEN login_throttle.last_failure < ? THEN 1 ELSE login_throttle.failures + 1 END, "
+            "last_failure = excluded.last_failure RETURNING failures",
+            (account, address, now, now - window))
+        return int(rows[0][0]) if rows else 1
+
+    def throttle_block(self, account: str, address: str, until: float) -> None:
+        self._write_plain("UPDATE login_throttle SET blocked_until = ? WHERE account = ? AND address = ? "
+                          "AND blocked_until < ?", (until, account, address, until))
+
+    def throttle_succeeded(self, account: str, address: str, now: float) -> None:
+        self._write_plain(
+            "INSERT INTO login_throttle (account, address, failures, blocked_until, last_failure, last_success) "
+            "VALUES (?, ?, 0, 0, 0, ?) ON CONFLICT (account, address) DO UPDATE SET "
+            "failures = 0, blocked_until = 0, last_success = excluded.last_success", (account, address, now))
+
+    def throttle_prune(self, before: float) -> None:
+        self._write_plain("DELETE FROM login_throttle WHERE last_failure < ? AND last_success < ?", (before, before))
 
     # --- reports -----------------------------------------------------------------------
     @shown("report")

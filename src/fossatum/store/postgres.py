@@ -220,6 +220,10 @@ class PostgresStore(StoreReads):
         with _mapped_errors(self.url), self._pool.connection() as conn:
             conn.execute(to_pg(sql), params)
 
+    def _write_rows(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        with _mapped_errors(self.url), self._pool.connection() as conn:
+            return conn.execute(to_pg(sql), params).fetchall()
+
     def close(self) -> None:
         if not self._closed.is_set():
             self._closed.set()

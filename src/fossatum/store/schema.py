@@ -156,3 +156,21 @@ MIGRATIONS.append((6, "per-agency default audience of reports filed from the fie
     "ALTER TABLE agencies ADD COLUMN field_audience TEXT",
 ]))
 LATEST = MIGRATIONS[-1][0]
+
+MIGRATIONS.append((9, "sessions: revocations every worker watches; login throttle shared by the workers", [
+    # One row per ended session (token_hash) or per ended account-wide set of sessions
+    # (token_hash NULL: logout everywhere, password changed, account disabled). Every
+    # process serving the node polls it (seq > last seen) to close websockets and TAK
+    # devices; node-local, not in the log.
+    """CREATE TABLE IF NOT EXISTS session_revocations (
+        seq INTEGER PRIMARY KEY, username TEXT NOT NULL, token_hash TEXT, reason TEXT NOT NULL,
+        at TEXT NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS sessions_username ON sessions (username)",
+    # Failed logins per (account, address), and per address (account ''), in wall-clock seconds.
+    """CREATE TABLE IF NOT EXISTS login_throttle (
+        account TEXT NOT NULL, address TEXT NOT NULL, failures INTEGER NOT NULL,
+        blocked_until REAL NOT NULL, last_failure REAL NOT NULL, last_success REAL NOT NULL,
+        PRIMARY KEY (account, address))""",
+]))
+# Helpers land their migrations in any order: the runner applies what is missing by version.
+LATEST = max(version for version, _, _ in MIGRATIONS)

@@ -107,7 +107,7 @@ class SQLiteStore(StoreReads):
             try:
                 conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)")
                 done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
-                for version, name, statements in MIGRATIONS:
+                for version, name, statements in sorted(MIGRATIONS, key=lambda m: m[0]):
                     if version in done:
                         continue
                     for statement in statements:
@@ -166,6 +166,10 @@ class SQLiteStore(StoreReads):
     def _write_plain(self, sql: str, params: tuple[Any, ...]) -> None:
         with self._lock:
             self._writer.execute(sql, params)
+
+    def _write_rows(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return self._writer.execute(sql, params).fetchall()
 
     # --- reads that need the backend -----------------------------------------------------
     def own_report_docs(self) -> Iterator[str]:
