@@ -29,6 +29,8 @@ from .domain.timeutil import to_text, utcnow
 from .errors import Conflict, Forbidden, FossatumError, InvalidInput, NotFound, Unauthorized
 from .log.chain import ChainReport, verify_chain, verify_entries
 from .log.signing import NodeKey
+from .policy import actions
+from .policy.actions import Action, Target, new_target, node_target, object_target
 from .policy.visibility import Facts, may_view
 from .schemas import AudienceIn, ReportIn, ReportPatch
 from .settings import Settings, load
@@ -175,18 +177,27 @@ class Node:
     def _now(self) -> str:
         return to_text(self.clock())
 
-    @staticmethod
-    def _require_admin(actor: User | None) -> str:
-        if actor is None:
-            return CLI_ACTOR
-        if not actor.has(Role.ADMIN):
-            raise Forbidden("this needs the admin role")
-        return actor.username
+    def allow(self, actor: User | None, action: Action, target: Target) -> str:
+        """Ask the one write-side policy (`policy.actions`); returns the author name of the
+        entry to write (the CLI administrator when `actor` is None), or raises Forbidden."""
+        reason = actions.authorize(actor, action, target)
+        if reason is not None:
+            raise Forbidden(reason)
+        return actor.username if actor is not None else CLI_ACTOR
+
+    def _admin(self, actor: User | None, action: Action, **target: Any) -> str:
+        return self.allow(actor, action, node_target(self.country, **target))
+
+    def _target(self, tx: Any, table: str, kind: str, object_id: str, doc: dict[str, Any], **extra: Any) -> Target:
+        """The target of a change to a stored object: its owner, and whether it is a partner's copy."""
+        row = tx.execute(f"SELECT origin FROM {table} WHERE id = ?", (object_id,)).fetchone()
+        origin = (row[0] if row else "") or self.node_id
+        return object_target(kind, doc, node_id=self.node_id, node_country=self.country, origin=origin, **extra)
 
     # --- administration ----------------------------------------------------------------
     def add_agency(self, *, actor: User | None, code: str, name: str, country: str) -> dict[str, Any]:
         """Register an agency; an agency of another country puts that country on the roster."""
-        author = self._require_admin(actor)
+        author = self._admin(actor, Action.AGENCY_ADD, kind="agency")
         check_agency_code(code)
         aud.check_country(country, field="country")
         if not name.strip():
@@ -204,7 +215,7 @@ class Node:
 
     def add_user(self, *, actor: User | None, username: str, agency: str, roles: list[str] | frozenset[Role],
                  password: str, full_name: str = "") -> User:
-        author = self._require_admin(actor)
+        author = self._admin(actor, Action.USER_CREATE, kind="user", owner_agency=agency, creator=username)
         check_username(username)
         role_set = parse_roles(list(roles))
         if len(password) < 8:
@@ -225,8 +236,7 @@ class Node:
         return user
 
     def set_password(self, *, actor: User | None, username: str, password: str) -> None:
-        if actor is not None and actor.username != username:
-            self._require_admin(actor)
+        self._admin(actor, Action.USER_PASSWD, kind="user", creator=username)
         if len(password) < 8:
             raise InvalidInput("a password needs at least 8 characters", field="password")
         if self.store.user(username) is None:
@@ -260,7 +270,8 @@ class Node:
         return self._new_session(actor.username)
 
     def set_user_active(self, *, actor: User | None, username: str, active: bool) -> User:
-        author = self._require_admin(actor)
+        author = self._admin(actor, Action.USER_ENABLE if active else Action.USER_DISABLE, kind="user",
+                             creator=username)
         user = self.store.user(username)
         if user is None:
             raise NotFound(f"no user {username}")
@@ -286,10 +297,12 @@ class Node:
                            roster=self.store.roster(), tlp=tlp.value if tlp is not None else None)
 
     def add_unit(self, *, actor: User | None, spec: Any) -> dict[str, Any]:
-        author = self._require_admin(actor)
+        self._admin(actor, Action.UNIT_CREATE, kind="unit")
         agency_doc = self.store.agency(spec.agency)
         if agency_doc is None:
             raise InvalidInput(f"unknown agency {spec.agency!r}", field="agency")
+        author = self.allow(actor, Action.UNIT_CREATE, new_target(
+            "unit", actor, node_country=self.country, owner_agency=spec.agency, owner_country=agency_doc["country"]))
         audience = self._resolve(owner_agency=spec.agency, owner_country=agency_doc["country"],
                                  requested=spec.audience, tlp=None, default_scope=Scope.NATIONAL)
         now = self._now()
@@ -327,9 +340,7 @@ class Node:
         if self.store.unit_doc(actor, unit_id) is None:
             raise NotFound(f"no unit {unit_id}")
         current = json.loads(tx.execute("SELECT doc FROM units WHERE id = ?", (unit_id,)).fetchone()[0])
-        if not (actor.agency == current["owner_agency"]
-                or (actor.country == current["owner_country"] and actor.has(Role.DUTY_OFFICER, Role.ADMIN))):
-            raise Forbidden("only the unit's agency or a duty officer of its country may move it")
+        self.allow(actor, Action.UNIT_MOVE, self._target(tx, "units", "unit", unit_id, current))
         if fix_at > now:
             raise InvalidInput("the position time is in the future", field="at")
         newer = current.get("position_at") is None or fix_at >= current["position_at"]
@@ -354,10 +365,12 @@ class Node:
             row = tx.execute("SELECT username, unit_id FROM devices WHERE uid = ?", (uid,)).fetchone()
             if row is not None:
                 unit = json.loads(tx.execute("SELECT doc FROM units WHERE id = ?", (row[1],)).fetchone()[0])
-                if unit["owner_agency"] != actor.agency:
-                    raise Forbidden(f"device {uid} belongs to a unit of {unit['owner_agency']}")
+                reason = actions.authorize(actor, Action.DEVICE_REGISTER, self._target(tx, "units", "unit", row[1], unit))
+                if reason is not None:
+                    raise Forbidden(f"device {uid} belongs to a unit of {unit['owner_agency']}: {reason}")
                 unit_id = row[1]
             else:
+                self.allow(actor, Action.DEVICE_REGISTER, new_target("unit", actor, node_country=self.country))
                 unit_id = "dev-" + re.sub(r"[^A-Za-z0-9_.-]", "-", uid)[:56]
                 if tx.execute("SELECT 1 FROM units WHERE id = ?", (unit_id,)).fetchone():
                     unit_id = f"dev-{uuid.uuid5(uuid.NAMESPACE_URL, uid).hex[:16]}"
@@ -379,7 +392,7 @@ class Node:
     def set_field_audience(self, *, actor: User | None, agency: str, scope: str | None,
                            partners: list[str] | tuple[str, ...] = (), tlp: str | None = None) -> dict[str, Any]:
         """Set (scope None: clear) the default audience of reports an agency's field devices file."""
-        author = self._require_admin(actor)
+        author = self._admin(actor, Action.AGENCY_FIELD_AUDIENCE, kind="agency", owner_agency=agency)
         agency_doc = self.store.agency(agency)
         if agency_doc is None:
             raise NotFound(f"no agency {agency}")
@@ -424,38 +437,74 @@ class Node:
         return aud.resolve(owner_agency=actor.agency, owner_country=actor.country, scope=requested.scope.value,
                            partners=requested.partners, roster=self.store.roster())
 
+    @staticmethod
+    def alert_id(device_uid: str, uid: str) -> str:
+        """An alert's id: namespaced by the raising device, so that raising with the uid of
+        another device's alert makes a separate alert (ATAK uids are `<device uid>-9-1-1`, and
+        anyone can type one). '%' and '/' in the device uid are escaped: one id, one device."""
+        if not device_uid:
+            return uid
+        return device_uid.replace("%", "%25").replace("/", "%2F") + "/" + uid
+
+    def _alert_target(self, doc: dict[str, Any]) -> Target:
+        return object_target("alert", doc, node_id=self.node_id, node_country=self.country, origin=self.node_id,
+                             creator=str(doc.get("raised_by", "")), state=str(doc.get("state", "")))
+
     def raise_alert(self, *, actor: User, uid: str, kind: str, position: Position, callsign: str = "",
-                    text: str = "", at: str | None = None) -> dict[str, Any]:
+                    text: str = "", at: str | None = None, device_uid: str = "") -> dict[str, Any]:
         """An emergency from the field (911, troops in contact): seen by the user's country at
-        least, and by the partners of its agency's field audience."""
+        least, and by the partners of its agency's field audience. Raised again (the same
+        device re-sends it), it is updated — by its raiser or an officer of its agency only."""
         now = self._now()
         audience = self._alert_audience(actor)
-        doc = {"uid": uid, "kind": kind, "state": "raised", "position": position.to_doc(), "callsign": callsign,
+        alert_id = self.alert_id(device_uid, uid)
+        doc = {"uid": alert_id, "claimed_uid": uid, "device_uid": device_uid, "kind": kind, "state": "raised",
+               "position": position.to_doc(), "callsign": callsign,
                "text": text[:2000], "at": min(at or now, now), "raised_by": actor.username,
                "owner_agency": actor.agency, "owner_country": actor.country, "audience": audience.to_doc()}
         with self.store.transaction() as tx:
-            tx.append(ts=now, author=actor.username, kind="alert.raised", payload=doc, audience=audience.to_doc())
+            row = tx.execute("SELECT doc FROM alerts WHERE uid = ?", (alert_id,)).fetchone()
+            if row is None:
+                self.allow(actor, Action.ALERT_RAISE, new_target("alert", actor, node_country=self.country))
+            else:
+                # Never taken over: the alert keeps its owner, raiser and audience.
+                held = json.loads(row[0])
+                self.allow(actor, Action.ALERT_RAISE, self._alert_target(held))
+                doc.update({k: held[k] for k in ("owner_agency", "owner_country", "audience", "raised_by")
+                            if k in held})
+            tx.append(ts=now, author=actor.username, kind="alert.raised", payload=doc, audience=doc["audience"])
         return doc
 
-    def cancel_alert(self, *, actor: User, uid: str) -> dict[str, Any]:
-        """Cancel an alert raised by the same agency."""
+    def cancel_alert(self, *, actor: User, uid: str, device_uid: str = "") -> dict[str, Any]:
+        """Cancel an alert: the device's own alert of that uid, else the alert of that id as
+        devices were sent it; by its raiser or a duty officer or commander of its agency."""
         now = self._now()
         with self.store.transaction() as tx:
-            row = tx.execute("SELECT doc FROM alerts WHERE uid = ?", (uid,)).fetchone()
-            if row is None:
+            row = None
+            for candidate in dict.fromkeys((self.alert_id(device_uid, uid), uid)):
+                row = tx.execute("SELECT doc FROM alerts WHERE uid = ?", (candidate,)).fetchone()
+                if row is not None:
+                    break
+            doc = json.loads(row[0]) if row is not None else None
+            if doc is None or not may_view(actor, self._alert_facts(doc)):
                 raise NotFound(f"no alert {uid}")
-            doc = json.loads(row[0])
-            if doc["owner_agency"] != actor.agency:
-                raise Forbidden("only the raising agency may cancel an alert")
+            self.allow(actor, Action.ALERT_CANCEL, self._alert_target(doc))
             if doc["state"] == "cancelled":
                 raise Conflict("the alert is already cancelled")
             doc = {**doc, "state": "cancelled", "cancelled_by": actor.username, "cancelled_at": now}
             tx.append(ts=now, author=actor.username, kind="alert.cancelled", payload=doc, audience=doc["audience"])
         return doc
 
+    @staticmethod
+    def _alert_facts(doc: dict[str, Any]) -> Facts:
+        a = aud.from_doc(doc.get("audience"), owner_agency=doc["owner_agency"], owner_country=doc["owner_country"])
+        return Facts(a.owner_agency, a.owner_country, a.scope, a.releasable_to, "active", True,
+                     str(doc.get("raised_by", "")))
+
     def post_chat(self, *, actor: User, message_id: str, room: str, text: str, position: Position,
                   sender_uid: str, callsign: str = "", at: str | None = None) -> dict[str, Any]:
         """A GeoChat message into the chat log: the all-rooms chat is national, others the agency's."""
+        self.allow(actor, Action.CHAT_POST, new_target("chat", actor, node_country=self.country))
         now = self._now()
         audience = self._field_audience(actor, "national" if room == "All Chat Rooms" else "agency")
         doc = {"id": f"{sender_uid}:{message_id}"[:300], "message_id": message_id, "room": room[:200],
@@ -469,12 +518,14 @@ class Node:
         return doc
 
     def add_section(self, *, actor: User | None, spec: Any, owner_agency: str | None = None) -> dict[str, Any]:
-        author = self._require_admin(actor)
+        self._admin(actor, Action.SECTION_CREATE, kind="section")
         geometry = check_geometry(spec.geometry)
         agency = owner_agency or (actor.agency if actor else "")
         agency_doc = self.store.agency(agency)
         if agency_doc is None or agency_doc["country"] != self.country:
             raise InvalidInput(f"a section is owned by an agency of {self.country}, not {agency!r}", field="owner_agency")
+        author = self.allow(actor, Action.SECTION_CREATE, new_target("section", actor, node_country=self.country,
+                                                                     owner_agency=agency))
         audience = self._resolve(owner_agency=agency, owner_country=self.country, requested=spec.audience,
                                  tlp=None, default_scope=Scope.ALL_PARTNERS)
         now = self._now()
@@ -493,12 +544,11 @@ class Node:
         if raw is None:
             raise NotFound(f"no section {section_id}")
         doc = json.loads(raw)
-        if actor.country != doc["owner_country"] or not actor.has(Role.ANALYST, Role.DUTY_OFFICER):
-            raise Forbidden("only an analyst or duty officer of the owning country may set the impact level")
         now = self._now()
         new = {**doc, "impact": impact, "impact_set_by": actor.username, "impact_set_at": now,
                "impact_reason": reason, "updated_at": now}
         with self.store.transaction() as tx:
+            self.allow(actor, Action.SECTION_SET, self._target(tx, "sections", "section", section_id, doc))
             tx.append(ts=now, author=actor.username, kind="section.impact_set", payload=new, audience=doc["audience"])
         return new
 
@@ -511,8 +561,9 @@ class Node:
             raise InvalidInput(f"unknown report(s): {', '.join(sorted(missing))}", field="links")
 
     def prepare_report(self, *, actor: User, spec: ReportIn, now: datetime,
-                       batch_ids: frozenset[str] = frozenset()) -> Report:
+                       batch_ids: frozenset[str] = frozenset(), action: Action = Action.REPORT_FILE) -> Report:
         """Check a new report against every rule without writing it (links may point into `batch_ids`)."""
+        self.allow(actor, action, new_target("report", actor, node_country=self.country))
         content = spec.content(default_observed_at=to_text(now))
         audience = self._resolve(owner_agency=actor.agency, owner_country=actor.country,
                                  requested=spec.audience, tlp=spec.tlp)
@@ -532,7 +583,8 @@ class Node:
     def file_reports(self, *, actor: User, specs: list[ReportIn]) -> tuple[int, int]:
         now = self.clock()
         ids = frozenset(s.id for s in specs if s.id)
-        return self.file_prepared([self.prepare_report(actor=actor, spec=s, now=now, batch_ids=ids) for s in specs])
+        return self.file_prepared([self.prepare_report(actor=actor, spec=s, now=now, batch_ids=ids,
+                                                       action=Action.REPORT_IMPORT) for s in specs])
 
     def file_prepared(self, reports: list[Report]) -> tuple[int, int]:
         """File checked reports in one transaction (all or nothing); ids already present are
@@ -551,21 +603,26 @@ class Node:
         tx.append(ts=report.updated_at, author=report.updated_by, kind=kind,
                   payload={"report": report.to_doc(), **extra}, audience=_facts_doc(report))
 
-    def _load_for_change(self, tx: Any, actor: User, report_id: str) -> Report:
+    def _load_for_change(self, tx: Any, actor: User, report_id: str, action: Action) -> Report:
         raw = self.store.report_doc_for_update(tx, report_id)
         if raw is None:
             raise NotFound(f"no report {report_id}")
         report = rules.from_doc(json.loads(raw))
         if not may_view(actor, Facts.of_report(report)):
             raise NotFound(f"no report {report_id}")
-        if report.origin != self.node_id:
-            raise Forbidden("a partner's report can only be changed on its originating node")
+        self.allow(actor, action, self.report_target(report))
         return report
+
+    def report_target(self, report: Report) -> Target:
+        return Target(kind="report", owner_country=report.audience.owner_country, node_country=self.country,
+                      owner_agency=report.audience.owner_agency, creator=report.author,
+                      replicated=report.origin != self.node_id, state=report.state.value,
+                      handler=report.handler or "")
 
     def amend_report(self, *, actor: User, report_id: str, patch: ReportPatch) -> dict[str, Any]:
         now = self.clock()
         with self.store.transaction() as tx:
-            report = self._load_for_change(tx, actor, report_id)
+            report = self._load_for_change(tx, actor, report_id, Action.REPORT_AMEND)
             content = patch.apply(report.content)
             audience = report.audience
             if patch.audience is not None or patch.tlp is not None:
@@ -582,7 +639,7 @@ class Node:
     def flag_report(self, *, actor: User, report_id: str, urgent: bool, note: str = "") -> dict[str, Any]:
         now = self.clock()
         with self.store.transaction() as tx:
-            report = self._load_for_change(tx, actor, report_id)
+            report = self._load_for_change(tx, actor, report_id, Action.REPORT_FLAG)
             new = rules.flag(report, actor=actor, urgent=urgent, note=note, now=now)
             self._record(tx, new, "report.flagged", {"urgent": urgent, "note": new.urgent_note})
         return new.to_doc()
@@ -590,7 +647,11 @@ class Node:
     def transition(self, *, actor: User, report_id: str, action: str, reason: str = "") -> dict[str, Any]:
         now = self.clock()
         with self.store.transaction() as tx:
-            report = self._load_for_change(tx, actor, report_id)
+            try:
+                checked = Action(f"report.{action}")
+            except ValueError:
+                raise NotFound(f"no action {action!r}") from None
+            report = self._load_for_change(tx, actor, report_id, checked)
             if action == "submit":
                 new = rules.submit(report, actor=actor, now=now)
             elif action == "validate":

@@ -103,7 +103,8 @@ def test_ping_alert_and_chat(node: Node, users) -> None:
             await sami.send(event("ANDROID-SAMI-ping", "t-x-c-t"))
             await sami.wait_for(has('type="t-x-c-t-r"', 'uid="takPong"'))
             await sami.send(event("ANDROID-SAMI-9-1-1", "b-a-o-tbl", detail='<emergency type="911 Alert">GN-7</emergency>'))
-            await amira.wait_for(has('type="b-a-o-tbl"', 'uid="ANDROID-SAMI-9-1-1"'))
+            # Relayed under an id namespaced by the raising device (no uid can take it over).
+            await amira.wait_for(has('type="b-a-o-tbl"', 'uid="ANDROID-SAMI/ANDROID-SAMI-9-1-1"'))
             chat = ('<__chat parent="RootContactGroup" groupOwner="false" messageId="m1" chatroom="All Chat Rooms" '
                     'id="All Chat Rooms" senderCallsign="GN-7"/><remarks>need support</remarks>')
             await sami.send(event("GeoChat.ANDROID-SAMI.All Chat Rooms.m1", "b-t-f", detail=chat))

@@ -174,7 +174,9 @@ class Fanout:
             message = codec.section_event(p, now, stale_hours=s.cot_report_stale_hours)
             return codec.section_uid(p["id"]), _facts(p, p.get("created_by", entry.author)), message, True, None
         if kind.startswith("alert."):
-            return p["uid"], _facts(p, entry.author), codec.alert_event(p, now), True, None
+            # The raising device has the alert under its own uid: not echoed to it.
+            skip = p.get("device_uid") or None if kind == "alert.raised" else None
+            return p["uid"], _facts(p, entry.author), codec.alert_event(p, now), True, skip
         if kind == "chat.posted":
             uid = f"GeoChat.{p['sender_uid']}.{p['room']}.{p['message_id']}"
             return uid, _facts(p, entry.author), codec.chat_event(p, now), True, p["sender_uid"]

@@ -135,8 +135,9 @@ class Ingest:
     def _alert(self, item: Item, now: datetime) -> object:
         e = item.event
         if e.type == "b-a-o-can" or e.emergency == "cancel":
-            return self.node.cancel_alert(actor=item.user, uid=e.uid)
-        return self.node.raise_alert(actor=item.user, uid=e.uid, kind=codec.ALERT_TYPES[e.type],
+            return self.node.cancel_alert(actor=item.user, uid=e.uid, device_uid=item.device_uid)
+        return self.node.raise_alert(actor=item.user, uid=e.uid, device_uid=item.device_uid,
+                                     kind=codec.ALERT_TYPES[e.type],
                                      position=Position(round(e.lat, 7), round(e.lon, 7)),
                                      callsign=item.callsign or e.callsign, text=e.remarks,
                                      at=to_text(codec.observed_at(e, now)))

@@ -18,7 +18,7 @@ from ..errors import Conflict, Forbidden, InvalidInput
 from . import audience as aud
 from .audience import Audience
 from .geo import Position
-from .org import Role, User
+from .org import User
 from .taxonomy import REPORT_TYPES, ImpactLevel, Layer
 from .timeutil import to_text
 
@@ -185,10 +185,8 @@ def from_doc(doc: dict[str, Any]) -> Report:
 
 
 # --- rules -----------------------------------------------------------------------------
-
-def _is_national_officer(actor: User, report: Report, *roles: Role) -> bool:
-    return actor.country == report.audience.owner_country and actor.has(*roles)
-
+# State rules only (409): who may do what is decided by `policy.actions` (RULES), which the
+# node asks before calling any of these.
 
 def _next(report: Report, actor: User, now: datetime, **changes: Any) -> Report:
     return dataclasses.replace(
@@ -217,32 +215,18 @@ def amend(report: Report, *, actor: User, content: Content, audience: Audience, 
     """A new version of the content or audience; the earlier version stays in the log."""
     if report.state in (State.CLOSED, State.RETRACTED):
         raise Conflict(f"a {report.state.value} report cannot be amended; file a linked report instead")
-    is_author = actor.username == report.author
-    officer = _is_national_officer(actor, report, Role.DUTY_OFFICER, Role.ANALYST)
-    if report.state is State.VALIDATED and not officer:
-        # National validation guards what crosses the border: only an officer who may
-        # validate may change a validated report.
-        raise Forbidden("only a duty officer or analyst of the owner country may amend a validated report")
-    if report.state is State.DRAFT and not is_author:
-        raise Forbidden("only the author may amend a draft")
-    if not (is_author or officer):
-        raise Forbidden("only the author or an officer of the owner country may amend this report")
     if content.observed_at > to_text(now):
         raise InvalidInput("observed_at is in the future", field="observed_at")
     return _next(report, actor, now, content=content, audience=audience)
 
 
 def submit(report: Report, *, actor: User, now: datetime) -> Report:
-    if actor.username != report.author:
-        raise Forbidden("only the author may submit a report")
     if report.state not in (State.DRAFT, State.RETURNED):
         raise Conflict(f"a {report.state.value} report cannot be submitted")
     return _next(report, actor, now, state=State.SUBMITTED, returned_reason=None)
 
 
 def validate(report: Report, *, actor: User, now: datetime) -> Report:
-    if not _is_national_officer(actor, report, Role.DUTY_OFFICER):
-        raise Forbidden("only a duty officer of the owner country may validate a report")
     if report.state is not State.SUBMITTED:
         raise Conflict(f"a {report.state.value} report cannot be validated")
     stamp = to_text(now)
@@ -251,8 +235,6 @@ def validate(report: Report, *, actor: User, now: datetime) -> Report:
 
 
 def return_(report: Report, *, actor: User, reason: str, now: datetime) -> Report:
-    if not _is_national_officer(actor, report, Role.DUTY_OFFICER):
-        raise Forbidden("only a duty officer of the owner country may return a report")
     if report.state is not State.SUBMITTED:
         raise Conflict(f"a {report.state.value} report cannot be returned")
     if not reason.strip():
@@ -261,8 +243,6 @@ def return_(report: Report, *, actor: User, reason: str, now: datetime) -> Repor
 
 
 def close(report: Report, *, actor: User, reason: str, now: datetime) -> Report:
-    if not _is_national_officer(actor, report, Role.DUTY_OFFICER, Role.ANALYST):
-        raise Forbidden("only a duty officer or analyst of the owner country may close a report")
     if report.state in (State.DRAFT, State.CLOSED, State.RETRACTED):
         raise Conflict(f"a {report.state.value} report cannot be closed")
     if not reason.strip():
@@ -272,8 +252,6 @@ def close(report: Report, *, actor: User, reason: str, now: datetime) -> Report:
 
 def retract(report: Report, *, actor: User, reason: str, now: datetime) -> Report:
     """Withdraw a report as wrong: partners lose their copies, the owner keeps the history."""
-    if not _is_national_officer(actor, report, Role.DUTY_OFFICER):
-        raise Forbidden("only a duty officer of the owner country may retract a report")
     if report.state in (State.DRAFT, State.RETRACTED):
         raise Conflict(f"a {report.state.value} report cannot be retracted")
     if not reason.strip():
@@ -283,8 +261,6 @@ def retract(report: Report, *, actor: User, reason: str, now: datetime) -> Repor
 
 def claim(report: Report, *, actor: User, now: datetime) -> Report:
     """A duty officer takes a report in hand (triage: "in progress")."""
-    if not _is_national_officer(actor, report, Role.DUTY_OFFICER):
-        raise Forbidden("only a duty officer of the owner country may take a report in hand")
     if report.state not in (State.SUBMITTED, State.RETURNED):
         raise Conflict(f"a {report.state.value} report is not in the triage queue")
     if report.handler == actor.username:
@@ -295,15 +271,11 @@ def claim(report: Report, *, actor: User, now: datetime) -> Report:
 def unclaim(report: Report, *, actor: User, now: datetime) -> Report:
     if report.handler is None:
         raise Conflict("nobody is handling this report")
-    if actor.username != report.handler and not _is_national_officer(actor, report, Role.DUTY_OFFICER):
-        raise Forbidden("only its handler or a duty officer of the owner country may release a report")
     return _next(report, actor, now, handler=None)
 
 
 def flag(report: Report, *, actor: User, urgent: bool, note: str, now: datetime) -> Report:
     """Raise (or clear) the urgent flag: every duty officer who may see the report is alerted."""
-    if actor.country != report.audience.owner_country:
-        raise Forbidden("only users of the owner country may flag a report urgent")
     if report.state in (State.DRAFT, State.RETRACTED):
         raise Conflict(f"a {report.state.value} report cannot be flagged")
     if report.urgent == urgent:

@@ -199,8 +199,10 @@ RULES: dict[Action, Rule] = {rule.action: rule for rule in (
          "only a duty officer or commander of the unit's agency may change it"),
     # --- border sections ------------------------------------------------------------------
     Rule(Action.SECTION_CREATE, _ADMIN, "only a node administrator adds border sections", cli=True),
-    Rule(Action.SECTION_SET, (Grant(Who.AGENCY, _roles(AN, DO)),),
-         "only an analyst or duty officer of the section's agency may set its impact level"),
+    # A border section is the owner country's shared assessment, registered for the national
+    # centre: every analyst or duty officer of that country keeps its impact level current.
+    Rule(Action.SECTION_SET, (Grant(Who.COUNTRY, _roles(AN, DO)),),
+         "only an analyst or duty officer of the owning country may set the impact level"),
     # --- field ----------------------------------------------------------------------------
     # Raising again with the same id (a device re-sends its alert) changes it: its raiser or
     # an officer of its agency only; a new alert is the raiser's agency's.

@@ -17,7 +17,7 @@ from typing import Any
 from ..domain.audience import Scope
 from ..domain.org import Role, User
 from ..domain.timeutil import utcnow
-from ..errors import FossatumError, IntegrityError
+from ..errors import Forbidden, FossatumError, IntegrityError
 from ..log.entry import GENESIS, Entry, canonical
 from ..log.signing import NodeKey
 from ..policy import redact
@@ -49,6 +49,7 @@ class Tx:
                audience: dict[str, Any]) -> Entry:
         if self._key is None or self._origin is None:
             raise FossatumError("this node has no key; run 'fossatum init'")
+        self._refuse_partner_copy(kind, payload)
         last = self.execute(
             "SELECT seq, hash FROM log WHERE origin = ? ORDER BY seq DESC LIMIT 1", (self._origin,)
         ).fetchone()
@@ -58,6 +59,21 @@ class Tx:
         entry = Entry(**{**_fields(draft), "hash": digest, "sig": self._key.sign(digest)})
         self._insert(entry)
         return entry
+
+    def _refuse_partner_copy(self, kind: str, payload: dict[str, Any]) -> None:
+        """Backstop under `policy.actions`: a local entry never changes an object whose origin
+        is a partner (its projection would make the copy this node's own, and every later
+        entry from its origin would be refused). Also catches a command that forgot to ask."""
+        table = next((t for prefix, t in OWN_TABLES.items() if kind.startswith(prefix)), None)
+        if table is None:
+            return
+        doc = payload.get("report") if kind.startswith("report.") else payload
+        object_id = doc.get("id") if isinstance(doc, dict) else None
+        if not isinstance(object_id, str):
+            return
+        row = self.execute(f"SELECT origin FROM {table} WHERE id = ?", (object_id,)).fetchone()
+        if row is not None and row[0] and row[0] != self._origin:
+            raise Forbidden(f"{object_id} is a copy replicated from {row[0]}: read-only on this node")
 
     def insert_received(self, entry: Entry) -> None:
         """Store and project an entry of a partner's log (already verified by the receiver)."""
@@ -72,6 +88,10 @@ class Tx:
         )
         projector.apply(self, entry)
         self.appended.append(entry)
+
+
+# Tables of objects that may be a partner's copy (the `origin` column names the node).
+OWN_TABLES = {"report.": "reports", "unit.": "units", "section.": "sections"}
 
 
 def _fields(entry: Entry) -> dict[str, Any]:
