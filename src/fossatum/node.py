@@ -22,6 +22,7 @@ from .domain import audience as aud
 from .domain import report as rules
 from .domain.audience import Audience, Scope
 from .domain.geo import Position
+from .domain.ids import client_object_id
 from .domain.org import Role, User, check_agency_code, check_username, parse_roles
 from .domain.report import Content, Report
 from .domain.section import check_geometry
@@ -579,6 +580,23 @@ class Node:
                 raise Conflict(f"report {report.id} exists already")
             self._record(tx, report, "report.filed", {})
         return report.to_doc()
+
+    def file_client_report(self, *, actor: User, spec: ReportIn) -> tuple[dict[str, Any], bool]:
+        """(report, created) for a report filed through the API. A given `id` is the client's
+        key (domain/ids.py): the report's id is derived from this node, the author and the key,
+        so the answer never depends on whether someone else's report exists; the author's
+        retry with the same key returns that report as it is now (created False)."""
+        if spec.id is None:
+            return self.file_report(actor=actor, spec=spec), True
+        report_id = client_object_id(origin=self.node_id, author=actor.username, key=spec.id)
+        try:
+            return self.file_report(actor=actor, spec=spec.model_copy(update={"id": report_id})), True
+        except Conflict:
+            raw = self.store.report_doc(actor, report_id)
+            doc = json.loads(raw) if raw is not None else None
+            if doc is None or doc.get("author") != actor.username:  # a 122-bit collision, in theory
+                raise Conflict("this client id cannot be used; choose another") from None
+            return doc, False
 
     def file_reports(self, *, actor: User, specs: list[ReportIn]) -> tuple[int, int]:
         now = self.clock()

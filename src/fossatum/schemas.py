@@ -92,9 +92,12 @@ class ReportIn(Strict):
     audience: AudienceIn | None = None
     tlp: TLP | None = None
     state: Literal["draft", "submitted"] = "submitted"
-    # A client may choose the id (e.g. a device filing offline, retrying safely); it must be
-    # a UUID so that it cannot be used to probe for reports the client is not shown.
-    id: Annotated[str, Field(pattern=r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")] | None = None
+    # A client may choose an id (e.g. a device filing offline, retrying safely). Through the API
+    # it is the client's key, from which the report's id is derived (domain/ids.py: no probing
+    # for reports the client is not shown); `fossatum import` (the node's administrator) keeps it.
+    id: Annotated[str, Field(pattern=r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
+                             description="client key (a UUID): the report's id is derived from node, author "
+                                         "and key; a retry with the same key returns the same report")] | None = None
 
     @field_validator("observed_at")
     @classmethod

@@ -68,10 +68,18 @@ def build_query(node: NodeDep, *, bbox: str | None, since: str | None, until: st
 
 
 
-@router.post("", status_code=201, summary="File a report (submitted unless state is draft)")
+@router.post("", status_code=201, summary="File a report (submitted unless state is draft)",
+             description="A client may send `id` (a UUID it chose, e.g. to retry safely from a device that "
+                         "files offline). It is the client's key, not the report's id: the report's id is derived "
+                         "from this node, the author and the key, so two authors never collide and the answer "
+                         "never says whether another's report exists. The first call answers 201; a retry by the "
+                         "same author with the same key answers 200 with that report as it is now (the body "
+                         "of the retry is not applied: amend with PATCH).",
+             responses={200: {"description": "A retry: the report this author filed with this client key"}})
 def file_report(node: NodeDep, viewer: Viewer, spec: Annotated[ReportIn, Body()]) -> Response:
-    doc = node.file_report(actor=viewer, spec=spec)
-    return raw(json.dumps(node.store.shown_doc(viewer, "report", doc), ensure_ascii=False), status_code=201)
+    doc, created = node.file_client_report(actor=viewer, spec=spec)
+    return raw(json.dumps(node.store.shown_doc(viewer, "report", doc), ensure_ascii=False),
+               status_code=201 if created else 200)
 
 
 @router.get("", summary="Reports the viewer may see, newest observation first")
