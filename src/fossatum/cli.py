@@ -21,6 +21,7 @@ from . import settings as settings_mod
 from .domain.audience import TLP, Scope
 from .errors import FossatumError, InvalidInput, NotFound
 from .node import Node, init_node, open_node
+from .policy.actions import Action, node_target, require
 from .schemas import first_error
 from .store.query import ReportQuery, decode_cursor
 
@@ -427,7 +428,7 @@ def partner() -> None:
 def partner_add(data_dir: Path, country: str, url: str, public_key: str) -> None:
     """Register a partner node (puts its country on the roster)."""
     node = _open(data_dir)
-    added = node.federation.add_partner(country=country.upper(), url=url, key=public_key)
+    added = node.federation.add_partner(country=country.upper(), url=url, key=public_key, actor=None)
     click.echo(f"added partner {added.country} (node {added.node_id}) at {added.url}")
     node.close()
 
@@ -447,7 +448,7 @@ def partner_list(data_dir: Path) -> None:
 def partner_remove(data_dir: Path, country: str) -> None:
     """Stop replicating with a partner (what it released here stays, read-only)."""
     node = _open(data_dir)
-    node.federation.remove_partner(country.upper())
+    node.federation.remove_partner(country.upper(), actor=None)
     click.echo(f"removed partner {country.upper()}")
     node.close()
 
@@ -540,6 +541,7 @@ def device_add(data_dir: Path, username: str, callsign: str, uid: str, host: str
 
     node = _open(data_dir)
     try:
+        node.allow(None, Action.DEVICE_ENROL, node_target(node.country, "device", creator=username))
         user = node.store.user(username)
         if user is None or not user.active:
             raise NotFound(f"no active user {username!r} (see 'fossatum user list')")
@@ -594,6 +596,7 @@ def device_revoke(data_dir: Path, which: str) -> None:
     """Revoke a device certificate (by name or serial): refused from now on, disconnected if connected."""
     from .cot.pki import Authority
 
+    require(None, Action.DEVICE_REVOKE, node_target("", "device"))  # the CLI administrator (file access)
     named, *enrolled = Authority(data_dir).revoke(which)
     for record in (named, *enrolled):
         how = f", enrolled with the token of {named['name']}" if record is not named else ""

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from .domain.org import User
 from .errors import FossatumError, InvalidInput
 from .node import Node
+from .policy.actions import Action
 from .schemas import ReportIn, first_error
 
 _INPUT_FIELDS = set(ReportIn.model_fields)
@@ -58,7 +59,8 @@ def import_lines(node: Node, *, author: User, lines: Iterable[str]) -> tuple[int
     reports = []
     for number, spec in parsed:
         with _line(number):
-            reports.append(node.prepare_report(actor=author, spec=spec, now=now, batch_ids=ids))
+            reports.append(node.prepare_report(actor=author, spec=spec, now=now, batch_ids=ids,
+                                                  action=Action.REPORT_IMPORT))
     return node.file_prepared(reports)
 
 

@@ -82,6 +82,19 @@ def _problem_with_entry(tx: Tx, doc: Any, partner: Partner, own_country: str) ->
     return None
 
 
+def _agency_problem(tx: Tx, entry: Entry, partner: Partner) -> str | None:
+    """An object belongs to an agency of its origin's country: an agency this node knows as
+    another country's (its own, or a third partner's) is never the sender's to write for —
+    its members here would take the object for their own agency's."""
+    agency = entry.audience.get("owner_agency") if isinstance(entry.audience, dict) else None
+    if not isinstance(agency, str) or not agency:
+        return "no owner agency"
+    known = tx.execute("SELECT country FROM agencies WHERE code = ?", (agency,)).fetchone()
+    if known is not None and known[0] != partner.country:
+        return f"owner agency {agency} is an agency of {known[0]}, not of the sending partner {partner.country}"
+    return None
+
+
 def _payload_mismatch(entry: Entry) -> str | None:
     """The projected document must say what the signed audience says: same origin, owner
     and release, so that a partner cannot plant an object the receiver takes for another's."""
@@ -196,14 +209,17 @@ def apply(store: SQLiteStore, partner: Partner, own_country: str, items: list[An
                 problem = _problem_with_entry(tx, item.get("entry"), partner, own_country)
                 if problem is None:
                     entry = Entry.from_doc(item["entry"])
-                    shape = shapes.problem(entry)
+                    # Authentic but not acceptable: skipped and audited, the stream goes on.
+                    shape, rule = shapes.problem(entry), "shape"
+                    if shape is None:
+                        shape, rule = _agency_problem(tx, entry, partner), "ownership"
                     if shape is None:
                         tx.insert_received(entry)
                         result.stored += 1
                     else:
                         where = f"{entry.origin}#{entry.seq}: {shape}"
                         result.refused.append(where)
-                        audit(tx, direction="in", partner=partner.country, decision="refused", rule="shape",
+                        audit(tx, direction="in", partner=partner.country, decision="refused", rule=rule,
                               object_id=entry.object_id, entry_origin=entry.origin, entry_seq=entry.seq, detail=where)
             elif problem is None and item.get("kind") == "tombstone":
                 object_id = (item.get("tombstone") or {}).get("object_id")

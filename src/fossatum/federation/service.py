@@ -11,12 +11,14 @@ from typing import TYPE_CHECKING, Any
 from ..domain import audience as aud
 from ..domain.timeutil import to_text, utcnow
 from ..errors import Conflict, InvalidInput, NotFound
+from ..policy.actions import Action, node_target
 from . import inbound
 from .inbound import Applied, Partner
 from .outbound import Outbound
 from .transport import LinkDown, Transport
 
 if TYPE_CHECKING:
+    from ..domain.org import User
     from ..node import Node
 
 PAGE = 500
@@ -58,7 +60,8 @@ class Federation:
     def key_of_node(self, node_id: str) -> str | None:
         return next((p.public_key for p in self.partners() if p.node_id == node_id), None)
 
-    def add_partner(self, *, country: str, url: str, key: str) -> Partner:
+    def add_partner(self, *, country: str, url: str, key: str, actor: "User | None" = None) -> Partner:
+        self.node.allow(actor, Action.PARTNER_ADD, node_target(self.node.country, "partner"))
         aud.check_country(country, field="country")
         if country == self.node.country:
             raise InvalidInput("a node cannot be its own partner", field="country")
@@ -76,8 +79,9 @@ class Federation:
                       audience={"scope": "agency", "owner_agency": "", "owner_country": self.node.country, "local": True})
         return partner
 
-    def remove_partner(self, country: str) -> None:
+    def remove_partner(self, country: str, *, actor: "User | None" = None) -> None:
         """Stop replicating with `country`; what it released to this node stays (read-only)."""
+        self.node.allow(actor, Action.PARTNER_REMOVE, node_target(self.node.country, "partner"))
         partner = self.partner(country)
         with self.node.store.transaction() as tx:
             tx.append(ts=to_text(self.node.clock()), author="node-admin", kind="partner.updated",
