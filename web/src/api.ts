@@ -41,6 +41,8 @@ export const session = {
 
 let onUnauthorized: () => void = () => {};
 export function whenUnauthorized(f: () => void) { onUnauthorized = f; }
+/** The server ended the session (e.g. the live feed closed with 4401): back to the login. */
+export function unauthorized() { onUnauthorized(); }
 
 export async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
   const headers: Record<string, string> = { accept: "application/json" };

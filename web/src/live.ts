@@ -1,6 +1,6 @@
 // The live feed: a websocket that pushes what this viewer may see; reconnects with backoff and
 // catches up with `updated_since` after a drop.
-import { allReports, session, type ChatMessage, type FieldAlert, type Report, type Section, type Unit } from "./api";
+import { allReports, session, unauthorized, type ChatMessage, type FieldAlert, type Report, type Section, type Unit } from "./api";
 import { state } from "./store";
 
 export interface Alert { report_id: string; by: string; at: string; note: string; report?: Report }
@@ -44,9 +44,12 @@ export function startLive(h: LiveHandlers) {
         case "ping": ws?.send(JSON.stringify({ type: "pong" })); break;
       }
     };
-    ws.onclose = () => {
+    ws.onclose = (ev) => {
       ws = null;
       if (stopped) return;
+      // 4401: the token was refused or the session ended (logout, password changed, account
+      // disabled, expired): reconnecting cannot help, log in again.
+      if (ev.code === 4401) { unauthorized(); return; }
       h.status(everConnected || hello ? "offline" : "unavailable");
       schedule();
     };
