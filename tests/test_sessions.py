@@ -220,3 +220,15 @@ def test_the_cli_disables_and_enables_an_account_of_a_running_node(node: Node) -
         assert subprocess.run([*fossatum, "user", "enable", "--data", data, "--username", "youssef"],
                               capture_output=True, text=True, env=env, timeout=60).returncode == 0
         assert served.token("youssef")
+
+
+def test_a_revocation_is_handed_to_each_watcher_once_and_old_ones_are_not_replayed(node: Node) -> None:
+    from fossatum.sessions import SessionWatcher
+
+    node.set_password(actor=None, username="sami", password=NEW_PASSWORD)  # before the watcher starts
+    watcher = SessionWatcher(node.store)
+    assert watcher.poll() == []  # a later login of sami is not ended by it
+    node.set_user_active(actor=None, username="omar", active=False)
+    (fresh,) = watcher.poll()
+    assert (fresh.username, fresh.reason, fresh.token_hash) == ("omar", "disabled", None)
+    assert watcher.poll() == []

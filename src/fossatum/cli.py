@@ -164,7 +164,7 @@ def user_add(data_dir: Path, username: str, agency_code: str, roles: tuple[str, 
 @click.option("--username", required=True)
 @click.option("--password-stdin", is_flag=True)
 def user_passwd(data_dir: Path, username: str, password_stdin: bool) -> None:
-    """Set a new password (ends the user's sessions)."""
+    """Set a new password: the user's sessions, websockets and password-logged TAK devices end."""
     node = _open(data_dir)
     node.set_password(actor=None, username=username, password=_read_password(password_stdin))
     click.echo(f"password set for {username}")

@@ -86,6 +86,7 @@ class SessionWatcher:
         self._subscribers: list[Subscriber] = []
         self._lock = threading.Lock()
         self._ticking = threading.Lock()
+        self._failing = False
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -123,9 +124,14 @@ class SessionWatcher:
         with self._ticking:
             try:
                 fresh = self.poll()
-            except Exception as exc:  # a database hiccup: try again on the next tick
-                log.warning("session watcher: cannot read revocations (%s)", exc)
+            except Exception as exc:  # a database hiccup: try again on the next tick (one line per outage)
+                if not self._failing:
+                    log.warning("session watcher: cannot read revocations (%s); retrying", exc)
+                self._failing = True
                 return
+            if self._failing:
+                log.warning("session watcher: reading revocations again")
+                self._failing = False
             with self._lock:
                 subscribers = list(self._subscribers)
             for subscriber in subscribers:
