@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .domain import geo
 from .domain.audience import Scope, TLP
@@ -17,6 +17,7 @@ from .domain.org import Role, UnitKind
 from .domain.report import Content, Grade, Salute
 from .domain.taxonomy import ImpactLevel
 from .domain.timeutil import normalise
+from .errors import InvalidInput
 
 Text = Annotated[str, Field(max_length=200)]
 LongText = Annotated[str, Field(max_length=10_000)]
@@ -48,8 +49,40 @@ def _instant(value: str | None, field: str) -> str | None:
     return normalise(value, field=field) if value is not None else None
 
 
+def nul_field(value: Any, path: str = "") -> str | None:
+    """The dotted path of the first string (or key) holding a NUL character, else None."""
+    if isinstance(value, str):
+        return (path or "body") if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            name = str(key).replace("\x00", "")
+            where = f"{path}.{name}" if path else name
+            if "\x00" in str(key):
+                return where or "body"
+            found = nul_field(item, where)
+            if found:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = nul_field(item, f"{path}.{index}" if path else str(index))
+            if found:
+                return found
+    return None
+
+
 class Strict(BaseModel):
+    """Every input shape: unknown fields refused, and no NUL character anywhere (valid in a
+    Python string and SQLite, an error in PostgreSQL text, never typed by a person)."""
+
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: Any) -> Any:
+        where = nul_field(data)
+        if where is not None:
+            raise InvalidInput("NUL characters are not allowed", field=where)
+        return data
 
 
 class LocationIn(Strict):

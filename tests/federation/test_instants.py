@@ -49,6 +49,8 @@ CASES: dict[str, tuple[Tamper, str]] = {
     "updated_at in 1899": (_report("updated_at", "1899-12-31T23:59:59.000000Z"), "updated_at"),
     "validated_at a number": (_report("validated_at", 1234567890), "validated_at"),  # type: ignore[arg-type]
     "entry ts in year 0001": (_ts("0001-01-01T00:00:00.000000Z"), "ts"),
+    # not an instant, but the same class of partner input PostgreSQL cannot store (500 before)
+    "a NUL character in the text": (_report("description", "informant\x00"), "payload.report.description"),
 }
 
 

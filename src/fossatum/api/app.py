@@ -16,6 +16,7 @@ from . import directory, federation, field, live, problems, reports
 from .client_address import parse_trusted
 from .limits import BodyLimit
 from .security_headers import SecurityHeaders
+from .text import RefuseNul
 from .worker_header import WorkerHeader, identity
 
 DIST = Path(__file__).resolve().parents[1] / "web" / "dist"
@@ -47,6 +48,7 @@ def create_app(node: Node, *, worker: int = 1) -> FastAPI:
     app.include_router(live.router)
     app.state.live = live.LiveHub(node)
     app.add_middleware(BodyLimit, max_bytes=node.settings.max_body_bytes)
+    app.add_middleware(RefuseNul)
     # The COP pulls hundreds of reports at a time over links that may be thin.
     app.add_middleware(GZipMiddleware, minimum_size=2048)
     app.add_middleware(WorkerHeader, value=identity(worker))

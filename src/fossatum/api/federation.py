@@ -29,7 +29,7 @@ def hello(node: NodeDep) -> dict[str, Any]:
 
 
 @router.get("/stream", summary="Items of this node's stream for the calling partner (signed request)")
-async def stream(node: NodeDep, request: Request, after: Annotated[int, Query(ge=0)] = 0,
+async def stream(node: NodeDep, request: Request, after: Annotated[int, Query(ge=0, le=2**62)] = 0,
                  limit: Annotated[int, Query(ge=1, le=5000)] = 500) -> JSONResponse:
     caller = await _caller(node, request)
     page = await run_in_threadpool(node.federation.serve_stream, caller, after=after, limit=limit)

@@ -13,6 +13,7 @@ from typing import Any
 
 from ..domain.timeutil import parse, to_text, utcnow
 from ..errors import InvalidInput
+from ..schemas import nul_field
 from ..log.entry import GENESIS, Entry
 from ..log.signing import verify_signature
 from ..policy.release import FEDERATED_KINDS, facts_of_entry, partner_may_see
@@ -61,7 +62,7 @@ def _problem_with_entry(tx: Tx, doc: Any, partner: Partner, own_country: str) ->
     owner = entry.audience.get("owner_country") if isinstance(entry.audience, dict) else None
     if owner != partner.country:
         return f"{entry.origin}#{entry.seq}: owned by {owner!r}, not by the sending partner {partner.country}"
-    mismatch = _payload_mismatch(entry) or _bad_instant(entry)
+    mismatch = _payload_mismatch(entry) or _bad_instant(entry) or _nul(entry)
     if mismatch:
         return f"{entry.origin}#{entry.seq}: {mismatch}"
     if not partner_may_see(facts_of_entry(entry), own_country):
@@ -147,6 +148,12 @@ def _bad_instant(entry: Entry) -> str | None:
         if to_text(instant) != value:
             return f"{where}: not in the stored form ({value!r})"
     return None
+
+
+def _nul(entry: Entry) -> str | None:
+    """A NUL character is refused in every input of this node (an error in PostgreSQL text)."""
+    where = nul_field(entry.body())
+    return f"{where}: NUL characters are not allowed" if where else None
 
 
 def purge(tx: Tx, origin: str, object_id: str) -> int:
