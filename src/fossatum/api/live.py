@@ -105,7 +105,7 @@ class LiveHub:
             (doc["id"], doc["version"]), system=True)  # the node decides who hears of a narrowing
         return Facts.of_report(rules.from_doc(json.loads(row[0]))) if row else None
 
-    def _dispatch(self, entries: list[Entry], purged: list[tuple[str, str | None]]) -> None:
+    def _dispatch(self, entries: list[Entry], purged: list[tuple[str, Facts | None]]) -> None:
         for entry in entries:
             if entry.kind.startswith("report."):
                 doc = entry.payload["report"]
@@ -136,10 +136,9 @@ class LiveHub:
                 for conn in list(self.connections):
                     if facts is not None and may_view(conn.user, facts):
                         self._send(conn, message(view(conn.user)))
-        for object_id, before_doc in purged:
-            if before_doc is None:
+        for object_id, before in purged:  # (id, the audience facts it had): never its text
+            if before is None:
                 continue
-            before = Facts.of_report(rules.from_doc(json.loads(before_doc)))
             removed = json.dumps({"type": "report.removed", "id": object_id})
             for conn in list(self.connections):
                 if may_view(conn.user, before):

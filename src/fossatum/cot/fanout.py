@@ -86,7 +86,7 @@ class Fanout:
         except RuntimeError:  # the loop closed meanwhile (shutting down)
             pass
 
-    def dispatch(self, entries: list[Entry], purged: list[tuple[str, str | None]]) -> None:
+    def dispatch(self, entries: list[Entry], purged: list[tuple[str, Any]]) -> None:
         devices = list(self.devices())
         if not devices:
             return

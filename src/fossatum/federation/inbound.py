@@ -8,15 +8,18 @@ refused, and the stream goes on, so one bad object cannot stall a partner's whol
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..domain import report as rules
 from ..domain.timeutil import parse, to_text, utcnow
 from ..errors import InvalidInput
 from ..schemas import nul_field
 from ..log.entry import GENESIS, Entry
 from ..log.signing import verify_signature
 from ..policy.release import FEDERATED_KINDS, facts_of_entry, partner_may_see
+from ..policy.visibility import Facts
 from ..store.sqlite import SQLiteStore, Tx
 from . import shapes
 from .outbound import audit
@@ -156,11 +159,19 @@ def _nul(entry: Entry) -> str | None:
     return f"{where}: NUL characters are not allowed" if where else None
 
 
+def _facts_of_doc(doc: str) -> Facts | None:
+    """What the viewer rule needs to tell who may have seen a purged report (not its text)."""
+    try:
+        return Facts.of_report(rules.from_doc(json.loads(doc)))
+    except Exception:  # a copy that no longer parses: nobody is told of its removal
+        return None
+
+
 def purge(tx: Tx, origin: str, object_id: str) -> int:
     """Remove every trace of a partner's object: its rows and its entries in this log."""
     rid = tx.execute("SELECT rid, doc FROM reports WHERE id = ? AND origin = ?", (object_id, origin)).fetchone()
     if rid:
-        tx.purged.append((object_id, rid[1]))
+        tx.purged.append((object_id, _facts_of_doc(rid[1])))
         tx.execute("DELETE FROM reports_space_time WHERE rid = ?", (rid[0],))
         tx.execute("DELETE FROM reports WHERE rid = ?", (rid[0],))
         tx.execute("DELETE FROM report_versions WHERE report_id = ? AND origin = ?", (object_id, origin))

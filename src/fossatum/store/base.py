@@ -40,7 +40,8 @@ class Tx:
         self._key = key
         self._origin = origin
         self.appended: list[Entry] = []
-        self.purged: list[tuple[str, str | None]] = []  # (object id, its document before the purge)
+        # (object id, the audience facts it had before the purge): who may have seen it, never its text
+        self.purged: list[tuple[str, Any]] = []
 
     def execute(self, sql: str, params: Any = ()) -> Any:
         return self.conn.execute(sql, params)

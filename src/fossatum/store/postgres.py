@@ -6,8 +6,10 @@
   single writer is: the own log stays one gap-free chain however many workers append.
   Readers never wait.
 - Commits of other processes on the same database (several API workers of one node) reach
-  the listeners registered with `on_commit(..., other_workers=True)` through LISTEN/NOTIFY:
-  the committing transaction notifies its log range, a listener thread reads those entries.
+  the listeners registered with `on_commit(..., other_workers=True)`: the committing
+  transaction sends an empty NOTIFY, and each other worker's listener thread reads the log
+  (and the `purges` table) after its own cursors. A notice is only a hint: any login may
+  send or hear one, so it carries nothing and is trusted for nothing (pg_notices.py).
 - Need-to-know twice: every read of a viewer declares that viewer in its transaction
   (`set_config`, pipelined with the query), and the tables' row-level-security policies
   (pg_schema.py, migration 8) apply the same rule as the SQL filter; the node's own service
@@ -21,11 +23,9 @@
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import threading
 import uuid
-from dataclasses import dataclass, field
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -44,6 +44,7 @@ from ..log.signing import NodeKey
 from ..policy.predicate import session_values
 from . import projector
 from .base import ENTRY_COLUMNS, Reader, StoreReads, Tx, row_entry
+from .pg_notices import ANNOUNCE, COMMITS, PURGES_KEPT, Listener, announcement, facts_text
 from .pg_schema import INDEX_OPERATORS, PG_LATEST, PG_MIGRATIONS, RLS_TABLES
 from .projector import days
 from .query import time_window
@@ -51,8 +52,6 @@ from .schema import PROJECTION_TABLES
 
 log = logging.getLogger("fossatum.store")
 
-CHANNEL = "fossatum_commits"
-NOTIFY_MAX = 7000  # bytes of a NOTIFY payload (the server's limit is 8000)
 WRITER_LOCK = 0x466F7373  # "Foss": one writer at a time per node database
 MIGRATION_LOCK = 0x466F7374
 CONNECT_SECONDS = 5
@@ -98,13 +97,6 @@ def redact(url: str) -> str:
 
 def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
-
-
-@dataclass
-class Committed:
-    """A transaction committed by another worker, as its listeners see it."""
-    appended: list[Entry]
-    purged: list[tuple[str, str | None]] = field(default_factory=list)
 
 
 class PgTx(Tx):
@@ -162,9 +154,8 @@ class PostgresStore(StoreReads):
         self._remote: list[Callable[[Any], None]] = []
         self._announced: list[Callable[[str, Any], None]] = []
         self._worker_id = uuid.uuid4().hex
-        self._notifier: threading.Thread | None = None
-        self._listening = threading.Event()
         self._closed = threading.Event()
+        self._notifier: Listener | None = None
         try:
             self.migrate()
             self._check_role()
@@ -333,66 +324,41 @@ class PostgresStore(StoreReads):
 
     def announce(self, topic: str, value: Any) -> None:
         """Tell the node's other workers something that is no commit: e.g. a partner's "new
-        items" notice reached an API worker, and only the federation process pulls."""
-        payload = json.dumps({"from": self._worker_id, "topic": topic, "value": value})
-        self._write_plain("SELECT pg_notify(?, ?)", (CHANNEL, payload))
+        items" notice reached an API worker, and only the federation process pulls. Only a
+        short plain value travels (pg_notices.py)."""
+        self._write_plain("SELECT pg_notify(?, ?)", (ANNOUNCE, announcement(self._worker_id, topic, value)))
 
     def _start_notifier(self) -> None:
         if self._notifier is None:
-            self._notifier = threading.Thread(target=self._listen, name="fossatum-notify", daemon=True)
-            self._notifier.start()
-            self._listening.wait(CONNECT_SECONDS)
+            self._notifier = Listener(self, self._worker_id, self._remote, self._announced, self._closed)
+        self._notifier.ensure(wait=CONNECT_SECONDS)
+
+    @property
+    def notifier(self) -> Listener | None:
+        """This worker's listener for other workers' commits (None until something listens)."""
+        return self._notifier
 
     def _notify(self, conn: psycopg.Connection[Any], tx: Tx) -> None:
-        """Announce the transaction's log range (delivered by the server at commit)."""
-        span: list[int] = []
-        if tx.appended:  # one round trip: this runs under the writer lock
+        """Record the transaction's purges (the audience facts the viewer rule needs, never a
+        text) and wake the other workers with an empty notice (delivered by the server at
+        commit); they read what changed from the store."""
+        span: tuple[int, int] | None = None
+        if tx.appended and self._notifier is not None:  # one round trip: this runs under the writer lock
             first, last = tx.appended[0], tx.appended[-1]
             row = conn.execute("SELECT MIN(lsn), MAX(lsn) FROM log WHERE (origin = %s AND seq = %s) "
                                "OR (origin = %s AND seq = %s)",
                                (first.origin, first.seq, last.origin, last.seq)).fetchone()
-            span = [row[0] or 0, row[1] or 0] if row else [0, 0]
-        note = {"from": self._worker_id, "span": span, "purged": tx.purged}
-        payload = json.dumps(note)
-        if len(payload.encode()) > NOTIFY_MAX:  # documents left out: receivers treat them as unknown
-            payload = json.dumps({**note, "purged": [(oid, None) for oid, _ in tx.purged]})
-        if len(payload.encode()) <= NOTIFY_MAX:
-            conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, payload))
-
-    def _listen(self) -> None:
-        while not self._closed.is_set():
-            try:
-                with psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_SECONDS) as conn:
-                    conn.execute(f"LISTEN {CHANNEL}")
-                    self._listening.set()
-                    while not self._closed.is_set():
-                        for note in conn.notifies(timeout=0.5):
-                            self._deliver(json.loads(note.payload))
-            except (psycopg.Error, FossatumError) as exc:
-                log.warning("commit notifications interrupted (%s); listening again", _one_line(exc))
-                self._closed.wait(1.0)
-
-    def _deliver(self, note: dict[str, Any]) -> None:
-        if note.get("from") == self._worker_id:
-            return
-        if "topic" in note:
-            for announced in self._announced:
-                try:
-                    announced(note["topic"], note.get("value"))
-                except Exception:
-                    log.exception("announcement listener failed")
-            return
-        entries: list[Entry] = []
-        if note.get("span"):
-            first, last = note["span"]
-            rows = self.read(f"SELECT {ENTRY_COLUMNS} FROM log WHERE lsn BETWEEN ? AND ? ORDER BY lsn", (first, last))
-            entries = [row_entry(r) for r in rows]
-        committed = Committed(entries, [(oid, doc) for oid, doc in note.get("purged", [])])
-        for listener in self._remote:
-            try:
-                listener(committed)
-            except Exception:  # one failing listener must not stop the others
-                log.exception("commit listener failed")
+            span = (row[0], row[1]) if row and row[0] is not None else None
+        purge_ids: list[int] = []
+        if tx.purged:
+            conn.execute(f"DELETE FROM purges WHERE at < now() - interval '{PURGES_KEPT}'")
+            for object_id, facts in tx.purged:
+                row = conn.execute("INSERT INTO purges (object_id, facts) VALUES (%s, %s) RETURNING id",
+                                   (object_id, facts_text(facts))).fetchone()
+                purge_ids.append(row[0])
+        if self._notifier is not None:
+            self._notifier.own(span, purge_ids)
+        conn.execute(f"NOTIFY {COMMITS}")
 
     @contextmanager
     def transaction(self) -> Iterator[Tx]:
@@ -411,6 +377,8 @@ class PostgresStore(StoreReads):
         if tx.appended or tx.purged:
             for listener in self._listeners:
                 listener(tx)
+        if self._notifier is not None:
+            self._notifier.ensure()  # supervised: a listener thread that died is started again
 
     def set_key(self, key: NodeKey, origin: str) -> None:
         self.key, self.origin = key, origin
