@@ -26,6 +26,7 @@ from .domain.ids import client_object_id
 from .domain.org import Role, User, check_agency_code, check_username, parse_roles
 from .domain.report import Content, Report
 from .domain.section import check_geometry
+from .domain.text import as_name, name_problem
 from .domain.timeutil import to_text, utcnow
 from .errors import Conflict, Forbidden, FossatumError, InvalidInput, NotFound, Unauthorized
 from .log.chain import ChainReport, verify_chain, verify_entries
@@ -356,8 +357,9 @@ class Node:
     def register_device(self, *, actor: User, uid: str, callsign: str = "") -> str:
         """The unit of a TAK device (one per device uid, of its user's agency); created on first use."""
         uid = uid.strip()
-        if not uid or len(uid) > 200:
-            raise InvalidInput("a device uid of 1-200 characters is required", field="uid")
+        if not uid or name_problem(uid):
+            raise InvalidInput("a device uid of 1-200 characters (no control characters) is required", field="uid")
+        callsign = as_name(callsign)  # the device's own text: made a valid name, as partners check (domain/text.py)
         found = self.store.device(uid)
         if found is not None and found["username"] == actor.username:
             return found["unit_id"]

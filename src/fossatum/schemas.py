@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .domain import geo
 from .domain.audience import Scope, TLP
@@ -16,11 +16,23 @@ from .domain.geo import Position
 from .domain.org import Role, UnitKind
 from .domain.report import Content, Grade, Salute
 from .domain.taxonomy import ImpactLevel
+from .domain.text import name_problem
 from .domain.timeutil import normalise
 from .errors import InvalidInput
 
 Text = Annotated[str, Field(max_length=200)]
 LongText = Annotated[str, Field(max_length=10_000)]
+
+
+def _one_line(value: str) -> str:
+    why = name_problem(value)
+    if why:
+        raise ValueError(why)
+    return value
+
+
+# A name or callsign: what partners accept too (domain/text.py), so nothing written here is refused there.
+Name = Annotated[str, Field(max_length=200), AfterValidator(_one_line)]
 
 
 _UNION_TAGS = {"int", "str", "float", "bool", "list", "dict", "none"}
@@ -220,7 +232,7 @@ class PasswordChangeIn(Strict):
 
 class AgencyIn(Strict):
     code: str
-    name: Text
+    name: Name
     country: Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
 
 
@@ -234,16 +246,16 @@ class UserIn(Strict):
     username: str
     agency: str
     roles: Annotated[list[Role], Field(min_length=1)]
-    full_name: Text = ""
+    full_name: Name = ""
     password: Annotated[str, Field(min_length=8, max_length=1024)]
 
 
 class UnitIn(Strict):
     id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{2,64}$")] | None = None
-    name: Text
+    name: Name
     kind: UnitKind
     agency: str
-    callsign: Text = ""
+    callsign: Name = ""
     location: LocationIn | None = None
     audience: AudienceIn | None = None
 
@@ -260,9 +272,9 @@ class PositionIn(Strict):
 
 class SectionIn(Strict):
     id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{2,64}$")]
-    name: Text
+    name: Name
     geometry: dict[str, Any]
-    terrain: Text = ""
+    terrain: Name = ""
     impact: ImpactLevel = ImpactLevel.LOW
     responsible: dict[str, list[str]] = {}
     audience: AudienceIn | None = None

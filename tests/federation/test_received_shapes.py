@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from fossatum.federation import inbound
-from fossatum.federation.shapes import NAME_MAX
+from fossatum.domain.text import NAME_MAX
 from fossatum.federation.stream import seal
 from fossatum.log.entry import Entry
 from fossatum.node import Node

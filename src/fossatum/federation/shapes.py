@@ -7,8 +7,8 @@ characters, a geometry that breaks the projection, a unit kind the page does not
 it; the rest of the stream continues, so one malformed object cannot stall a partner.
 
 Two layers, so that a new object kind is covered before it has rules of its own:
-- every kind: a bounded payload (size, depth), every string bounded and free of control
-  characters (line breaks and tabs only in free text), every id of a known form;
+- every kind: a bounded payload (size, depth), every string a valid free text
+  (domain/text.py: bounded, line breaks and tabs the only control characters);
 - per kind: the fields the interfaces show (names single-line and short, enums known,
   geometry and positions valid).
 """
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import re
-import unicodedata
 from collections.abc import Callable
 from typing import Any
 
@@ -26,29 +25,20 @@ from ..domain.report import State
 from ..domain.report import from_doc as report_from_doc
 from ..domain.section import check_geometry
 from ..domain.taxonomy import ImpactLevel
+from ..domain.text import name_problem, text_problem
 from ..errors import FossatumError
 from ..log.entry import Entry
 from ..store.projector import PROJECTIONS
 
-NAME_MAX = 200            # names, callsigns, terrain, user names: what schemas.Text allows locally
-TEXT_MAX = 10_000         # free text: what schemas.LongText allows locally
 PAYLOAD_MAX = 256 * 1024  # a whole entry payload, as canonical JSON
 DEPTH_MAX = 8
 POSITIONS_MAX = 20_000    # of a section geometry
 ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
-# Bidirectional embeddings, overrides and isolates: in a one-line name they can make a text
-# read as another (a reversed callsign); free text keeps them, Arabic needs its marks.
-BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-FREE_TEXT_CONTROLS = frozenset("\n\r\t")
 
 
 class Refused(Exception):
     def __init__(self, where: str, why: str) -> None:
         super().__init__(f"{where}: {why}")
-
-
-def _controls(text: str, allowed: frozenset[str]) -> bool:
-    return any(unicodedata.category(c) == "Cc" and c not in allowed for c in text)
 
 
 def name(doc: dict[str, Any], key: str, where: str, *, required: bool = True) -> None:
@@ -58,10 +48,9 @@ def name(doc: dict[str, Any], key: str, where: str, *, required: bool = True) ->
         return
     if not isinstance(value, str) or (required and not value.strip()):
         raise Refused(f"{where}.{key}", "must be a non-empty text" if required else "must be a text")
-    if len(value) > NAME_MAX:
-        raise Refused(f"{where}.{key}", f"longer than {NAME_MAX} characters")
-    if _controls(value, frozenset()) or any(c in BIDI_CONTROLS for c in value):
-        raise Refused(f"{where}.{key}", "contains control characters")
+    why = name_problem(value)
+    if why:
+        raise Refused(f"{where}.{key}", why)
 
 
 def text(doc: dict[str, Any], key: str, where: str) -> None:
@@ -88,10 +77,9 @@ def _walk(value: Any, where: str, depth: int) -> None:
     if depth > DEPTH_MAX:
         raise Refused(where, f"nested deeper than {DEPTH_MAX}")
     if isinstance(value, str):
-        if len(value) > TEXT_MAX:
-            raise Refused(where, f"longer than {TEXT_MAX} characters")
-        if _controls(value, FREE_TEXT_CONTROLS):
-            raise Refused(where, "contains control characters")
+        why = text_problem(value)
+        if why:
+            raise Refused(where, why)
     elif isinstance(value, dict):
         for key, item in value.items():
             _walk(key, f"{where} (a key)", depth + 1)
