@@ -106,7 +106,7 @@ def test_malformed_partner_objects_are_refused_and_the_stream_goes_on(cluster: C
     bad_report["report"]["description"] = "clean text\x1b]8;;https://evil.example\x07click\x1b]8;;\x07"
     seq = 10_000  # the partner's own log numbers: the receiver holds none this high
     cases = {  # object id → (entry, the field the refusal must name)
-        "dz-ctrl": (signed(section, dza, seq + 1, payload={**base, "id": "dz-ctrl", "name": "Oued\x00Souf\r\nSet-Cookie"}), "section.name"),
+        "dz-ctrl": (signed(section, dza, seq + 1, payload={**base, "id": "dz-ctrl", "name": "Oued\x07Souf\r\nSet-Cookie"}), "section.name"),
         "dz-long": (signed(section, dza, seq + 2, payload={**base, "id": "dz-long", "name": "A" * (NAME_MAX + 1)}), "section.name"),
         "dz-bidi": (signed(section, dza, seq + 3, payload={**base, "id": "dz-bidi", "name": "Post \u202eNGT"}), "section.name"),
         "dz-geom": (signed(section, dza, seq + 4, payload={**base, "id": "dz-geom", "geometry": {"type": "Polygon", "coordinates": "x"}}), "section.geometry"),
