@@ -46,6 +46,8 @@ if TYPE_CHECKING:
     Store = SQLiteStore | PostgresStore
 
 KEY_FILE = "node.key"
+# Fields of a section that are its owner's notes, with their empty value in replicated entries.
+SECTION_NOTES: dict[str, Any] = {"responsible": {}, "impact_reason": ""}
 CLI_ACTOR = "node-admin"
 
 Clock = Callable[[], datetime]
@@ -533,27 +535,37 @@ class Node:
                                  tlp=None, default_scope=Scope.ALL_PARTNERS)
         now = self._now()
         doc = {"id": spec.id, "name": spec.name, "terrain": spec.terrain, "geometry": geometry,
-               "responsible": spec.responsible, "impact": spec.impact.value, "impact_set_by": author,
+               "responsible": {}, "impact": spec.impact.value, "impact_set_by": author,
                "impact_set_at": now, "impact_reason": "", "owner_agency": agency, "owner_country": self.country,
                "audience": audience.to_doc(), "created_by": author, "updated_at": now}
         with self.store.transaction() as tx:
             if tx.execute("SELECT 1 FROM sections WHERE id = ?", (spec.id,)).fetchone():
                 raise Conflict(f"section {spec.id} exists already")
             tx.append(ts=now, author=author, kind="section.added", payload=doc, audience=audience.to_doc())
-        return doc
+            if spec.responsible:
+                self._note_section(tx, author, now, spec.id, responsible=spec.responsible)
+        return {**doc, "responsible": spec.responsible}
+
+    def _note_section(self, tx: Any, author: str, now: str, section_id: str, **notes: Any) -> None:
+        """The owner's notes on a section (`SECTION_NOTES`: responsible units, the impact's
+        reason) go in a node-internal entry: never replicated, shown by the read paths only to
+        whom they concern (policy/redact.py), while the section itself crosses the border."""
+        tx.append(ts=now, author=author, kind="section_notes.set", payload={"id": section_id, **notes},
+                  audience=_local(self.country))
 
     def set_section_impact(self, *, actor: User, section_id: str, impact: str, reason: str) -> dict[str, Any]:
-        raw = self.store.section_doc(actor, section_id)
-        if raw is None:
+        if self.store.section_doc(actor, section_id) is None:
             raise NotFound(f"no section {section_id}")
-        doc = json.loads(raw)
         now = self._now()
-        new = {**doc, "impact": impact, "impact_set_by": actor.username, "impact_set_at": now,
-               "impact_reason": reason, "updated_at": now}
         with self.store.transaction() as tx:
+            doc = json.loads(tx.execute("SELECT doc FROM sections WHERE id = ?", (section_id,)).fetchone()[0])
             self.allow(actor, Action.SECTION_SET, self._target(tx, "sections", "section", section_id, doc))
-            tx.append(ts=now, author=actor.username, kind="section.impact_set", payload=new, audience=doc["audience"])
-        return new
+            new = {**doc, "impact": impact, "impact_set_by": actor.username, "impact_set_at": now, "updated_at": now}
+            public = {**new, **{name: empty for name, empty in SECTION_NOTES.items()}}
+            tx.append(ts=now, author=actor.username, kind="section.impact_set", payload=public,
+                      audience=doc["audience"])
+            self._note_section(tx, actor.username, now, section_id, impact_reason=reason)
+        return {**new, "impact_reason": reason}
 
     # --- reports -----------------------------------------------------------------------
     def _check_links(self, actor: User, links: tuple[str, ...], own_id: str) -> None:

@@ -11,6 +11,7 @@ from ..domain.org import Role
 from ..domain.report import State
 from ..domain.taxonomy import REPORT_TYPES, ImpactLevel, Layer
 from ..errors import NotFound
+from ..policy.directory import accounts_shown
 from ..schemas import (AgencyIn, FieldAudienceIn, ImpactIn, LoginIn, PasswordChangeIn, PositionIn, SectionIn,
                        UnitIn, UserIn)
 from .client_address import client_address, parse_trusted
@@ -107,7 +108,8 @@ def clear_field_audience(node: NodeDep, viewer: Viewer, code: str) -> dict[str, 
 
 @router.get("/users", tags=["directory"])
 def users(node: NodeDep, viewer: Viewer) -> dict[str, Any]:
-    return {"items": [u.to_doc() for u in node.store.users()]}
+    # A partner's liaison officer: their own country's accounts and the host's duty desk only.
+    return {"items": accounts_shown(viewer, node.store.users(), node.country)}
 
 
 @router.post("/users", tags=["directory"], status_code=201, summary="Create an account (admin)")

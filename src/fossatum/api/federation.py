@@ -8,9 +8,9 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from ..domain.org import Role
 from ..errors import Forbidden
 from ..federation import requests as signed
+from ..policy.directory import is_node_admin
 from .deps import NodeDep, Viewer
 
 router = APIRouter(prefix="/api/v1/federation", tags=["federation"])
@@ -47,19 +47,20 @@ async def notify(node: NodeDep, request: Request) -> dict[str, str]:
     return {"status": "accepted"}
 
 
-def _admin(viewer: Viewer) -> None:
-    if not viewer.has(Role.ADMIN):
-        raise Forbidden("this needs the admin role")
+def _admin(node: NodeDep, viewer: Viewer) -> None:
+    # What this node sends to whom is its own country's business: not a partner's admin account.
+    if not is_node_admin(viewer, node.country):
+        raise Forbidden(f"this needs an administrator of {node.country}")
 
 
 @router.get("/status", summary="Per partner: last sent / acknowledged, lag, last error (admin)")
 def status(node: NodeDep, viewer: Viewer) -> dict[str, Any]:
-    _admin(viewer)
+    _admin(node, viewer)
     return {"items": node.federation.status()}
 
 
 @router.get("/audit", summary="Release decisions and received batches, newest first (admin)")
 def audit(node: NodeDep, viewer: Viewer, partner: str | None = None,
           limit: Annotated[int, Query(ge=1, le=5000)] = 200) -> dict[str, Any]:
-    _admin(viewer)
+    _admin(node, viewer)
     return {"items": node.federation.audit(partner=partner, limit=limit)}

@@ -131,6 +131,8 @@ class LiveHub:
                 facts = facts_of_entry(entry)
                 kind = "unit" if entry.kind.startswith("unit.") else "section"
                 doc = {k: v for k, v in entry.payload.items() if k != "fix"}
+                if kind == "section":  # as stored: with the owner's notes, which `_view` shows to whom they concern
+                    doc = self.node.store.current_doc("section", doc["id"]) or doc
                 view = self._view(kind, doc)
                 message = _encoded(lambda shown, kind=kind: {"type": kind, kind: shown})
                 for conn in list(self.connections):

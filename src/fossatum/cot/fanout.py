@@ -136,6 +136,8 @@ class Fanout:
         e.g. a section's owner-only impact reason), rendered once per distinct document."""
         kind = entry.kind.split(".", 1)[0]
         doc = entry.payload.get("report") if kind == "report" else entry.payload
+        if kind == "section":  # as stored: with the owner's notes (impact reason), shown to whom they concern
+            doc = self.node.store.current_doc("section", doc["id"]) or doc
         if kind not in redact.SHAPES or not isinstance(doc, dict) or not redact.needs(kind, doc):
             return [message] * len(users)
         facts_of = redact.memo(self.node.store.facts_of)

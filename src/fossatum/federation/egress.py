@@ -28,6 +28,11 @@ def egress_problem(wire: dict[str, Any], *, origin: str, origin_country: str, pa
         return f"scope {audience.get('scope')!r} does not cross borders"
     if partner_country not in (audience.get("releasable_to") or []):
         return "partner not in releasable_to"
+    if str(entry.get("kind", "")).startswith("section."):
+        payload = entry.get("payload") or {}
+        # The owner's notes on a section (units responsible, why the impact changed) stay home.
+        if payload.get("impact_reason") or payload.get("responsible"):
+            return "section carries node-internal notes (impact reason, responsible units)"
     if str(entry.get("kind", "")).startswith("report."):
         if audience.get("released") is not True or report.get("released") is not True:
             return "report not validated"

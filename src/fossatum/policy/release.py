@@ -18,6 +18,8 @@ FEDERATED_KINDS = ("report.", "unit.", "section.")
 
 
 FIELD_KINDS = ("alert.", "chat.")
+# A section's owner notes: replicated entries carry them empty (see node.SECTION_NOTES).
+SECTION_NOTES = ("impact_reason", "responsible")
 
 
 def facts_of_field_entry(entry: Entry) -> Facts | None:
@@ -62,6 +64,9 @@ def release_decision(entry: Entry, country: str, linked: Callable[[str], Facts |
     facts = facts_of_entry(entry)
     if facts is None:
         return False, "node-internal"
+    if entry.kind.startswith("section.") and any(entry.payload.get(n) for n in SECTION_NOTES):
+        # Written before the notes moved to node-internal entries: the reason and the units stay home.
+        return False, "section carries node-internal notes (impact reason, responsible units)"
     if facts.owner_country != origin_country:
         # Filed here by a visiting liaison officer: a receiver could not tell such an entry
         # from a partner impersonating one of its own agencies, so it stays on this node.

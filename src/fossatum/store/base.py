@@ -444,6 +444,13 @@ class StoreReads:
                                          state, bool(released), author)
         return found
 
+    def current_doc(self, kind: str, object_id: str) -> dict[str, Any] | None:
+        """The stored document of an object as the node holds it (with node-internal notes,
+        e.g. a section's), for a push path that then redacts it per viewer."""
+        table, key = redact.TABLES[kind]
+        row = self.read_one(f"SELECT doc FROM {table} WHERE {key} = ?", (object_id,), system=True)
+        return json.loads(row[0]) if row else None
+
     def redacted(self, viewer: User, kind: str, raws: list[str]) -> list[str]:
         """Stored documents of `kind` as `viewer` may see them (`redact.redact_raw`)."""
         return redact.redact_raw(viewer, kind, raws, self.facts_of)

@@ -106,8 +106,21 @@ def _unit_saved(cur: Cursor, e: Entry) -> None:
         )
 
 
+# A section's owner notes (node-internal `section_notes.set` entries): kept across later entries
+# of the section, which carry them empty (see Node._note_section).
+SECTION_NOTES = ("responsible", "impact_reason")
+
+
+def _stored_section(cur: Cursor, section_id: str) -> dict[str, Any] | None:
+    row = cur.execute("SELECT doc FROM sections WHERE id = ?", (section_id,)).fetchone()
+    return json.loads(row[0]) if row else None
+
+
 def _section_saved(cur: Cursor, e: Entry) -> None:
     doc = e.payload
+    before = _stored_section(cur, doc["id"]) if not all(doc.get(n) for n in SECTION_NOTES) else None
+    if before is not None:
+        doc = {**doc, **{n: before[n] for n in SECTION_NOTES if not doc.get(n) and before.get(n)}}
     min_lon, min_lat, max_lon, max_lat = bbox(doc["geometry"])
     _upsert(cur, "sections", "id", {
         "id": doc["id"], "origin": e.origin, "name": doc["name"], "impact": doc["impact"], **_visibility_columns(doc),
@@ -115,6 +128,14 @@ def _section_saved(cur: Cursor, e: Entry) -> None:
         "min_lon": min_lon, "min_lat": min_lat, "max_lon": max_lon, "max_lat": max_lat,
         "doc": canonical(doc),
     })
+
+
+def _section_noted(cur: Cursor, e: Entry) -> None:
+    p = e.payload
+    doc = _stored_section(cur, p["id"])
+    if doc is not None:
+        doc.update({n: p[n] for n in SECTION_NOTES if n in p})
+        cur.execute("UPDATE sections SET doc = ? WHERE id = ?", (canonical(doc), p["id"]))
 
 
 def _report_saved(cur: Cursor, e: Entry) -> None:
@@ -203,6 +224,7 @@ PROJECTIONS: dict[str, Callable[[Cursor, Entry], None]] = {
     "section.added": _section_saved,
     "section.updated": _section_saved,
     "section.impact_set": _section_saved,
+    "section_notes.set": _section_noted,
     "report.filed": _report_saved,
     "report.amended": _report_saved,
     "report.submitted": _report_saved,
