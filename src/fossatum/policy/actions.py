@@ -189,7 +189,7 @@ RULES: dict[Action, Rule] = {rule.action: rule for rule in (
          "only a duty officer or analyst of the owner country may close a report"),
     Rule(Action.REPORT_RETRACT, (Grant(Who.COUNTRY, _roles(DO)),),
          "only a duty officer of the owner country may retract a report"),
-    Rule(Action.REPORT_FLAG, (Grant(Who.COUNTRY),),
+    Rule(Action.REPORT_FLAG, (Grant(Who.COUNTRY, OPERATIONAL),),
          "only users of the owner country may flag a report urgent"),
     # --- units ----------------------------------------------------------------------------
     Rule(Action.UNIT_CREATE, _ADMIN, "only a node administrator registers units", cli=True),
