@@ -119,3 +119,35 @@ def test_an_old_section_entry_with_notes_is_withheld(cluster: Cluster) -> None:
     assert not any(REASON in r[0] for r in dza.store.read("SELECT payload FROM log", system=True))
     rules = {a["rule"] for a in tun.federation.audit() if a["object_id"] == "TUN-DZA-04"}
     assert any("node-internal notes" in r for r in rules)
+
+
+def test_tak_devices_get_the_reason_in_the_owner_country_only(cluster: Cluster) -> None:
+    """The CoT section event's remarks carried the reason to every device that saw the section."""
+    import asyncio
+
+    from cot.harness import Device, has, start
+
+    _setup(cluster)
+    tun = cluster.nodes["TUN"]
+
+    async def scenario() -> None:
+        server, port = await start(tun)
+        try:
+            karim = await Device.connect(port, "karim", "ANDROID-KARIM", password=PASSWORD)
+            leila = await Device.connect(port, "leila", "ANDROID-LEILA", password=PASSWORD)
+            # On connect: the picture as each may see it.
+            await leila.wait_for(has("fossatum.section.TUN-DZA-04", REASON))
+            await karim.wait_for(has("fossatum.section.TUN-DZA-04"))
+            # Pushed on change.
+            await asyncio.to_thread(tun.set_section_impact, actor=cluster.officers["TUN"], section_id="TUN-DZA-04",
+                                    impact="critical", reason="second source: " + REASON)
+            await leila.wait_for(has("fossatum.section.TUN-DZA-04", "second source"))
+            await karim.wait_for(has("fossatum.section.TUN-DZA-04", "critical"))
+            await karim.settle(0.5)
+            assert not any(REASON.encode() in frame for frame in karim.events)
+            for device in (karim, leila):
+                await device.close()
+        finally:
+            await server.stop()
+
+    asyncio.run(asyncio.wait_for(scenario(), 60))
