@@ -133,3 +133,15 @@ def test_a_stream_position_beyond_any_integer_column_is_a_422(node: Node) -> Non
     response = client.get("/api/v1/federation/stream", params={"after": 2**63})
     client.close()
     assert response.status_code == 422 and response.json()["field"] == "after"
+
+
+def test_a_coordinate_of_400_digits_is_a_422(node: Node, fuzz_tokens: dict[str, str]) -> None:
+    """JSON integers have no size limit: math.isfinite() on one overflowed (500)."""
+    client = TestClient(create_app(node), raise_server_exceptions=False)
+    body = ('{"id": "s-huge", "name": "n", "geometry": {"type": "LineString", "coordinates": [[1%s, 35.2], [8.7, 35.3]]}}'
+            % ("0" * 400))
+    response = client.post("/api/v1/sections", content=body.encode(),
+                           headers={"Authorization": f"Bearer {fuzz_tokens['admin']}", "content-type": "application/json"})
+    client.close()
+    assert response.status_code == 422, response.text
+    assert response.json()["field"] == "geometry.coordinates.lon"

@@ -35,9 +35,11 @@ def from_degrees(lat: object, lon: object, *, field: str = "location") -> Positi
     for name, value, limit in (("lat", lat, 90.0), ("lon", lon, 180.0)):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise InvalidInput("expected a number in decimal degrees", field=f"{field}.{name}")
-        if not math.isfinite(value) or not -limit <= value <= limit:
+        # An int is compared as it is: math.isfinite would overflow on one of 400 digits.
+        if (isinstance(value, float) and not math.isfinite(value)) or not -limit <= value <= limit:
+            shown = str(value) if len(str(value)) <= 24 else str(value)[:20] + "…"
             raise InvalidInput(
-                f"{value} is out of range (-{limit:g} to {limit:g})", field=f"{field}.{name}"
+                f"{shown} is out of range (-{limit:g} to {limit:g})", field=f"{field}.{name}"
             )
     return Position(lat=round(float(lat), 7), lon=round(float(lon), 7))  # type: ignore[arg-type]
 
