@@ -226,11 +226,12 @@ def test_a_field_alert_reaches_the_officer_live_and_not_the_foreign_liaison(open
     try:
         device.send(uid, "b-a-o-tbl", lat, lon, detail='<emergency type="911 Alert">FAUCON-E2E</emergency>'
                                                        "<remarks>under fire at the ridge</remarks>")
-        banner = amira.page.locator(f"[data-testid=field-alert][data-uid='{uid}']")
+        shown = f"ANDROID-E2E-CHAAMBI/{uid}"  # the node namespaces an alert by its raising device
+        banner = amira.page.locator(f"[data-testid=field-alert][data-uid='{shown}']")
         banner.wait_for(timeout=20_000)  # another page than the sender's: see the note above
         text = banner.inner_text()
         assert "911" in text and "FAUCON-E2E" in text and "under fire at the ridge" in text and "35.22" in text
-        marker = amira.page.locator(f".field-alert-marker [data-uid='{uid}']")
+        marker = amira.page.locator(f".field-alert-marker [data-uid='{shown}']")
         assert marker.count() == 1
         banner.click()  # centres the map on the alert
         amira.page.wait_for_timeout(600)
