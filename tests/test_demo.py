@@ -243,14 +243,17 @@ def test_three_node_folders_each_with_its_own_country_and_name(built, nodes):
 
 
 def test_each_node_has_the_two_others_as_partners_at_the_next_ports(nodes):
-    urls = demo.urls("127.0.0.1", 8000)
-    assert urls == {"TUN": "http://127.0.0.1:8000", "DZA": "http://127.0.0.1:8001", "LBY": "http://127.0.0.1:8002"}
+    assert demo.urls("127.0.0.1", 8000) == {
+        "TUN": "http://127.0.0.1:8000", "DZA": "http://127.0.0.1:8001", "LBY": "http://127.0.0.1:8002"}
+    urls = demo.partner_urls("127.0.0.1", 8000)  # the nodes talk TLS to each other, pinned to their keys
+    assert urls == {"TUN": "https://127.0.0.1:8003", "DZA": "https://127.0.0.1:8004", "LBY": "https://127.0.0.1:8005"}
     for country, each in nodes.items():
         others = {c: n for c, n in nodes.items() if c != country}
         partners = {p.country: p for p in each.federation.partners()}
         assert set(partners) == set(others)
         for c, p in partners.items():
             assert p.url == urls[c] and p.public_key == others[c].key.public and p.node_id == others[c].node_id
+            assert p.link == "pinned"
         assert set(each.store.roster()) == {"TUN", "DZA", "LBY"}
 
 
@@ -376,7 +379,7 @@ def test_reuse_on_other_ports_moves_the_partner_urls(built, tmp_path):
     try:
         for country, each in moved.nodes.items():
             urls = {p.country: p.url for p in each.federation.partners()}
-            assert urls == {c: u for c, u in demo.urls("127.0.0.1", 9100).items() if c != country}
+            assert urls == {c: u for c, u in demo.partner_urls("127.0.0.1", 9100).items() if c != country}
             assert all(not r.problems for r in each.verify())
     finally:
         moved.close()
@@ -471,7 +474,7 @@ def test_cli_demo_setup_only_prints_the_nodes_urls_and_logins(built):
 
 # --- end to end: three servers in one process ------------------------------------------
 def free_base_port() -> int:
-    """A port p such that p, p+1 and p+2 are all free now."""
+    """A port p such that p to p+5 are all free now (pages, then the nodes' TLS ports)."""
     for _ in range(50):
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
@@ -480,7 +483,7 @@ def free_base_port() -> int:
             continue
         try:
             held = []
-            for port in (base, base + 1, base + 2):
+            for port in range(base, base + 6):
                 s = socket.socket()
                 held.append(s)
                 s.bind(("127.0.0.1", port))
@@ -545,6 +548,20 @@ def test_a_report_filed_in_tunis_appears_in_algiers_and_not_in_tripoli(built, tm
             seen = r.json()
             assert seen["id"] == report_id and seen["owner_country"] == "TUN" and seen["state"] == "validated"
             assert client.get(f"{urls['LBY']}/api/v1/reports/{report_id}", headers=salem).status_code == 404
+        # it crossed over TLS: the partners' port speaks nothing else, and serves a certificate
+        # bound to the node's key (what the partners pin)
+        from fossatum.federation import tls
+        from fossatum.log.signing import NodeKey
+
+        tun_tls = demo.tls_ports(port)["TUN"]
+        with pytest.raises(httpx.HTTPError):
+            httpx.get(f"http://127.0.0.1:{tun_tls}/api/v1/health", timeout=5)
+        context = tls.pinned_client_context()
+        with socket.create_connection(("127.0.0.1", tun_tls), timeout=5) as raw, context.wrap_socket(raw) as conn:
+            der = conn.getpeercert(True)
+        tun_key = NodeKey.load(copy / "TUN" / "node.key")
+        hello = httpx.get(f"{urls['TUN']}/api/v1/federation/hello", timeout=5).json()
+        assert tls.binding_problem(der, tun_key.public, hello["node_id"]) is None
     finally:
         proc.send_signal(signal.SIGINT)
         try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import ssl
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +21,7 @@ from . import datadir
 from . import settings as settings_mod
 from .domain.audience import TLP, Scope
 from .errors import FossatumError, InvalidInput, NotFound
+from .federation.links import is_loopback
 from .node import Node, init_node, open_node
 from .policy.actions import Action, node_target, require
 from .schemas import first_error
@@ -219,11 +221,16 @@ def user_list(data_dir: Path) -> None:
 @click.option("--workers", default=None, type=int, metavar="N",
               help="API worker processes sharing the port (default: FOSSATUM_WORKERS, else 1); "
                    "more than one needs PostgreSQL.")
+@click.option("--tls", "tls_mode", type=click.Choice(["auto", "off"]), default=None,
+              help="auto: HTTPS with a certificate bound to the node's key, which partners check against the key "
+                   "they registered (no CA); off: plain HTTP. Default: FOSSATUM_TLS, else off.")
+@click.option("--tls-cert", default=None, metavar="FILE", help="Serve HTTPS with this CA-issued certificate (PEM).")
+@click.option("--tls-key", default=None, metavar="FILE", help="The private key (PEM) of --tls-cert.")
 def serve(data_dir: Path, host: str | None, port: int | None, cot_urls: tuple[str, ...], database_url: str | None,
-          workers: int | None) -> None:
+          workers: int | None, tls_mode: str | None, tls_cert: str | None, tls_key: str | None) -> None:
     """Run the node's HTTP API (and its TAK gateway with --cot)."""
     conf = settings_mod.load(host=host, port=port, cot=",".join(cot_urls) or None, database_url=database_url,
-                             workers=workers)
+                             workers=workers, tls=tls_mode, tls_cert=tls_cert, tls_key=tls_key)
     cot = [u for u in conf.cot.split(",") if u.strip()]
     if conf.workers > 1:
         from .supervisor import Supervisor
@@ -250,15 +257,27 @@ def listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def base_url(host: str, port: int) -> str:
+def base_url(host: str, port: int, tls: bool = False) -> str:
     shown = f"[{host}]" if ":" in host else host
-    return f"http://{shown}:{port}/"
+    return f"{'https' if tls else 'http'}://{shown}:{port}/"
+
+
+TLS_STOP_SECONDS = 5
+
+
+def _tls_context(node: Node, host: str, *, auto: bool = False) -> "ssl.SSLContext | None":
+    """The node's TLS context from its settings (--tls auto, --tls-cert/--tls-key), or with
+    `auto` its node-key-bound certificate regardless (the demo's partner listeners)."""
+    from .federation import tls
+
+    settings = settings_mod.load(tls="auto", tls_cert="", tls_key="") if auto else node.settings
+    return tls.serving_context(settings, node.data_dir, node.key, node.node_id, host)
 
 
 def _serve(node: Node, host: str, port: int, banner: list[str] | None = None, *,
            also: list[tuple[Node, int]] | None = None, cot: list[str] | None = None,
            sock: socket.socket | None = None, worker: int = 1, federation: bool = True,
-           ready: Callable[[], None] | None = None) -> None:
+           ready: Callable[[], None] | None = None, tls_also: list[tuple[Node, int]] | None = None) -> None:
     """Serve `node` on `port` — and each `(node, port)` of `also` beside it, in the same process.
 
     One uvicorn server per node on one event loop, each node with its own federation
@@ -266,6 +285,8 @@ def _serve(node: Node, host: str, port: int, banner: list[str] | None = None, *,
     As worker `worker` of `fossatum serve --workers N` (see supervisor.py) it serves on the
     supervisor's socket `sock`, prints no banner, calls `ready` once it accepts, and runs the
     federation only if `federation` (partners' notices are passed on to the process that does).
+    Each node serves TLS as its settings say; `tls_also` adds, per `(node, port)`, a listener
+    with the node's key-bound certificate (the demo: pages on HTTP, partners over TLS).
     """
     import asyncio
     import contextlib
@@ -283,26 +304,42 @@ def _serve(node: Node, host: str, port: int, banner: list[str] | None = None, *,
             yield  # the signals are handled once for all the servers, below
 
     served = [(node, port), *(also or [])]
+    listeners = [(each, each_port, _tls_context(each, host)) for each, each_port in served]
+    listeners += [(each, each_port, _tls_context(each, host, auto=True)) for each, each_port in tls_also or []]
     sockets: list[socket.socket] = []
     workers: list[Worker] = []
     servers: list[_Server] = []
     try:
-        for _, each_port in served:  # bind every port first: a port in use is one clear line
+        for _, each_port, _ in listeners:  # bind every port first: a port in use is one clear line
             sockets.append(sock if sock is not None else listening_socket(host, each_port))
+        apps = {}
         for each, each_port in served:
-            each.federation.transport = HttpTransport(each.key, each.node_id)
+            each.federation.transport = HttpTransport(each.key, each.node_id, ca_file=each.settings.tls_ca)
             app = create_app(each, worker=worker)
             if federation:
                 app.state.worker = Worker(each.federation, interval=each.settings.sync_interval)
                 workers.append(app.state.worker)
             else:
                 app.state.worker = Relay(each.federation)
+            apps[each.node_id] = app
+        for index, (each, each_port, context) in enumerate(listeners):
+            factory = None if context is None else (lambda config, default, context=context: context)
             # proxy_headers off: uvicorn would believe X-Forwarded-For from any local peer; the
             # login throttle believes it only from FOSSATUM_TRUSTED_PROXIES (api/client_address.py).
-            servers.append(_Server(uvicorn.Config(app, host=host, port=each_port, log_level="warning",
-                                                  access_log=False, proxy_headers=False)))
-            if sock is None:
-                click.echo(f"Fossatum node {each.node_id} ({each.name}) at {base_url(host, each_port)}")
+            # A TLS connection closes with an exchange of close_notify: a partner that keeps an
+            # idle connection and does not answer would hold the stop for ever; bounded here.
+            servers.append(_Server(uvicorn.Config(
+                apps[each.node_id], host=host, port=each_port, log_level="warning", access_log=False,
+                proxy_headers=False, ssl_context_factory=factory, timeout_graceful_shutdown=TLS_STOP_SECONDS if context else None)))
+            if sock is not None:
+                continue
+            if index < len(served):
+                click.echo(f"Fossatum node {each.node_id} ({each.name}) at {base_url(host, each_port, context is not None)}")
+                if context is None and not is_loopback(host):
+                    click.echo(f"warning: {each.node_id} serves plain HTTP on {host}: partners and browsers reach it "
+                               "unencrypted; serve it with --tls auto or --tls-cert/--tls-key", err=True)
+            else:
+                click.echo(f"Partners reach {each.node_id} over TLS (pinned to its key) at {base_url(host, each_port, True)}")
         for line in banner or []:
             click.echo(line)
         sys.stdout.flush()
@@ -312,6 +349,22 @@ def _serve(node: Node, host: str, port: int, banner: list[str] | None = None, *,
                 if server.should_exit:
                     server.force_exit = True
                 server.should_exit = True
+
+        def stop_federation() -> None:
+            for each_worker in workers:
+                each_worker.request_stop()
+            for each_worker in workers:
+                each_worker.stop()
+            for each, _ in served:
+                if isinstance(each.federation.transport, HttpTransport):
+                    each.federation.transport.close()
+
+        async def let_partners_go() -> None:
+            """Once asked to stop: end the federation first, so that the partner clients in this
+            process (the demo) close their TLS connections and each server stops at once."""
+            while not any(server.should_exit for server in servers):
+                await asyncio.sleep(0.1)
+            await asyncio.get_running_loop().run_in_executor(None, stop_federation)
 
         async def run_all() -> None:
             gateway = None
@@ -323,6 +376,7 @@ def _serve(node: Node, host: str, port: int, banner: list[str] | None = None, *,
                 click.echo("TAK gateway at " + ", ".join(gateway.listening))
                 sys.stdout.flush()
             tasks = [asyncio.ensure_future(server.serve(sockets=[sock])) for server, sock in zip(servers, sockets)]
+            stopping = asyncio.ensure_future(let_partners_go())
             try:
                 while not all(server.started for server in servers) and not any(t.done() for t in tasks):
                     await asyncio.sleep(0.02)
@@ -332,6 +386,7 @@ def _serve(node: Node, host: str, port: int, banner: list[str] | None = None, *,
                     ready()
                 await asyncio.gather(*tasks)
             finally:
+                stopping.cancel()
                 if gateway is not None:
                     await gateway.stop()
 
@@ -352,8 +407,8 @@ def _serve(node: Node, host: str, port: int, banner: list[str] | None = None, *,
             if isinstance(transport, HttpTransport):
                 transport.close()
             each.close()
-        for sock in sockets:
-            sock.close()
+        for each_sock in sockets:
+            each_sock.close()
 
 
 @cli.command()
@@ -361,7 +416,8 @@ def _serve(node: Node, host: str, port: int, banner: list[str] | None = None, *,
               show_default=True, help="Demo folder (created or reused): one node folder per country.")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, type=int, show_default=True,
-              help="Port of the Tunisian node; the Algerian and Libyan nodes take the next two.")
+              help="Port of the Tunisian node; the Algerian and Libyan nodes take the next two, "
+                   "and the three after those are the nodes' TLS ports for each other.")
 @click.option("--setup-only", is_flag=True, help="Create the demo data, do not serve.")
 @click.option("--fresh", is_flag=True, help="Start again from an empty demo folder.")
 @click.option("--cot", "cot_urls", multiple=True, metavar="URL",
@@ -374,8 +430,8 @@ def demo(data_dir: Path, host: str, port: int, setup_only: bool, fresh: bool, co
     """Create (or reuse) three federated demo nodes — Tunisia, Algeria, Libya — and serve them."""
     from . import demo as demo_mod
 
-    if not 0 < port <= 65533:
-        raise InvalidInput("expected a port from 1 to 65533 (the next two are used too)", field="port")
+    if not 0 < port <= 65530:
+        raise InvalidInput("expected a port from 1 to 65530 (the next five are used too)", field="port")
     database_url = settings_mod.load(database_url=database_url).database_url or None
     ready = demo_mod.ensure(data_dir, fresh=fresh, host=host, port=port, database_url=database_url)
     lines = [f"Demo logins (password for all: {demo_mod.PASSWORD}):"]
@@ -396,8 +452,10 @@ def demo(data_dir: Path, host: str, port: int, setup_only: bool, fresh: bool, co
         return
     nodes = list(ready.nodes.values())
     numbers = demo_mod.ports(port)
+    tls_numbers = demo_mod.tls_ports(port)
     _serve(nodes[0], host, numbers["TUN"], banner=lines,
-           also=[(ready.nodes[c], numbers[c]) for c in demo_mod.COUNTRIES[1:]], cot=list(cot_urls))
+           also=[(ready.nodes[c], numbers[c]) for c in demo_mod.COUNTRIES[1:]], cot=list(cot_urls),
+           tls_also=[(ready.nodes[c], tls_numbers[c]) for c in demo_mod.COUNTRIES])
 
 
 @cli.group()
@@ -425,12 +483,30 @@ def partner() -> None:
 @click.option("--country", required=True, help="The partner's ISO 3166 alpha-3 code.")
 @click.option("--url", required=True, help="The partner node's base URL.")
 @click.option("--key", "public_key", required=True, help="The partner's public key ('fossatum key show' there).")
-def partner_add(data_dir: Path, country: str, url: str, public_key: str) -> None:
+@click.option("--tls-verify", "verify", type=click.Choice(["pin", "ca"]), default="pin", show_default=True,
+              help="pin: the partner's certificate must be bound to --key (it serves with --tls auto); "
+                   "ca: it must chain to a trusted CA (FOSSATUM_TLS_CA) and name the host.")
+@click.option("--insecure", is_flag=True,
+              help="Accept a plain http:// URL that is not on loopback (clear text between centres; flagged).")
+def partner_add(data_dir: Path, country: str, url: str, public_key: str, verify: str, insecure: bool) -> None:
     """Register a partner node (puts its country on the roster)."""
     node = _open(data_dir)
-    added = node.federation.add_partner(country=country.upper(), url=url, key=public_key, actor=None)
-    click.echo(f"added partner {added.country} (node {added.node_id}) at {added.url}")
-    node.close()
+    try:
+        added = node.federation.add_partner(country=country.upper(), url=url, key=public_key, actor=None,
+                                            insecure=insecure, verify=verify)
+    finally:
+        node.close()
+    click.echo(f"added partner {added.country} (node {added.node_id}) at {added.url} ({_link_text(added.link)})")
+    if added.link == "insecure":
+        click.echo(f"warning: the link to {added.country} is plain HTTP across the network (--insecure)", err=True)
+
+
+_LINKS = {"pinned": "TLS, pinned to its key", "ca": "TLS, CA-verified", "loopback": "plain HTTP on loopback",
+          "insecure": "INSECURE: plain HTTP"}
+
+
+def _link_text(link: str) -> str:
+    return _LINKS.get(link, link)
 
 
 @partner.command("list")
@@ -438,7 +514,7 @@ def partner_add(data_dir: Path, country: str, url: str, public_key: str) -> None
 def partner_list(data_dir: Path) -> None:
     node = _open(data_dir)
     for p in node.federation.partners(include_inactive=True):
-        click.echo(f"{p.country}\t{p.node_id}\t{p.url}\t{'active' if p.active else 'removed'}")
+        click.echo(f"{p.country}\t{p.node_id}\t{p.url}\t{'active' if p.active else 'removed'}\t{_link_text(p.link)}")
     node.close()
 
 
@@ -473,7 +549,8 @@ def sync_status(data_dir: Path) -> None:
     for r in rows:
         click.echo(f"{r['country']:<8} {r['last_sent']:>4} {r['acknowledged']:>6} {r['lag']:>4} {r['received']:>9}"
                    f"  {r['last_contact'] or '-':<28} {r['last_error'] or '-'}"
-                   + ("" if r["active"] else "  (removed)"))
+                   + ("" if r["active"] else "  (removed)")
+                   + ("  INSECURE: plain HTTP (--insecure)" if r["insecure"] else ""))
 
 
 @sync.command("audit")

@@ -2,8 +2,9 @@
 living picture of the last 48 hours.
 
 The demo folder holds one node folder per country (`TUN/`, `DZA/`, `LBY/`), each with its
-own key, database, agencies and users; each node is registered as a partner of the two
-others (at `http://HOST:PORT`, `PORT+1`, `PORT+2`). The Tunisian node is the one of issue
+own key, database, agencies and users. The pages are at `http://HOST:PORT`, `PORT+1`,
+`PORT+2`; the nodes talk to each other over TLS (each registered as a partner of the two
+others at `https://HOST:PORT+3`, `+4`, `+5`, with a certificate bound to its node key). The Tunisian node is the one of issue
 2 (`demo_tun`), the Algerian and Libyan ones are in `demo_partners`. After setting up, the
 nodes replicate once in-process, so each already holds what the others released to it
 before any server starts. Built in a side folder and renamed into place, so a demo
@@ -53,6 +54,17 @@ def ports(port: int) -> dict[str, int]:
     return {c: port + i for i, c in enumerate(COUNTRIES)}
 
 
+def tls_ports(port: int) -> dict[str, int]:
+    """Where each node listens for its partners, over TLS: the three ports after the pages'."""
+    return {c: port + len(COUNTRIES) + i for i, c in enumerate(COUNTRIES)}
+
+
+def partner_urls(host: str, port: int) -> dict[str, str]:
+    """The URLs the nodes register each other at (https, pinned to the node keys)."""
+    pages = urls(host, port)
+    return {c: pages[c].replace("http://", "https://").rsplit(":", 1)[0] + f":{p}" for c, p in tls_ports(port).items()}
+
+
 @dataclass
 class Demo:
     nodes: dict[str, Node]   # TUN, DZA, LBY
@@ -90,12 +102,13 @@ def ensure(data_dir: Path, *, fresh: bool = False, host: str = "127.0.0.1", port
     """
     data_dir = Path(data_dir)
     where = urls(host, port)
+    links = partner_urls(host, port)
     dbs = node_databases(database_url)
     if fresh and (data_dir.exists() or database_url):
         _remove_demo(data_dir, dbs)
         dbs = node_databases(database_url, fresh=True)
     if not database_url and _is_old_demo(data_dir):
-        _build(data_dir, where, dbs, migrate=True)
+        _build(data_dir, links, dbs, migrate=True)
     elif any((data_dir / c).exists() for c in COUNTRIES):
         missing = [c for c in COUNTRIES if not _has_node(data_dir / c, dbs[c])]
         if missing:
@@ -104,7 +117,7 @@ def ensure(data_dir: Path, *, fresh: bool = False, host: str = "127.0.0.1", port
     elif data_dir.exists() and (not data_dir.is_dir() or any(data_dir.iterdir())):
         raise FossatumError(f"{data_dir} is not empty and holds no demo node; use another folder")
     else:
-        _build(data_dir, where, dbs)
+        _build(data_dir, links, dbs)
     nodes: dict[str, Node] = {}
     try:
         for c in COUNTRIES:
@@ -112,7 +125,7 @@ def ensure(data_dir: Path, *, fresh: bool = False, host: str = "127.0.0.1", port
             if nodes[c].name != NAMES[c] or nodes[c].country != c:
                 raise FossatumError(f"{data_dir / c} holds the node {nodes[c].name!r}, not the demo; "
                                     "use another folder")
-        _wire(nodes, where)
+        _wire(nodes, links)
         replicate(nodes)
     except BaseException:
         for node in nodes.values():

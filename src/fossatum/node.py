@@ -157,6 +157,11 @@ class Node:
 
     # --- identity ----------------------------------------------------------------------
     @property
+    def data_dir(self) -> Path:
+        """The node's folder (key, TLS certificate; the SQLite database)."""
+        return Path(self.store.path).parent
+
+    @property
     def node_id(self) -> str:
         return self.store.origin or ""
 

@@ -52,6 +52,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("cot_snapshot_max", 5000, "Most reports sent to a device when it connects (newest first).", minimum=10),
     Setting("trusted_proxies", "", "Reverse proxies whose X-Forwarded-For is believed (comma-separated addresses or "
                                    "networks, e.g. 10.0.0.5,192.168.7.0/24); empty: none, the peer's address counts."),
+    Setting("tls", "off", "HTTPS for `fossatum serve`: auto — a certificate made by the node and bound to its key "
+                          "(tls-auto.pem in the data folder), which partners check against the key they registered "
+                          "(no CA needed); off — plain HTTP (only sensible on loopback or behind a TLS proxy)."),
+    Setting("tls_cert", "", "Certificate (PEM, with its chain) for HTTPS issued by a CA, instead of tls=auto; "
+                            "with tls_key. Partners register such a node with `partner add --tls-verify ca`."),
+    Setting("tls_key", "", "Private key (PEM) of tls_cert."),
+    Setting("tls_ca", "", "CA certificates (PEM) that partners registered with --tls-verify ca are checked "
+                          "against; empty: the system's trust store."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

@@ -64,6 +64,7 @@ class Supervisor:
         self._context = multiprocessing.get_context("spawn")
         self._stop = threading.Event()
         self._slots: list[_Slot] = []
+        self.tls = False
 
     def run(self) -> None:
         if not self.settings.database_url:
@@ -83,7 +84,7 @@ class Supervisor:
                 raise click.exceptions.Exit(1)  # the worker printed its one line
             if self._stop.is_set():
                 return
-            click.echo(f"{node_line} at {base_url(host, port)} with {self.count} workers "
+            click.echo(f"{node_line} at {base_url(host, port, self.tls)} with {self.count} workers "
                        f"(pids {', '.join(str(s.process.pid) for s in self._slots)})")
             sys.stdout.flush()
             while not self._stop.wait(0.2):
@@ -100,8 +101,12 @@ class Supervisor:
         with (one clear line) before any worker starts."""
         from .node import open_node
 
+        from .federation.tls import serving_context
+
         node = open_node(self.data_dir, settings=self.settings)
         try:
+            # TLS files are checked (and tls-auto.pem made) once, before the workers read them
+            self.tls = serving_context(self.settings, node.data_dir, node.key, node.node_id, self.settings.host) is not None
             return f"Fossatum node {node.node_id} ({node.name})"
         finally:
             node.close()

@@ -66,7 +66,7 @@ def _build(path: Path, urls: dict[str, str] | None = None) -> None:
     for c, node in nodes.items():
         for other, peer in nodes.items():
             if other != c:
-                node.federation.add_partner(country=other, url=f"http://{other.lower()}.invalid", key=peer.key.public)
+                node.federation.add_partner(country=other, url=f"https://{other.lower()}.invalid", key=peer.key.public)
     for node in nodes.values():
         node.close()
 

@@ -125,24 +125,25 @@ def test_federation_admin_endpoints_need_the_admin_role(network: dict[str, Serve
 def test_unsigned_or_wrongly_signed_stream_requests_answer_401(network: dict[str, Server]) -> None:
     tun, dza = network["TUN"], network["DZA"]
     dza_id = httpx.get(f"{dza.base}/api/v1/federation/hello", timeout=5).json()["node_id"]
+    tun_id = httpx.get(f"{tun.base}/api/v1/federation/hello", timeout=5).json()["node_id"]
     target = "/api/v1/federation/stream?after=0&limit=10"
     url = tun.base + target
     assert httpx.get(url, timeout=5).status_code == 401
     stranger = NodeKey.generate()
     cases = {
-        "a key TUN does not know for DZA's id": signed.sign(stranger, dza_id, "GET", target),
-        "an unknown node": signed.sign(stranger, "XXX-00000000", "GET", target),
-        "signed for another target": signed.sign(stranger, dza_id, "GET", "/api/v1/federation/stream?after=0&limit=11"),
+        "a key TUN does not know for DZA's id": signed.sign(stranger, dza_id, "GET", target, to=tun_id),
+        "an unknown node": signed.sign(stranger, "XXX-00000000", "GET", target, to=tun_id),
+        "signed for another target": signed.sign(stranger, dza_id, "GET", "/api/v1/federation/stream?after=0&limit=11", to=tun_id),
     }
     for what, headers in cases.items():
         response = httpx.get(url, headers=headers, timeout=5)
         assert response.status_code == 401, (what, response.status_code, response.text)
         assert "items" not in response.text
-    stale = signed.sign(stranger, dza_id, "GET", target)
+    stale = signed.sign(stranger, dza_id, "GET", target, to=tun_id)
     stale["Fossatum-Date"] = "2020-01-01T00:00:00.000000Z"
     assert httpx.get(url, headers=stale, timeout=5).status_code == 401
     # the genuine key of DZA (read from its data folder) is let through: the 401s above are about the signature
-    genuine = signed.sign(NodeKey.load(dza.data / "node.key"), dza_id, "GET", target)
+    genuine = signed.sign(NodeKey.load(dza.data / "node.key"), dza_id, "GET", target, to=tun_id)
     answer = httpx.get(url, headers=genuine, timeout=5)
     assert answer.status_code == 200 and answer.json()["from"].startswith("TUN-")
     notify = httpx.post(f"{tun.base}/api/v1/federation/notify", json={"last": 1}, timeout=5)

@@ -143,9 +143,9 @@ def test_a_country_that_joins_later_does_not_receive_history(cluster: Cluster, t
     morocco = init_node(tmp_path / "MAR", country="MAR", name="MAR NCC")
     try:
         tun = cluster.nodes["TUN"]
-        tun.federation.add_partner(country="MAR", url="http://mar.invalid", key=morocco.key.public)
+        tun.federation.add_partner(country="MAR", url="https://mar.invalid", key=morocco.key.public)
         new = cluster.file("TUN")
-        morocco.federation.add_partner(country="TUN", url="http://tun.invalid", key=tun.key.public)
+        morocco.federation.add_partner(country="TUN", url="https://tun.invalid", key=tun.key.public)
         served = tun.federation.serve_stream(morocco.node_id, after=0, limit=100)
         sent = {w["item"]["entry"]["payload"]["report"]["id"] for w in served["items"] if w["item"]["kind"] == "entry"}
         assert new["id"] in sent and old["id"] not in sent

@@ -106,11 +106,11 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     if reason:
         pytest.skip(reason)
     data = tmp_path_factory.mktemp("webdemo")
-    port = _free_ports(4)
+    port = _free_ports(7)  # the pages, the nodes' TLS ports for each other (+3..+5), the TAK gateway
     env = {k: v for k, v in os.environ.items() if not k.startswith("FOSSATUM_")}
     log = open(data / "demo.log", "wb")
     proc = subprocess.Popen([sys.executable, "-m", "fossatum.cli", "demo", "--data", str(data / "d"), "--port", str(port),
-                             "--cot", f"tcp://127.0.0.1:{port + 3}"],
+                             "--cot", f"tcp://127.0.0.1:{port + 6}"],
                             stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     urls = {c: f"http://127.0.0.1:{port + i}" for i, c in enumerate(("TUN", "DZA", "LBY"))}
     deadline = time.monotonic() + 180
@@ -126,7 +126,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
             if time.monotonic() > deadline:
                 raise RuntimeError("fossatum demo did not come up within 180 s")
             time.sleep(0.5)
-        yield Demo(url=urls["TUN"], urls=urls, proc=proc, cot_port=port + 3)
+        yield Demo(url=urls["TUN"], urls=urls, proc=proc, cot_port=port + 6)
     finally:
         try:
             os.killpg(proc.pid, signal.SIGTERM)

@@ -19,7 +19,9 @@ router = APIRouter(prefix="/api/v1/federation", tags=["federation"])
 async def _caller(node: NodeDep, request: Request) -> str:
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     body = await request.body()
-    return signed.verify(request.headers, request.method, target, body, node.federation.key_of_node)
+    return await run_in_threadpool(signed.verify, request.headers, request.method, target, body,
+                                   node.federation.key_of_node, own_node_id=node.node_id,
+                                   first_use=node.federation.first_use)
 
 
 @router.get("/hello", summary="This node's identity (public; for partner set-up)")

@@ -33,6 +33,10 @@ class Partner:
     url: str
     public_key: str
     active: bool = True
+    # how the link is secured: "pinned" (https, certificate bound to public_key), "ca"
+    # (https, CA chain and host name), "loopback" (http on this machine), "insecure" (http
+    # elsewhere, registered with --insecure: flagged wherever partners are listed)
+    link: str = "pinned"
 
 
 @dataclass

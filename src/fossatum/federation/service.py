@@ -6,6 +6,7 @@ import base64
 import binascii
 import re
 import threading
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ..domain import audience as aud
@@ -15,6 +16,7 @@ from ..policy.actions import Action, node_target
 from . import inbound
 from .inbound import Applied, Partner
 from .outbound import Outbound
+from .links import INSECURE, link_for
 from .transport import LinkDown, Transport
 
 if TYPE_CHECKING:
@@ -48,8 +50,9 @@ class Federation:
 
     # --- partners ----------------------------------------------------------------------
     def partners(self, *, include_inactive: bool = False) -> list[Partner]:
-        rows = self.node.store.read("SELECT country, node_id, url, public_key, active FROM partners ORDER BY country")
-        return [Partner(c, n, u, k, bool(a)) for c, n, u, k, a in rows if a or include_inactive]
+        rows = self.node.store.read(
+            "SELECT country, node_id, url, public_key, active, link FROM partners ORDER BY country")
+        return [Partner(c, n, u, k, bool(a), link) for c, n, u, k, a, link in rows if a or include_inactive]
 
     def partner(self, country: str) -> Partner:
         for p in self.partners():
@@ -60,7 +63,19 @@ class Federation:
     def key_of_node(self, node_id: str) -> str | None:
         return next((p.public_key for p in self.partners() if p.node_id == node_id), None)
 
-    def add_partner(self, *, country: str, url: str, key: str, actor: "User | None" = None) -> Partner:
+    def first_use(self, node_id: str, nonce: str, expires: datetime) -> bool:
+        """Record the nonce of a signed request; False if it was used before (a replay).
+        Shared by every worker of the node (the store), forgotten once its request would be
+        refused for its date anyway."""
+        with self.node.store.transaction() as tx:
+            tx.execute("DELETE FROM federation_nonces WHERE expires_at < ?", (to_text(utcnow()),))
+            inserted = tx.execute(
+                "INSERT INTO federation_nonces (node_id, nonce, expires_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (node_id, nonce) DO NOTHING", (node_id, nonce, to_text(expires))).rowcount
+        return inserted == 1
+
+    def add_partner(self, *, country: str, url: str, key: str, actor: "User | None" = None, insecure: bool = False,
+                    verify: str = "pin") -> Partner:
         self.node.allow(actor, Action.PARTNER_ADD, node_target(self.node.country, "partner"))
         aud.check_country(country, field="country")
         if country == self.node.country:
@@ -68,14 +83,15 @@ class Federation:
         if not re.match(r"^https?://[^\s/]+", url):
             raise InvalidInput("expected the partner's base URL, e.g. https://dza.example:8000", field="url")
         check_key(key)
-        partner = Partner(country, node_id_for(country, key), url.rstrip("/"), key)
+        link = link_for(url, insecure=insecure, verify=verify)
+        partner = Partner(country, node_id_for(country, key), url.rstrip("/"), key, link=link)
         with self.node.store.transaction() as tx:
             row = tx.execute("SELECT active FROM partners WHERE country = ?", (country,)).fetchone()
             if row and row[0]:
                 raise Conflict(f"{country} is a partner already; remove it first to change its key or URL")
             tx.append(ts=to_text(self.node.clock()), author="node-admin", kind="partner.added",
                       payload={"country": country, "node_id": partner.node_id, "url": partner.url,
-                               "public_key": key, "active": True},
+                               "public_key": key, "active": True, "link": link},
                       audience={"scope": "agency", "owner_agency": "", "owner_country": self.node.country, "local": True})
         return partner
 
@@ -86,7 +102,7 @@ class Federation:
         with self.node.store.transaction() as tx:
             tx.append(ts=to_text(self.node.clock()), author="node-admin", kind="partner.updated",
                       payload={"country": country, "node_id": partner.node_id, "url": partner.url,
-                               "public_key": partner.public_key, "active": False},
+                               "public_key": partner.public_key, "active": False, "link": partner.link},
                       audience={"scope": "agency", "owner_agency": "", "owner_country": self.node.country, "local": True})
 
     # --- sending -----------------------------------------------------------------------
@@ -186,6 +202,7 @@ class Federation:
             last_sent = self._outbox_last(p.country)
             out.append({
                 "country": p.country, "node_id": p.node_id, "url": p.url, "active": p.active,
+                "link": p.link, "insecure": p.link == INSECURE,
                 "last_sent": last_sent, "acknowledged": state[1], "lag": last_sent - state[1],
                 "received": self.cursor(p), "last_contact": state[2],
                 "send_error": state[3], "send_error_at": state[4],

@@ -215,4 +215,19 @@ PG_MIGRATIONS.append((12, "purges: removals between workers are read from the st
     "CREATE INDEX IF NOT EXISTS purges_at ON purges (at)",
 ]))
 
+PG_MIGRATIONS.append((10, "TLS between nodes: how each partner link is secured; single-use request nonces", [
+    "ALTER TABLE partners ADD COLUMN IF NOT EXISTS link TEXT NOT NULL DEFAULT ''",
+    """UPDATE partners SET link = CASE
+        WHEN url LIKE 'https://%' THEN 'pinned'
+        WHEN url LIKE 'http://127.%' OR url LIKE 'http://localhost:%' OR url LIKE 'http://localhost'
+             OR url LIKE 'http://[::1]%' THEN 'loopback'
+        ELSE 'insecure' END""",
+    """CREATE TABLE IF NOT EXISTS federation_nonces (
+        node_id TEXT NOT NULL, nonce TEXT NOT NULL, expires_at TEXT NOT NULL, PRIMARY KEY (node_id, nonce))""",
+    "CREATE INDEX IF NOT EXISTS federation_nonces_expiry ON federation_nonces (expires_at)",
+]))
+
+# Helpers land their migrations in any order: kept sorted by version (the runner applies the
+# missing ones in that order; "the previous version" is the one before the last).
+PG_MIGRATIONS.sort(key=lambda m: m[0])
 PG_LATEST = max(version for version, _, _ in PG_MIGRATIONS)

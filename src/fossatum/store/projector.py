@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from ..domain import audience as aud
 from ..domain.section import bbox
+from ..federation.links import legacy_link
 from ..log.entry import Entry, canonical
 from ..policy.predicate import releasable_text
 
@@ -175,6 +176,7 @@ def _partner_saved(cur: Cursor, e: Entry) -> None:
     _upsert(cur, "partners", "country", {
         "country": p["country"], "node_id": p["node_id"], "url": p["url"], "public_key": p["public_key"],
         "active": 1 if p.get("active", True) else 0, "added_at": e.ts,
+        "link": p.get("link") or legacy_link(p["url"]),
     })
     if p.get("active", True):
         _roster_added(cur, e)

@@ -172,5 +172,23 @@ MIGRATIONS.append((9, "sessions: revocations every worker watches; login throttl
         blocked_until REAL NOT NULL, last_failure REAL NOT NULL, last_success REAL NOT NULL,
         PRIMARY KEY (account, address))""",
 ]))
-# Helpers land their migrations in any order: the runner applies what is missing by version.
+
+MIGRATIONS.append((8, "TLS between nodes: how each partner link is secured; single-use request nonces", [
+    # federation/links.py: pinned, ca, loopback or insecure (plain http, flagged); existing
+    # partners as federation.links.legacy_link decides (the projection does the same on rebuild)
+    "ALTER TABLE partners ADD COLUMN link TEXT NOT NULL DEFAULT ''",
+    """UPDATE partners SET link = CASE
+        WHEN url LIKE 'https://%' THEN 'pinned'
+        WHEN url LIKE 'http://127.%' OR url LIKE 'http://localhost:%' OR url LIKE 'http://localhost'
+             OR url LIKE 'http://[::1]%' THEN 'loopback'
+        ELSE 'insecure' END""",
+    # nonces of signed federation requests seen, kept until their date + the clock skew
+    # window (requests outside it are refused anyway); a second use is a replay
+    """CREATE TABLE IF NOT EXISTS federation_nonces (
+        node_id TEXT NOT NULL, nonce TEXT NOT NULL, expires_at TEXT NOT NULL, PRIMARY KEY (node_id, nonce))""",
+    "CREATE INDEX IF NOT EXISTS federation_nonces_expiry ON federation_nonces (expires_at)",
+]))
+# Helpers land their migrations in any order: kept sorted by version (the runner applies the
+# missing ones in that order; "the previous version" is the one before the last).
+MIGRATIONS.sort(key=lambda m: m[0])
 LATEST = max(version for version, _, _ in MIGRATIONS)
