@@ -382,3 +382,59 @@ def test_ca_mode_a_node_with_a_ca_issued_certificate_replicates_and_another_ca_i
     finally:
         for s in (tun, dza):
             s.kill()
+
+
+# --- several workers (PostgreSQL) -------------------------------------------------------------
+def test_two_workers_serve_tls_auto_and_a_nonce_used_on_one_worker_is_refused_by_the_other(
+        pg_databases, tmp_path: Path) -> None:
+    """`serve --workers 2 --tls auto`: both workers serve the one key-bound certificate (made
+    once by the supervisor), a pinned partner replicates with them, and the nonce store is the
+    node's: a request replayed onto the other worker is refused too."""
+    from fossatum.node import init_node, open_node
+
+    header = "X-Fossatum-Worker"
+    url = pg_databases.create("tls_workers")
+    tun_data, dza_data = tmp_path / "TUN", tmp_path / "DZA"
+    node = init_node(tun_data, country="TUN", name="TUN NCC", database_url=url)
+    try:
+        node.add_agency(actor=None, code="TN-GN", name="TUN border agency", country="TUN")
+        node.add_user(actor=None, username="tun.officer", agency="TN-GN", roles=["duty_officer"],
+                      password="correct-horse-1")
+    finally:
+        node.close()
+    build_node(dza_data, "DZA")
+    tun = Server(tun_data, free_port(), tmp_path / "tun.log",
+                 {"database_url": url, "workers": 2, "sync_interval": 1, "tls": "auto"})
+    dza = Server(dza_data, free_port(), tmp_path / "dza.log", {"sync_interval": 1, "tls": "auto"})
+    tun_key = NodeKey.load(tun_data / "node.key").public
+    pg_node = open_node(tun_data, database_url=url)
+    try:
+        pg_node.federation.add_partner(country="DZA", url=dza.base, key=public_key(dza_data))
+    finally:
+        pg_node.close()
+    partner_add(dza_data, "TUN", tun.base, tun_key)
+    try:
+        dza.start()
+        tun.start()
+        wait_for(lambda: "with 2 workers" in tun.log.read_text(errors="replace"), 60, what="TUN's workers")
+        assert f"at https://127.0.0.1:{tun.port}/" in tun.log.read_text(errors="replace")
+        assert tls.binding_problem(peer_certificate(tun.port), tun_key, node_id(tun)) is None
+        with tun.client("tun.officer") as t:
+            rid = file_and_validate(t, 4, scope="partners", partners=["DZA"])
+        wait_for(lambda: rid in report_ids(dza_data), 30.0, interval=0.3, what="TUN's report at DZA")
+
+        headers = signed.sign(NodeKey.load(dza_data / "node.key"), node_id(dza), "GET", TARGET, to=node_id(tun))
+        first = httpx.get(tun.base + TARGET, headers=headers, timeout=10, verify=False)
+        assert first.status_code == 200, first.text
+        used_on = first.headers[header].split(";")[0]
+        other_worker_seen = False
+        for _ in range(60):  # new connections until one lands on the other worker
+            again = httpx.get(tun.base + TARGET, headers=headers, timeout=10, verify=False)
+            assert again.status_code == 401 and "replayed" in again.json()["detail"], again.text
+            if again.headers[header].split(";")[0] != used_on:
+                other_worker_seen = True
+                break
+        assert other_worker_seen, "no replay reached the other worker"
+    finally:
+        tun.stop()
+        dza.stop()
