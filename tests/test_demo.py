@@ -537,6 +537,10 @@ def test_a_report_filed_in_tunis_appears_in_algiers_and_not_in_tripoli(built, tm
             report_id = r.json()["id"]
             r = client.post(f"{urls['TUN']}/api/v1/reports/{report_id}/validate", headers=youssef)
             assert r.status_code == 200, r.text
+            # Validated by another agency's officer: crossing is the owner agency's decision.
+            assert r.json()["release"] is None
+            r = client.post(f"{urls['TUN']}/api/v1/reports/{report_id}/release", headers=amira)
+            assert r.status_code == 200, r.text
             validated = time.monotonic()
             while True:
                 r = client.get(f"{urls['DZA']}/api/v1/reports/{report_id}", headers=nadia)

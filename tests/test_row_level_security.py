@@ -294,3 +294,27 @@ def test_alerts_and_chat_behind_the_same_wall(pg_node: Node, users: dict[str, Us
     assert seen["amira"] == ({"alert-national", "alert-contact"}, {"d1:m1", "d1:m2"})
     assert seen["youssef"] == ({"alert-national", "alert-contact"}, {"d1:m1"})  # another Tunisian agency
     assert seen["karim"] == seen["omar"] == (set(), set())       # other countries: nothing
+
+
+def test_a_version_read_without_the_filter_shows_only_its_own_audience_and_release(
+        pg_node: Node, users: dict[str, User], app_conn: Any) -> None:
+    """Finding 2's second wall: the agency-only first text of a report later released to
+    Algeria stays in its agency even for a query on report_versions that forgets the filter."""
+    amira = users["amira"]
+    rid = _file(pg_node, amira, audience={"scope": "agency"}, tlp="RED", description="informant +216 98 765 432")
+    pg_node.amend_report(actor=amira, report_id=rid, patch=ReportPatch.model_validate(
+        {"description": "clean", "tlp": "AMBER", "audience": {"scope": "partners", "partners": ["DZA"]}}))
+    pg_node.transition(actor=amira, report_id=rid, action="validate")  # releases version 3
+    pg_node.amend_report(actor=amira, report_id=rid, patch=ReportPatch.model_validate({"description": "later"}))
+
+    def versions(name: str) -> list[int]:
+        rows = _as_viewer(app_conn, users[name],
+                          f"SELECT version FROM report_versions WHERE report_id = '{rid}' ORDER BY version")
+        return [r[0] for r in rows]
+
+    assert versions("amira") == [1, 2, 3, 4]
+    assert versions("youssef") == [2, 3, 4]
+    assert versions("karim") == [3]
+    assert versions("omar") == []
+    texts = _as_viewer(app_conn, users["karim"], "SELECT doc FROM report_versions")
+    assert not any("informant" in t or "later" in t for (t,) in texts)

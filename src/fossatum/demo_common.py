@@ -16,10 +16,27 @@ from typing import Any
 from .domain.org import User
 from .domain.taxonomy import REPORT_TYPES, Layer
 from .demo_text import ADVERSARY, DIRECTIONS, REACTIONS, SIZES, TEXTS
-from .errors import FossatumError
+from .errors import Conflict, FossatumError
 from .node import Node
 
 PASSWORD = "fossatum-demo"
+
+
+def releaser(users: dict[str, User], author: User) -> User | None:
+    """A duty officer of the author's agency: who decides what of it crosses the border."""
+    return next((u for u in users.values() if u.agency == author.agency and "duty_officer" in u.roles), None)
+
+
+def act(node: Node, actor: User, report_id: str, action: str, reason: str = "") -> None:
+    """One workflow step of a demo; `release` is a release decision (a national report, or
+    one the validation released already, has nothing to release: skipped)."""
+    if action == "release":
+        try:
+            node.release_report(actor=actor, report_id=report_id)
+        except Conflict:
+            pass
+        return
+    node.transition(actor=actor, report_id=report_id, action=action, reason=reason)
 
 
 def load_border() -> dict[str, Any]:

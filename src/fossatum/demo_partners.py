@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from .demo_common import PASSWORD, Timeline, border_lon, load_border, random_point, report_content
+from .demo_common import (PASSWORD, Timeline, act, border_lon, load_border, random_point, releaser,
+                          report_content)
 from .demo_text import CLOSE_REASONS, RETURN_REASONS
 from .domain.org import User
 from .domain.timeutil import to_text
@@ -194,8 +195,11 @@ class _Planner:
             timeline.at(reported, lambda r=report_id, a=author, o=observed, k=kind, p=point, au=audience, t=tlp,
                         d=fate == "draft": self._file(r, a, o, k, p, au, t, d))
             steps: list[tuple[str, User, str]] = []
+            decider = releaser(self.users, author)
             if fate in ("validated", "closed"):
                 steps.append(("validate", officer, ""))
+                if decider is not None:  # what crosses is the owner agency's duty officer's decision
+                    steps.append(("release", decider, ""))
                 if fate == "closed":
                     steps.append(("close", officer, rng.choice(CLOSE_REASONS)))
             elif fate == "returned":
@@ -205,8 +209,7 @@ class _Planner:
                 when += timedelta(minutes=rng.uniform(4, 90))
                 if when >= self.now:
                     break
-                timeline.at(when, lambda r=report_id, a=action, u=actor, why=reason: self.node.transition(
-                    actor=u, report_id=r, action=a, reason=why))
+                timeline.at(when, lambda r=report_id, a=action, u=actor, why=reason: act(self.node, u, r, a, why))
 
     def _point(self, ring: list[list[float]]) -> tuple[float, float]:
         for _ in range(20):

@@ -18,7 +18,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from .demo_common import PASSWORD, Timeline, border_lon, load_border, random_point, report_content
+from .demo_common import (PASSWORD, Timeline, act, border_lon, load_border, random_point, releaser,
+                          report_content)
 from .demo_text import CLOSE_REASONS, FOLLOW_UP, FOLLOW_UP_PREFIX, MOUNTAIN_TYPES, PLAIN_TYPES, RETURN_REASONS
 from .domain.geo import from_degrees
 from .domain.org import User
@@ -218,15 +219,20 @@ class _ReportPlanner:
         steps = [("draft" if fate in ("draft", "late_draft") else "filed", author, "")]
         if fate == "late_draft":
             steps += [("submit", author, ""), ("validate", officer, "")]
-        elif fate in ("validated", "closed"):
+        decider = releaser(self.users, author)
+        if fate in ("validated", "closed"):
             steps.append(("validate", officer, ""))
+            if decider is not None:  # what crosses is the owner agency's duty officer's decision
+                steps.append(("release", decider, ""))
             if fate == "closed":
                 analyst = officer.country == COUNTRY and scope != "agency" and rng.random() < 0.4
                 steps.append(("close", self.users["leila"] if analyst else officer, rng.choice(CLOSE_REASONS)))
-        elif fate in ("returned", "fixed"):
+        if fate in ("returned", "fixed"):
             steps.append(("return", officer, rng.choice(RETURN_REASONS)))
             if fate == "fixed":
                 steps += [("amend", author, ""), ("submit", author, ""), ("validate", officer, "")]
+        if fate in ("late_draft", "fixed") and decider is not None:
+            steps.append(("release", decider, ""))
         return steps
 
     def _side(self, author: User) -> Callable[[float, float], bool] | None:
@@ -280,4 +286,4 @@ class _ReportPlanner:
                                                 "uncertainty_m": max(25.0, current["uncertainty_m"] / 2)})
             self.node.amend_report(actor=actor, report_id=report_id, patch=patch)
             return
-        self.node.transition(actor=actor, report_id=report_id, action=action, reason=reason)
+        act(self.node, actor, report_id, action, reason)

@@ -7,6 +7,7 @@ project it — all or nothing. Service methods take keyword arguments and the ac
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import uuid
@@ -119,8 +120,13 @@ def _local(country: str) -> dict[str, Any]:
 
 
 def _facts_doc(report: Report) -> dict[str, Any]:
-    return {**report.audience.to_doc(), "state": report.state.value, "released": report.released,
-            "author": report.author}
+    """The signed need-to-know facts of a report entry. `releasable_to` names the owner and
+    the partners that hold a released version; `release_version` which version they hold —
+    only the entry of that version may cross (policy/release.py)."""
+    facts = Facts.of_report(report)
+    return {**report.audience.to_doc(), "releasable_to": sorted(facts.releasable_to),
+            "state": report.state.value, "released": report.released, "author": report.author,
+            "release_version": report.release.version if report.release and report.released else None}
 
 
 @dataclass
@@ -662,11 +668,14 @@ class Node:
             report = self._load_for_change(tx, actor, report_id, Action.REPORT_AMEND)
             content = patch.apply(report.content)
             audience = report.audience
-            if patch.audience is not None or patch.tlp is not None:
-                # A TLP change alone keeps the scope as requested, resolved again.
-                requested = patch.audience or AudienceIn(scope=audience.scope, partners=list(audience.partners))
+            if patch.audience is not None:
+                # A new scope is resolved against today's roster; a wider audience than the
+                # released one only reaches partners through a release decision.
                 audience = self._resolve(owner_agency=audience.owner_agency, owner_country=audience.owner_country,
-                                         requested=requested, tlp=patch.tlp or audience.tlp)
+                                         requested=patch.audience, tlp=patch.tlp or audience.tlp)
+            elif patch.tlp is not None:
+                # A TLP change alone never re-resolves `all_partners` against today's roster.
+                audience = dataclasses.replace(audience, tlp=aud.TLP(patch.tlp.value))
             if content.links != report.content.links:
                 self._check_links(actor, content.links, report_id)
             amended = rules.amend(report, actor=actor, content=content, audience=audience, now=now)
@@ -692,7 +701,8 @@ class Node:
             if action == "submit":
                 new = rules.submit(report, actor=actor, now=now)
             elif action == "validate":
-                new = rules.validate(report, actor=actor, now=now)
+                new = rules.validate(report, actor=actor, now=now,
+                                     release=self._release_refusal(actor, report) is None)
             elif action == "return":
                 new = rules.return_(report, actor=actor, reason=reason, now=now)
             elif action == "close":
@@ -709,6 +719,25 @@ class Node:
                     "return": "report.returned", "close": "report.closed", "retract": "report.retracted",
                     "claim": "report.claimed", "unclaim": "report.unclaimed"}[action]
             self._record(tx, new, kind, {"reason": reason} if reason else {})
+        return new.to_doc()
+
+    def _release_refusal(self, actor: User, report: Report) -> str | None:
+        """Why `actor` may not make a release decision on `report` (policy/actions.py)."""
+        refusal = actions.authorize(actor, Action.REPORT_RELEASE, self.report_target(report))
+        if refusal is None and self.settings.four_eyes_release:
+            refusal = actions.four_eyes(actor, author=report.author, last_editor=report.updated_by)
+        return refusal
+
+    def release_report(self, *, actor: User, report_id: str, version: int | None = None) -> dict[str, Any]:
+        """A release decision: the current version goes to the partners its audience names now."""
+        now = self.clock()
+        with self.store.transaction() as tx:
+            report = self._load_for_change(tx, actor, report_id, Action.REPORT_RELEASE)
+            refusal = self._release_refusal(actor, report)
+            if refusal is not None:
+                raise Forbidden(refusal)
+            new = rules.release(report, actor=actor, now=now, version=version)
+            self._record(tx, new, "report.released", {"release": new.release.to_doc() if new.release else None})
         return new.to_doc()
 
     def report(self, *, viewer: User, report_id: str) -> str:

@@ -215,6 +215,12 @@ class ReasonIn(Strict):
     reason: LongText = ""
 
 
+class ReleaseIn(Strict):
+    """A release decision; `version`: the version the officer reviewed (409 if it changed since)."""
+
+    version: Annotated[int, Field(ge=1)] | None = None
+
+
 class UrgentIn(Strict):
     urgent: bool = True
     note: LongText = ""

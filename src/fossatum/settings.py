@@ -60,6 +60,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("tls_key", "", "Private key (PEM) of tls_cert."),
     Setting("tls_ca", "", "CA certificates (PEM) that partners registered with --tls-verify ca are checked "
                           "against; empty: the system's trust store."),
+    Setting("four_eyes_release", False, "Four-eyes release: a report crosses the border only when released by a duty "
+                                        "officer of its owner agency other than its author and its last editor "
+                                        "(true/false)."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -101,7 +104,17 @@ def load(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings
     return Settings(values)
 
 
+_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
+
+
 def _coerce(setting: Setting, raw: Any, origin: str) -> Any:
+    if isinstance(setting.default, bool):
+        if isinstance(raw, bool):
+            return raw
+        text = str(raw).strip().lower()
+        if text not in _TRUE | _FALSE:
+            raise SettingsError(f"{origin} must be true or false, got {raw!r}")
+        return text in _TRUE
     if isinstance(setting.default, int):
         try:
             value = int(raw)

@@ -20,7 +20,7 @@ _INPUT_FIELDS = set(ReportIn.model_fields)
 # Read-only fields of an exported report document: accepted on import and ignored.
 _EXPORT_ONLY = {"version", "origin", "author", "owner_agency", "owner_country", "layer", "released",
                 "reported_at", "updated_at", "updated_by", "visible_to", "validated_by", "validated_at",
-                "returned_reason", "closed_reason", "handler", "urgent", "urgent_note"}
+                "returned_reason", "closed_reason", "handler", "urgent", "urgent_note", "release"}
 
 
 def as_input(doc: dict[str, Any]) -> dict[str, Any]:

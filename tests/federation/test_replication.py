@@ -62,14 +62,19 @@ def test_narrowing_the_audience_purges_the_partner_copy(cluster: Cluster) -> Non
     assert purged and purged[0]["object_id"] == doc["id"]
 
 
-def test_amendments_arrive_and_partner_copies_cannot_be_edited(cluster: Cluster) -> None:
+def test_amendments_arrive_once_released_and_partner_copies_cannot_be_edited(cluster: Cluster) -> None:
     doc = cluster.file("TUN")
-    cluster.nodes["TUN"].amend_report(actor=cluster.officers["TUN"], report_id=doc["id"],
-                                      patch=ReportPatch.model_validate({"description": "group split in two"}))
+    tun = cluster.nodes["TUN"]
+    tun.amend_report(actor=cluster.officers["TUN"], report_id=doc["id"],
+                     patch=ReportPatch.model_validate({"description": "group split in two"}))
     cluster.sync()
     dza = cluster.nodes["DZA"]
     copy = json.loads(dza.report(viewer=cluster.officers["DZA"], report_id=doc["id"]))
-    assert copy["description"] == "group split in two" and copy["version"] == 3
+    assert copy["description"] == "" and copy["version"] == 2   # the released version, kept
+    tun.release_report(actor=cluster.officers["TUN"], report_id=doc["id"])
+    cluster.sync()
+    copy = json.loads(dza.report(viewer=cluster.officers["DZA"], report_id=doc["id"]))
+    assert copy["description"] == "group split in two" and copy["version"] == 4
     import pytest
 
     from fossatum.errors import Forbidden

@@ -33,7 +33,7 @@ from ..errors import Unauthorized
 from ..log.entry import Entry
 from ..policy import redact
 from ..policy.release import FIELD_KINDS, facts_of_entry, facts_of_field_entry
-from ..policy.visibility import Facts, may_view
+from ..policy.visibility import Facts, may_view, sees_released_version
 from ..sessions import MESSAGES, Revocation
 
 log = logging.getLogger("fossatum.live")
@@ -109,17 +109,21 @@ class LiveHub:
         for entry in entries:
             if entry.kind.startswith("report."):
                 doc = entry.payload["report"]
-                now = Facts.of_report(rules.from_doc(doc))
+                report = rules.from_doc(doc)
+                now = Facts.of_report(report)
                 before = self._previous_facts(doc)
                 view = self._view("report", doc)
                 removed = json.dumps({"type": "report.removed", "id": doc["id"]})
                 urgent = entry.kind == "report.flagged" and doc.get("urgent")
                 message = _encoded(lambda shown: {"type": "report", "report": shown})
                 for conn in list(self.connections):
+                    abroad = sees_released_version(conn.user, now)
                     if may_view(conn.user, now):
+                        if abroad and not report.is_released_version:
+                            continue  # a partner keeps the version released to it: nothing new
                         shown = view(conn.user)
                         self._send(conn, message(shown))
-                        if urgent and conn.user.has(Role.DUTY_OFFICER):
+                        if urgent and conn.user.has(Role.DUTY_OFFICER) and not abroad:
                             self._send(conn, json.dumps({"type": "alert", "alert": {
                                 "report_id": doc["id"], "by": entry.author, "at": entry.ts,
                                 "note": doc.get("urgent_note", ""), "report": shown}}, ensure_ascii=False))

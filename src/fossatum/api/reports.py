@@ -12,7 +12,7 @@ from ..domain.report import State
 from ..domain.taxonomy import REPORT_TYPES, ImpactLevel, Layer
 from ..domain.timeutil import normalise
 from ..errors import InvalidInput
-from ..schemas import ReasonIn, ReportIn, ReportPatch, UrgentIn
+from ..schemas import ReasonIn, ReleaseIn, ReportIn, ReportPatch, UrgentIn
 from ..store.query import ReportQuery, decode_cursor
 from .deps import NodeDep, Viewer
 from .json_response import items, raw
@@ -156,7 +156,8 @@ def _transition(action: str, summary: str) -> None:
 
 
 _transition("submit", "Submit a draft or returned report")
-_transition("validate", "Validate (duty officer of the owner country): releases it to its partners")
+_transition("validate", "Validate (duty officer of the owner country); by a duty officer of the owner agency "
+                        "it also releases the validated version to its partners")
 _transition("return", "Return to the author with a reason")
 _transition("close", "Close with a reason")
 _transition("retract", "Retract as wrong, with a reason: partners lose their copies (duty officer)")
@@ -167,4 +168,12 @@ _transition("unclaim", "Give the report back to the triage queue")
 @router.post("/{report_id}/urgent", summary="Raise or clear the urgent flag: alerts every duty officer who may see it")
 def flag_report(node: NodeDep, viewer: Viewer, report_id: str, body: Annotated[UrgentIn, Body()]) -> Response:
     doc = node.flag_report(actor=viewer, report_id=report_id, urgent=body.urgent, note=body.note)
+    return raw(json.dumps(node.store.shown_doc(viewer, "report", doc), ensure_ascii=False))
+
+
+@router.post("/{report_id}/release",
+             summary="Release the current version to the partners its audience names (duty officer of the owner agency)")
+def release_report(node: NodeDep, viewer: Viewer, report_id: str,
+                   body: Annotated[ReleaseIn | None, Body()] = None) -> Response:
+    doc = node.release_report(actor=viewer, report_id=report_id, version=body.version if body else None)
     return raw(json.dumps(node.store.shown_doc(viewer, "report", doc), ensure_ascii=False))

@@ -21,7 +21,7 @@ from ..domain import report as rules
 from ..domain.org import User
 from ..log.entry import Entry
 from ..policy import redact
-from ..policy.visibility import Facts, may_view
+from ..policy.visibility import Facts, may_view, sees_released_version
 from ..store.query import ReportQuery
 from . import codec
 
@@ -108,7 +108,13 @@ class Fanout:
             removal: bytes | None = None
             visible = [shown and may_view(user, facts) for user in users]
             messages = self._redacted(entry, users, visible, message, now)
+            # A partner's user keeps the version released to it until the next release.
+            held = ([sees_released_version(u, facts) and may_view(u, facts) for u in users]
+                    if entry.kind.startswith("report.") and not rules.from_doc(entry.payload["report"]).is_released_version
+                    else [False] * len(users))
             for device, k in zip(devices, klass):
+                if held[k]:
+                    continue
                 if device.fresh is not None:
                     device.fresh.add(uid)  # newer than what a snapshot being read may hold
                 if (skip is not None and device.device_uid == skip) or (

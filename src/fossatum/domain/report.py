@@ -1,9 +1,14 @@
 """Reports and their workflow: draft → submitted → validated (or returned) → closed,
 and retracted (withdrawn as wrong) from any state past draft.
 
-Every transition returns a new version; the caller records it in the log. A report is
-seen by other countries only while it is `released`: from its validation by a duty officer
-of its owner country, through closing, until it is retracted.
+Every transition returns a new version; the caller records it in the log. Validation by a
+duty officer of the owner country makes a report official at home. What crosses the border
+is decided apart, by a *release*: a duty officer of the owner **agency** releases one
+version to the partner countries its audience names at that moment (validation by such an
+officer releases the validated version at once). Partners keep exactly the version they
+were released: later amendments, flags and closing stay at home until the next release. A
+narrowing takes effect at once (the release record shrinks with the audience, so a later
+re-widening needs a new release); a retraction withdraws the release. See docs/release.md.
 """
 
 from __future__ import annotations
@@ -81,6 +86,38 @@ class Content:
 
 
 @dataclass(frozen=True, slots=True)
+class Release:
+    """A release decision: `version` went to `countries` (explicit, resolved when released)."""
+
+    version: int
+    countries: frozenset[str]
+    by: str
+    at: str
+
+    def to_doc(self) -> dict[str, object]:
+        return {"version": self.version, "countries": sorted(self.countries), "by": self.by, "at": self.at}
+
+
+def _release_from_doc(doc: dict[str, Any], audience: Audience) -> Release | None:
+    if "release" not in doc:
+        # A document written before releases were recorded: then every validated version of
+        # a cross-border report went to its audience as it stood, so it reads as released.
+        if doc.get("released") and audience.scope in (aud.Scope.PARTNERS, aud.Scope.ALL_PARTNERS):
+            return Release(int(doc["version"]), audience.releasable_to - {audience.owner_country},
+                           str(doc.get("validated_by") or ""), str(doc.get("validated_at") or ""))
+        return None
+    raw = doc.get("release")
+    if not isinstance(raw, dict):
+        return None
+    try:
+        countries = frozenset(aud.check_country(c, field="release.countries") for c in raw.get("countries") or ())
+        return Release(int(raw["version"]), countries - {audience.owner_country}, str(raw.get("by", "")),
+                       str(raw.get("at", "")))
+    except (KeyError, TypeError, ValueError, InvalidInput):
+        return None  # deny by default
+
+
+@dataclass(frozen=True, slots=True)
 class Report:
     id: str
     version: int
@@ -89,7 +126,6 @@ class Report:
     audience: Audience
     content: Content
     state: State
-    released: bool
     reported_at: str
     updated_at: str
     updated_by: str
@@ -100,6 +136,24 @@ class Report:
     handler: str | None = None      # the duty officer handling it ("in progress" in triage)
     urgent: bool = False
     urgent_note: str = ""
+    release: Release | None = None   # the last release decision, carried by later versions
+
+    @property
+    def partner_countries(self) -> frozenset[str]:
+        """The partner countries that hold a released version of this report now."""
+        if self.release is None or self.state in (State.DRAFT, State.RETRACTED):
+            return frozenset()
+        return self.release.countries
+
+    @property
+    def released(self) -> bool:
+        """Some partner country holds a released version."""
+        return bool(self.partner_countries)
+
+    @property
+    def is_released_version(self) -> bool:
+        """This version is the one partners were given (a release decision made it)."""
+        return self.release is not None and self.release.version == self.version and self.released
 
     def to_doc(self) -> dict[str, Any]:
         c = self.content
@@ -136,6 +190,7 @@ class Report:
             "handler": self.handler,
             "urgent": self.urgent,
             "urgent_note": self.urgent_note,
+            "release": self.release.to_doc() if self.release else None,
         }
 
 
@@ -160,17 +215,15 @@ def from_doc(doc: dict[str, Any]) -> Report:
         description=doc.get("description", ""),
         links=tuple(doc.get("links") or ()),
     )
+    audience = aud.from_doc(doc.get("audience"), owner_agency=doc["owner_agency"], owner_country=doc["owner_country"])
     return Report(
         id=doc["id"],
         version=doc["version"],
         origin=doc["origin"],
         author=doc["author"],
-        audience=aud.from_doc(
-            doc.get("audience"), owner_agency=doc["owner_agency"], owner_country=doc["owner_country"]
-        ),
+        audience=audience,
         content=content,
         state=State(doc["state"]),
-        released=bool(doc["released"]),
         reported_at=doc["reported_at"],
         updated_at=doc["updated_at"],
         updated_by=doc.get("updated_by", doc["author"]),
@@ -181,6 +234,7 @@ def from_doc(doc: dict[str, Any]) -> Report:
         handler=doc.get("handler"),
         urgent=bool(doc.get("urgent", False)),
         urgent_note=doc.get("urgent_note", ""),
+        release=_release_from_doc(doc, audience),
     )
 
 
@@ -189,9 +243,16 @@ def from_doc(doc: dict[str, Any]) -> Report:
 # node asks before calling any of these.
 
 def _next(report: Report, actor: User, now: datetime, **changes: Any) -> Report:
-    return dataclasses.replace(
+    """The next version. Its release record is the last one, narrowed to the new audience: a
+    narrowing withdraws at once, a widening waits for a release decision (`release`)."""
+    new = dataclasses.replace(
         report, version=report.version + 1, updated_at=to_text(now), updated_by=actor.username, **changes
     )
+    if new.release is not None and "release" not in changes:
+        cross = new.audience.scope in (aud.Scope.PARTNERS, aud.Scope.ALL_PARTNERS)
+        kept = new.release.countries & new.audience.releasable_to if cross else frozenset()
+        new = dataclasses.replace(new, release=dataclasses.replace(new.release, countries=kept))
+    return new
 
 
 def file(
@@ -206,7 +267,7 @@ def file(
         raise InvalidInput("observed_at is in the future", field="observed_at")
     return Report(
         id=report_id, version=1, origin=origin, author=author.username, audience=audience,
-        content=content, state=State.DRAFT if draft else State.SUBMITTED, released=False,
+        content=content, state=State.DRAFT if draft else State.SUBMITTED,
         reported_at=stamp, updated_at=stamp, updated_by=author.username,
     )
 
@@ -226,12 +287,41 @@ def submit(report: Report, *, actor: User, now: datetime) -> Report:
     return _next(report, actor, now, state=State.SUBMITTED, returned_reason=None)
 
 
-def validate(report: Report, *, actor: User, now: datetime) -> Report:
+def validate(report: Report, *, actor: User, now: datetime, release: bool = False) -> Report:
+    """Validate for the owner country. `release`: the validator may also make the release
+    decision (policy/actions.py, REPORT_RELEASE), so the validated version crosses at once."""
     if report.state is not State.SUBMITTED:
         raise Conflict(f"a {report.state.value} report cannot be validated")
     stamp = to_text(now)
-    return _next(report, actor, now, state=State.VALIDATED, released=True,
-                 validated_by=actor.username, validated_at=stamp)
+    new = _next(report, actor, now, state=State.VALIDATED, validated_by=actor.username, validated_at=stamp)
+    if release and is_cross_border(report):
+        new = dataclasses.replace(new, release=Release(new.version, _partners_of(new), actor.username, stamp))
+    return new
+
+
+def is_cross_border(report: Report) -> bool:
+    return report.audience.scope in (aud.Scope.PARTNERS, aud.Scope.ALL_PARTNERS)
+
+
+def _partners_of(report: Report) -> frozenset[str]:
+    return report.audience.releasable_to - {report.audience.owner_country}
+
+
+def release(report: Report, *, actor: User, now: datetime, version: int | None = None) -> Report:
+    """Release the current version to the partner countries its audience names now: a new
+    version, the one partners get. `version`: the version the officer reviewed (409 if newer).
+    Who may decide is policy/actions.py's (REPORT_RELEASE); this checks the report's state."""
+    if version is not None and version != report.version:
+        raise Conflict(f"the report is at version {report.version}, not {version}: review it again")
+    if report.state not in (State.VALIDATED, State.CLOSED):
+        raise Conflict(f"a {report.state.value} report cannot be released; validate it first")
+    if not is_cross_border(report):
+        raise Conflict(f"the audience is {report.audience.scope.value}: nothing crosses the border")
+    if report.is_released_version:
+        raise Conflict(f"version {report.version} is already released")
+    stamp = to_text(now)
+    new = _next(report, actor, now)
+    return dataclasses.replace(new, release=Release(new.version, _partners_of(new), actor.username, stamp))
 
 
 def return_(report: Report, *, actor: User, reason: str, now: datetime) -> Report:
@@ -256,7 +346,7 @@ def retract(report: Report, *, actor: User, reason: str, now: datetime) -> Repor
         raise Conflict(f"a {report.state.value} report cannot be retracted")
     if not reason.strip():
         raise InvalidInput("a reason is required", field="reason")
-    return _next(report, actor, now, state=State.RETRACTED, released=False, closed_reason=reason.strip())
+    return _next(report, actor, now, state=State.RETRACTED, release=None, closed_reason=reason.strip())
 
 
 def claim(report: Report, *, actor: User, now: datetime) -> Report:

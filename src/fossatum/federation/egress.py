@@ -40,4 +40,10 @@ def egress_problem(wire: dict[str, Any], *, origin: str, origin_country: str, pa
             return "draft"
         if partner_country not in ((report.get("audience") or {}).get("releasable_to") or []):
             return "report audience does not name the partner"
+        if "release" in report:  # documents from before release decisions carry none
+            release = report.get("release")
+            if not isinstance(release, dict) or release.get("version") != report.get("version"):
+                return "not a released version of the report"
+            if partner_country not in (release.get("countries") or []):
+                return "the release decision does not name the partner"
     return None

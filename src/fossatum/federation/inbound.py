@@ -74,6 +74,9 @@ def _problem_with_entry(tx: Tx, doc: Any, partner: Partner, own_country: str) ->
         return f"{entry.origin}#{entry.seq}: {mismatch}"
     if not partner_may_see(facts_of_entry(entry), own_country):
         return f"{entry.origin}#{entry.seq}: not released to {own_country}"
+    released = _not_a_released_version(entry)
+    if released:
+        return f"{entry.origin}#{entry.seq}: {released}"
     # The stream's own chain orders and de-duplicates items; an entry may come later than a
     # newer one of another object (held back for containment), never twice, never older
     # than the version of its object already held.
@@ -116,7 +119,9 @@ def _payload_mismatch(entry: Entry) -> str | None:
     for name in ("owner_agency", "owner_country"):
         if doc.get(name) != audience.get(name) or doc_audience.get(name) != audience.get(name):
             return f"payload {name} differs from the signed audience"
-    for name in ("scope", "releasable_to"):
+    # A report's signed `releasable_to` names who holds a released version; it is compared
+    # with the document once the receiver knows it is one of them (`_not_a_released_version`).
+    for name in ("scope",) if entry.kind.startswith("report.") else ("scope", "releasable_to"):
         if doc_audience.get(name) != audience.get(name):
             return f"payload audience {name} differs from the signed audience"
     if entry.kind.startswith("report.") and (doc.get("state") != audience.get("state")
@@ -169,6 +174,26 @@ def _facts_of_doc(doc: str) -> Facts | None:
         return Facts.of_report(rules.from_doc(json.loads(doc)))
     except Exception:  # a copy that no longer parses: nobody is told of its removal
         return None
+
+
+def _not_a_released_version(entry: Entry) -> str | None:
+    """Only a released version of a report crosses, to the countries its release decision names."""
+    audience = entry.audience if isinstance(entry.audience, dict) else {}
+    doc = entry.payload.get("report")
+    if not entry.kind.startswith("report.") or not isinstance(doc, dict):
+        return None
+    doc_audience = doc.get("audience") if isinstance(doc.get("audience"), dict) else {}
+    if doc_audience.get("releasable_to") != audience.get("releasable_to"):
+        return "payload audience releasable_to differs from the signed audience"
+    if "release" in doc:
+        release = doc.get("release")
+        if not isinstance(release, dict) or not (release.get("version") == doc.get("version")
+                                                 == audience.get("release_version")):
+            return "not a released version of the report"
+        named = sorted({*(release.get("countries") or []), str(audience.get("owner_country"))})
+        if named != audience.get("releasable_to"):
+            return "the release decision differs from the signed audience"
+    return None
 
 
 def purge(tx: Tx, origin: str, object_id: str) -> int:

@@ -12,10 +12,11 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from ..domain import report as rules
 from ..domain.timeutil import to_text, utcnow
 from ..log.entry import GENESIS, Entry, canonical
 from ..log.signing import NodeKey
-from ..policy.release import facts_of_entry, release_decision
+from ..policy.release import release_decision
 from ..policy.visibility import Facts
 from ..store.sqlite import SQLiteStore, Tx, _row_entry
 from .egress import egress_problem
@@ -62,6 +63,12 @@ class _Stream:
                        (partner, object_id))
         else:
             tx.execute("DELETE FROM withheld_links WHERE partner = ? AND object_id = ?", (partner, object_id))
+        if rule.startswith("kept"):
+            # The partner keeps the released version it holds: nothing new crosses, nothing is revoked.
+            if not recheck:
+                audit(tx, direction="out", partner=partner, decision="kept", rule=rule, object_id=object_id,
+                      entry_origin=entry.origin, entry_seq=entry.seq)
+            return False
         if ok:
             item = {"kind": "entry", "entry": entry.to_doc()}
             tx.execute("INSERT INTO sent_objects (partner, object_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
@@ -96,12 +103,22 @@ class _Stream:
         became visible to the partner (a parent widened or validated later)."""
         held = [r[0] for r in self.tx.execute("SELECT object_id FROM withheld_links WHERE partner = ?", (self.partner,))]
         for object_id in held:
-            row = self.tx.execute(
+            rows = self.tx.execute(
                 "SELECT origin, seq, ts, author, kind, payload, audience, prev, hash, sig FROM log "
-                "WHERE origin = ? AND object_id = ? ORDER BY seq DESC LIMIT 1", (self.outbound.origin, object_id),
-            ).fetchone()
-            if row is not None:
-                self.decide(_row_entry(row), recheck=True)
+                "WHERE origin = ? AND object_id = ? ORDER BY seq DESC", (self.outbound.origin, object_id),
+            ).fetchall()
+            latest = None
+            for row in rows:
+                entry = _row_entry(row)
+                latest = latest or entry
+                # The version to send is the released one, which may be older than the latest.
+                wanted = entry.audience.get("release_version") if entry.kind.startswith("report.") else None
+                if wanted is None or (entry.payload.get("report") or {}).get("version") == wanted:
+                    self.decide(entry, recheck=True)
+                    break
+            else:
+                if latest is not None:
+                    self.decide(latest, recheck=True)
 
 
 class Outbound:
@@ -124,10 +141,7 @@ class Outbound:
         row = tx.execute("SELECT doc FROM reports WHERE id = ?", (report_id,)).fetchone()
         if row is None:
             return None
-        doc = json.loads(row[0])
-        entry = Entry(doc["origin"], 0, "", doc["author"], "report.current", {"report": doc},
-                      {**doc["audience"], "state": doc["state"], "released": doc["released"], "author": doc["author"]}, "")
-        return facts_of_entry(entry)
+        return Facts.of_report(rules.from_doc(json.loads(row[0])))
 
     def release(self, partner: str) -> int:
         """Decide every own entry not yet decided for `partner`; returns how many items were added."""

@@ -52,6 +52,7 @@ class Action(StrEnum):
     REPORT_CLOSE = "report.close"
     REPORT_RETRACT = "report.retract"
     REPORT_FLAG = "report.flag"
+    REPORT_RELEASE = "report.release"
     # units (blue force)
     UNIT_CREATE = "unit.create"
     UNIT_MOVE = "unit.move"
@@ -189,8 +190,16 @@ RULES: dict[Action, Rule] = {rule.action: rule for rule in (
          "only a duty officer or analyst of the owner country may close a report"),
     Rule(Action.REPORT_RETRACT, (Grant(Who.COUNTRY, _roles(DO)),),
          "only a duty officer of the owner country may retract a report"),
+    # Closing and flagging make versions that stay at home: their reason and note reach a
+    # partner only inside a released version (REPORT_RELEASE). So any operational user of
+    # the owner country may alert its duty officers, and officers may close, without a release review.
     Rule(Action.REPORT_FLAG, (Grant(Who.COUNTRY, OPERATIONAL),),
          "only users of the owner country may flag a report urgent"),
+    # What crosses the border is a release decision of the owner agency's duty officer
+    # (validation by such an officer releases the validated version); with
+    # FOSSATUM_FOUR_EYES_RELEASE also `four_eyes` below. docs/release.md.
+    Rule(Action.REPORT_RELEASE, (Grant(Who.AGENCY, _roles(DO)),),
+         "only a duty officer of the owner agency may release a report across the border"),
     # --- units ----------------------------------------------------------------------------
     Rule(Action.UNIT_CREATE, _ADMIN, "only a node administrator registers units", cli=True),
     Rule(Action.UNIT_MOVE, (Grant(Who.AGENCY, OPERATIONAL),),
@@ -247,6 +256,15 @@ def authorize(actor: User | None, action: Action, target: Target) -> str | None:
     return rule.refusal
 
 
+FOUR_EYES = ("four-eyes release: a duty officer other than the report's author and its last editor must "
+             "release it")
+
+
+def four_eyes(actor: User, *, author: str, last_editor: str) -> str | None:
+    """The four-eyes release rule (setting four_eyes_release): None if `actor` is a second pair of eyes."""
+    return FOUR_EYES if actor.username in (author, last_editor) else None
+
+
 def require(actor: User | None, action: Action, target: Target) -> None:
     """`authorize`, raising `Forbidden` (403) with the reason."""
     reason = authorize(actor, action, target)
@@ -282,5 +300,5 @@ def actions_of(prefix: str) -> Iterable[Action]:
     return (a for a in Action if a.value.startswith(prefix))
 
 
-__all__ = ["Action", "Grant", "RULES", "Rule", "Target", "Who", "authorize", "new_target", "node_target",
-           "object_target", "require"]
+__all__ = ["Action", "Grant", "RULES", "Rule", "Target", "Who", "authorize", "four_eyes", "new_target",
+           "node_target", "object_target", "require"]

@@ -44,6 +44,14 @@ def visible_sql(viewer: User, alias: str, placeholder: str = "?") -> tuple[str, 
     return _rule(alias, p, p, p, p), [viewer.username, viewer.agency, viewer.country, f"%,{viewer.country},%"]
 
 
+def report_doc_sql(viewer: User, alias: str, placeholder: str = "?") -> tuple[str, list[object]]:
+    """(sql, params): the document of report row `alias` that `viewer` reads — the current
+    version in the owner country, the last released version abroad (`visibility.sees_released_version`)."""
+    # A draft is seen by its author alone, as written.
+    return (f"(CASE WHEN {alias}.owner_country = {placeholder} OR {alias}.state = 'draft' THEN {alias}.doc "
+            f"ELSE {alias}.released_doc END)", [viewer.country])
+
+
 def session_values(viewer: User | None, *, system: bool = False) -> dict[str, str]:
     """The settings a transaction declares for `session_sql`; an inactive viewer (or none)
     declares nobody, and sees nothing."""

@@ -3,7 +3,9 @@
 An entry is released to partner P when its object may be released to P (`may_release`)
 and, for containment, every report it links to is one P may already see (P's own, or
 released to P): a child never reaches a wider audience than its parents. Only objects owned
-by this node's own country leave it.
+by this node's own country leave it. Of a report, only the entry of a *released version*
+crosses (a release decision, domain/report.py): later versions stay home, and P keeps the
+version it holds ("kept") until the next release, or loses it when narrowed or retracted.
 """
 
 from __future__ import annotations
@@ -79,6 +81,11 @@ def release_decision(entry: Entry, country: str, linked: Callable[[str], Facts |
         return False, "not in releasable_to"
     if not may_release(facts, country):
         return False, "audience"
+    if entry.kind.startswith("report."):
+        version = (entry.payload.get("report") or {}).get("version")
+        held = entry.audience.get("release_version", version)  # older entries: each version crossed
+        if held != version:
+            return False, f"kept: {country} holds released version {held}, this version awaits a release"
     for link in links_of_entry(entry):
         if not partner_may_see(linked(link), country):
             return False, "containment: links a report the partner may not see"

@@ -25,9 +25,20 @@ class Facts:
 
     @classmethod
     def of_report(cls, report: Report) -> "Facts":
+        """The report as a whole: its owner country sees it by its current audience, a partner
+        country only as far as a release reached it (the released version, see `view_of`)."""
         a = report.audience
-        return cls(a.owner_agency, a.owner_country, a.scope, a.releasable_to,
+        return cls(a.owner_agency, a.owner_country, a.scope, frozenset({a.owner_country}) | report.partner_countries,
                    report.state.value, report.released, report.author)
+
+    @classmethod
+    def of_version(cls, report: Report) -> "Facts":
+        """One version of the history: seen by its own audience at home, and abroad only if
+        it is a version that was released (and only by the countries it was released to)."""
+        a = report.audience
+        released = report.is_released_version
+        countries = frozenset({a.owner_country}) | (report.partner_countries if released else frozenset())
+        return cls(a.owner_agency, a.owner_country, a.scope, countries, report.state.value, released, report.author)
 
 
 def may_view(viewer: User, facts: Facts) -> bool:
@@ -42,6 +53,11 @@ def may_view(viewer: User, facts: Facts) -> bool:
     if viewer.country == facts.owner_country:
         return True
     return facts.released and facts.scope in CROSS_BORDER and viewer.country in facts.releasable_to
+
+
+def sees_released_version(viewer: User, facts: Facts) -> bool:
+    """A viewer outside the owner country sees a report only as it was released to them."""
+    return viewer.country != facts.owner_country and facts.state != State.DRAFT
 
 
 def may_release(facts: Facts, country: str) -> bool:

@@ -21,7 +21,7 @@ from ..errors import Forbidden, FossatumError, IntegrityError
 from ..log.entry import GENESIS, Entry, canonical
 from ..log.signing import NodeKey
 from ..policy import redact
-from ..policy.predicate import visible_sql
+from ..policy.predicate import report_doc_sql, visible_sql
 from ..policy.visibility import Facts
 from . import projector
 from .query import BBox, ReportQuery, TimeSlices, report_filters
@@ -300,7 +300,8 @@ class StoreReads:
     def report_doc(self, viewer: User, report_id: str) -> str | None:
         """The stored JSON of a report if `viewer` may see it (else None, as if absent)."""
         where, params = visible_sql(viewer, "r")
-        row = self.read_one(f"SELECT r.doc FROM reports r WHERE r.id = ? AND {where}", (report_id, *params),
+        doc, dparams = report_doc_sql(viewer, "r")
+        row = self.read_one(f"SELECT {doc} FROM reports r WHERE r.id = ? AND {where}", (*dparams, report_id, *params),
                            viewer=viewer)
         return row[0] if row else None
 
@@ -312,10 +313,11 @@ class StoreReads:
     def report_versions(self, viewer: User, report_id: str) -> list[str]:
         if self.report_doc(viewer, report_id) is None:
             return []
-        # Earlier versions are shown as far as the current audience reaches: a version
-        # that was narrower (e.g. a draft) is still only seen by who may see it now.
-        rows = self.read("SELECT doc FROM report_versions WHERE report_id = ? ORDER BY version", (report_id,),
-                         viewer=viewer)
+        # Each version is shown only to its own audience and release state (an agency-only
+        # first text stays in the agency; abroad, only the versions released there).
+        where, params = visible_sql(viewer, "v")
+        rows = self.read(f"SELECT v.doc FROM report_versions v WHERE v.report_id = ? AND {where} ORDER BY v.version",
+                         (report_id, *params), viewer=viewer)
         return [r[0] for r in rows]
 
     def visible_report_ids(self, viewer: User, ids: list[str]) -> set[str]:
@@ -334,11 +336,13 @@ class StoreReads:
         A box with a window is read in time slices, newest first (`query.TimeSlices`), in
         one snapshot; `sliced=False` runs the same filters as one query (same answer)."""
         where, params = visible_sql(viewer, "r")
+        doc, dparams = report_doc_sql(viewer, "r")
 
         def page(run: Reader, q: ReportQuery, limit: int) -> list[str]:
-            filters, fparams = report_filters(q, alias="r", spatial=self._bbox_sql, unlinked=self._unlinked_sql)
-            sql = f"SELECT r.doc FROM reports r WHERE {where}{filters} ORDER BY r.observed_at DESC, r.id DESC LIMIT ?"
-            return [row[0] for row in run(sql, (*params, *fparams, limit))]
+            filters, fparams = report_filters(q, alias="r", spatial=self._bbox_sql, unlinked=self._unlinked_sql,
+                                              document=(doc, dparams))
+            sql = f"SELECT {doc} FROM reports r WHERE {where}{filters} ORDER BY r.observed_at DESC, r.id DESC LIMIT ?"
+            return [row[0] for row in run(sql, (*dparams, *params, *fparams, limit))]
 
         wanted = query.limit + 1
         plan = TimeSlices.plan(query, utcnow(), self._cop_density) if sliced else None
@@ -362,7 +366,7 @@ class StoreReads:
     def count_reports(self, viewer: User, query: ReportQuery, group_by: str | None = None) -> dict[str, int]:
         where, params = visible_sql(viewer, "r")
         filters, fparams = report_filters(query, alias="r", spatial=self._bbox_sql, paging=False,
-                                          unlinked=self._unlinked_sql)
+                                          unlinked=self._unlinked_sql, document=report_doc_sql(viewer, "r"))
         if group_by is None:
             row = self.read_one(f"SELECT COUNT(*) FROM reports r WHERE {where}{filters}", (*params, *fparams),
                                viewer=viewer)

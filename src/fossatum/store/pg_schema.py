@@ -227,6 +227,38 @@ PG_MIGRATIONS.append((10, "TLS between nodes: how each partner link is secured; 
     "CREATE INDEX IF NOT EXISTS federation_nonces_expiry ON federation_nonces (expires_at)",
 ]))
 
+
+def _version_rls() -> list[str]:
+    """A version is seen by its own audience and release state (its own columns, the same
+    rule as every table), and only while its report is visible (the parent's policy)."""
+    rule = f"{session_sql('report_versions')} AND EXISTS (SELECT 1 FROM {dict(RLS_CHILDREN)['report_versions']})"
+    return [
+        "DROP POLICY IF EXISTS fossatum_viewer ON report_versions",
+        f"CREATE POLICY fossatum_viewer ON report_versions FOR SELECT USING ({rule})",
+    ]
+
+
+_VERSION_TEXT = ("owner_agency", "owner_country", "scope", "releasable_to", "state", "author")
+_LEGACY_RELEASED = ("(doc::jsonb ->> 'released')::boolean AND (doc::jsonb -> 'audience' ->> 'scope') "
+                    "IN ('partners', 'all_partners')")
+PG_MIGRATIONS.append((9, "release decisions: what partners hold, and each version's own audience", [
+    "ALTER TABLE reports ADD COLUMN IF NOT EXISTS released_doc TEXT",
+    *(f"ALTER TABLE report_versions ADD COLUMN IF NOT EXISTS {c} TEXT NOT NULL DEFAULT ''" for c in _VERSION_TEXT),
+    "ALTER TABLE report_versions ADD COLUMN IF NOT EXISTS released INTEGER NOT NULL DEFAULT 0",
+    # Documents written before releases were recorded (see schema.py, version 7).
+    "UPDATE reports SET released_doc = doc WHERE released = 1 AND scope IN ('partners', 'all_partners')",
+    f"""UPDATE report_versions SET
+        owner_agency = doc::jsonb ->> 'owner_agency', owner_country = doc::jsonb ->> 'owner_country',
+        scope = COALESCE(doc::jsonb -> 'audience' ->> 'scope', 'agency'), state = doc::jsonb ->> 'state',
+        author = doc::jsonb ->> 'author',
+        released = CASE WHEN {_LEGACY_RELEASED} THEN 1 ELSE 0 END,
+        releasable_to = CASE WHEN {_LEGACY_RELEASED}
+            THEN ',' || (SELECT string_agg(c, ',' ORDER BY c)
+                         FROM jsonb_array_elements_text(doc::jsonb -> 'audience' -> 'releasable_to') AS c) || ','
+            ELSE ',' || (doc::jsonb ->> 'owner_country') || ',' END""",
+    *_version_rls(),
+]))
+
 # Helpers land their migrations in any order: kept sorted by version (the runner applies the
 # missing ones in that order; "the previous version" is the one before the last).
 PG_MIGRATIONS.sort(key=lambda m: m[0])

@@ -15,7 +15,9 @@ from ..domain import audience as aud
 from ..domain.section import bbox
 from ..federation.links import legacy_link
 from ..log.entry import Entry, canonical
+from ..domain import report as report_rules
 from ..policy.predicate import releasable_text
+from ..policy.visibility import Facts
 
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -139,17 +141,33 @@ def _section_noted(cur: Cursor, e: Entry) -> None:
         cur.execute("UPDATE sections SET doc = ? WHERE id = ?", (canonical(doc), p["id"]))
 
 
+def _facts_columns(f: Facts) -> dict[str, Any]:
+    return {"owner_agency": f.owner_agency, "owner_country": f.owner_country, "scope": f.scope.value,
+            "releasable_to": releasable_text(f.releasable_to), "state": f.state, "released": 1 if f.released else 0,
+            "author": f.author}
+
+
 def _report_saved(cur: Cursor, e: Entry) -> None:
     doc = e.payload["report"]
     grade = doc.get("grade") or {}
+    report = report_rules.from_doc(doc)
+    # What partner viewers read: the version last released (kept while later versions stay home).
+    if report.is_released_version:
+        released_doc: str | None = canonical(doc)
+    elif not report.released:
+        released_doc = None
+    else:
+        held = cur.execute("SELECT released_doc FROM reports WHERE id = ?", (doc["id"],)).fetchone()
+        released_doc = held[0] if held else None
     row = {
-        "id": doc["id"], "origin": doc["origin"], **_visibility_columns(doc),
-        "tlp": doc["tlp"], "state": doc["state"], "released": 1 if doc["released"] else 0,
-        "author": doc["author"], "type": doc["type"], "layer": doc["layer"],
+        "id": doc["id"], "origin": doc["origin"], **_facts_columns(Facts.of_report(report)),
+        "tlp": doc["tlp"],
+        "type": doc["type"], "layer": doc["layer"],
         "observed_at": doc["observed_at"], "reported_at": doc["reported_at"],
         "updated_at": doc["updated_at"], "lat": doc["location"]["lat"], "lon": doc["location"]["lon"],
         "grade_source": grade.get("source"), "grade_info": grade.get("info"),
         "impact": doc.get("impact"), "version": doc["version"], "doc": canonical(doc),
+        "released_doc": released_doc,
     }
     cols = ", ".join(row)
     marks = ", ".join("?" for _ in row)
@@ -165,9 +183,12 @@ def _report_saved(cur: Cursor, e: Entry) -> None:
         "VALUES (?, ?, ?, ?, ?, ?, ?)",
         (rid, lon, lon, lat, lat, t, t),
     )
+    # Each version keeps its own audience and release state (a version is shown only to them).
+    version = _facts_columns(Facts.of_version(report))
     cur.execute(
-        "INSERT INTO report_versions (report_id, version, doc, origin, seq) VALUES (?, ?, ?, ?, ?)",
-        (doc["id"], doc["version"], row["doc"], e.origin, e.seq),
+        "INSERT INTO report_versions (report_id, version, doc, origin, seq, owner_agency, owner_country, scope, "
+        "releasable_to, state, released, author) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (doc["id"], doc["version"], row["doc"], e.origin, e.seq, *version.values()),
     )
 
 
@@ -237,6 +258,7 @@ PROJECTIONS: dict[str, Callable[[Cursor, Entry], None]] = {
     "report.claimed": _report_saved,
     "report.unclaimed": _report_saved,
     "report.flagged": _report_saved,
+    "report.released": _report_saved,
     "device.registered": _device_registered,
     "alert.raised": _alert_saved,
     "alert.cancelled": _alert_saved,

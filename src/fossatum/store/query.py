@@ -66,6 +66,7 @@ def time_window(alias: str, since: str | None, until: str | None, *, collate: st
 def report_filters(
     q: ReportQuery, *, alias: str, spatial: SpatialSQL, paging: bool = True,
     unlinked: Callable[[str], str] | None = None,
+    document: tuple[str, list[object]] | None = None,
 ) -> tuple[str, list[object]]:
     """(" AND ...", params) for every filter set in `q`."""
     sql: list[str] = []
@@ -92,14 +93,16 @@ def report_filters(
         # Plain substring search over the stored document (description, SALUTE, reaction);
         # LIKE special characters are escaped so that a user's '%' is a '%'.
         needle = q.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        sql.append(f" AND {alias}.doc LIKE ? ESCAPE '\\'")
-        params.append(f"%{needle}%")
+        # `document`: the version the viewer reads (a partner searches the released text only).
+        column, cparams = document or (f"{alias}.doc", [])
+        sql.append(f" AND {column} LIKE ? ESCAPE '\\'")
+        params += [*cparams, f"%{needle}%"]
         if unlinked is not None:
             # Never a match inside `links`: searching for a report's id must not tell whether a
             # visible report follows up on it (links are redacted per viewer: policy/redact.py).
             # Documents without links (most) skip the JSON work.
-            sql.append(f" AND ({alias}.doc LIKE '%\"links\":[]%' OR {unlinked(f'{alias}.doc')} LIKE ? ESCAPE '\\')")
-            params.append(f"%{needle}%")
+            sql.append(f" AND ({column} LIKE '%\"links\":[]%' OR {unlinked(column)} LIKE ? ESCAPE '\\')")
+            params += [*cparams, *cparams, f"%{needle}%"]
     if paging and q.after is not None:
         sql.append(f" AND ({alias}.observed_at < ? OR ({alias}.observed_at = ? AND {alias}.id < ?))")
         params += [q.after[0], q.after[0], q.after[1]]

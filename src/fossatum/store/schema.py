@@ -188,6 +188,27 @@ MIGRATIONS.append((8, "TLS between nodes: how each partner link is secured; sing
         node_id TEXT NOT NULL, nonce TEXT NOT NULL, expires_at TEXT NOT NULL, PRIMARY KEY (node_id, nonce))""",
     "CREATE INDEX IF NOT EXISTS federation_nonces_expiry ON federation_nonces (expires_at)",
 ]))
+# Per-version visibility: a version is shown only to its own audience and release state.
+_VERSION_COLUMNS = ("owner_agency", "owner_country", "scope", "releasable_to", "state", "author")
+MIGRATIONS.append((7, "release decisions: what partners hold, and each version's own audience", [
+    # The version a partner viewer reads (the last released one); NULL while nothing is released.
+    "ALTER TABLE reports ADD COLUMN released_doc TEXT",
+    *(f"ALTER TABLE report_versions ADD COLUMN {c} TEXT NOT NULL DEFAULT ''" for c in _VERSION_COLUMNS),
+    "ALTER TABLE report_versions ADD COLUMN released INTEGER NOT NULL DEFAULT 0",
+    # Documents written before releases were recorded: each validated version of a
+    # cross-border report went to its audience as it stood (domain/report.py reads them so).
+    "UPDATE reports SET released_doc = doc WHERE released = 1 AND scope IN ('partners', 'all_partners')",
+    """UPDATE report_versions SET
+        owner_agency = json_extract(doc, '$.owner_agency'), owner_country = json_extract(doc, '$.owner_country'),
+        scope = COALESCE(json_extract(doc, '$.audience.scope'), 'agency'), state = json_extract(doc, '$.state'),
+        author = json_extract(doc, '$.author'),
+        released = CASE WHEN json_extract(doc, '$.released') AND json_extract(doc, '$.audience.scope')
+                        IN ('partners', 'all_partners') THEN 1 ELSE 0 END,
+        releasable_to = CASE WHEN json_extract(doc, '$.released') AND json_extract(doc, '$.audience.scope')
+                        IN ('partners', 'all_partners')
+            THEN ',' || (SELECT group_concat(value, ',') FROM json_each(doc, '$.audience.releasable_to')) || ','
+            ELSE ',' || json_extract(doc, '$.owner_country') || ',' END""",
+]))
 # Helpers land their migrations in any order: kept sorted by version (the runner applies the
 # missing ones in that order; "the previous version" is the one before the last).
 MIGRATIONS.sort(key=lambda m: m[0])
