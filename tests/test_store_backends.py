@@ -118,18 +118,20 @@ def test_a_database_of_the_previous_schema_version_is_upgraded_on_open(store_bac
 
     module, name = (sqlite, "MIGRATIONS") if store_backend == "sqlite" else (postgres, "PG_MIGRATIONS")
     current = getattr(module, name)
+    # Helpers append migrations out of order: the previous schema lacks the newest version.
+    previous = [m for m in current if m[0] != max(v for v, _, _ in current)]
     url = request.getfixturevalue("pg_databases").create("upgrade") if store_backend == "postgres" else None
     with monkeypatch.context() as old:
-        old.setattr(module, name, current[:-1])
+        old.setattr(module, name, previous)
         node = init_node(tmp_path / "tun", country="TUN", name="Tunisia NCC", database_url=url)
         node.add_agency(actor=None, code="TN-GN", name="Garde nationale", country="TUN")
         versions = [r[0] for r in node.store.read("SELECT version FROM schema_migrations ORDER BY version")]
-        assert versions == [v for v, _, _ in current[:-1]]
+        assert versions == sorted(v for v, _, _ in previous)
         node.close()
     node = open_node(tmp_path / "tun", database_url=url)
     try:
         versions = [r[0] for r in node.store.read("SELECT version FROM schema_migrations ORDER BY version")]
-        assert versions == [v for v, _, _ in current]
+        assert versions == sorted(v for v, _, _ in current)
         assert node.store.agency("TN-GN") is not None
         assert all(r.ok for r in node.verify())
     finally:
