@@ -65,6 +65,7 @@ ROWS: tuple[tuple[Action, str], ...] = (
     (Action.REPORT_CLOSE, "validated"),
     (Action.REPORT_RETRACT, "validated"),
     (Action.REPORT_FLAG, "validated"),
+    (Action.REPORT_RELEASE, "validated"),
     (Action.UNIT_CREATE, "new"),
     (Action.UNIT_MOVE, ""),
     (Action.UNIT_UPDATE, ""),
