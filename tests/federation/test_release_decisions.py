@@ -178,8 +178,8 @@ def _join_morocco(cluster: Cluster, tmp_path: Path) -> Node:
     tun = cluster.nodes["TUN"]
     mar = init_node(tmp_path / "MAR", country="MAR", name="MAR NCC")
     mar.add_agency(actor=None, code="MA-GR", name="Gendarmerie royale", country="MAR")
-    tun.federation.add_partner(country="MAR", url="http://mar.invalid", key=mar.key.public)
-    mar.federation.add_partner(country="TUN", url="http://tun.invalid", key=tun.key.public)
+    tun.federation.add_partner(country="MAR", url="https://mar.invalid", key=mar.key.public)
+    mar.federation.add_partner(country="TUN", url="https://tun.invalid", key=tun.key.public)
     mar.federation.transport = LocalTransport(
         "MAR", lambda caller, partner, after, limit: tun.federation.serve_stream(mar.node_id, after=after, limit=limit))
     cluster.nodes["MAR"] = mar
