@@ -50,6 +50,7 @@ from starlette.routing import Route
 from ..api.limits import BodyLimit
 from ..api.problems import problem
 from ..api.security_headers import SecurityHeaders
+from ..api.text import RefuseNul
 from ..domain.org import User
 from ..errors import FossatumError, TooManyRequests, Unauthorized
 from .csr import BadCsr, accepted_key, read_csr
@@ -74,7 +75,8 @@ def _credentials(request: Request) -> tuple[str, str]:
         username, sep, token = base64.b64decode(value.strip(), validate=True).decode().partition(":")
     except (binascii.Error, UnicodeDecodeError):
         raise Unauthorized("malformed Basic credentials (expected base64 of user:token)") from None
-    if not sep or not username or not token:
+    if not sep or not username or not token or "\x00" in username or "\x00" in token:
+        # (a NUL would reach the throttle's and the register's PostgreSQL text: refused here)
         raise Unauthorized("malformed Basic credentials (expected base64 of user:token)")
     return username, token
 
@@ -91,7 +93,8 @@ class Enrolment:
         routes = [Route("/Marti/api/tls/config", self.config, methods=["GET"]),
                   Route("/Marti/api/tls/signClient/v2", self.sign, methods=["POST"]),
                   Route("/Marti/api/tls/profile/enrollment", self.profile, methods=["GET"])]
-        return Starlette(routes=routes, middleware=[Middleware(SecurityHeaders), Middleware(BodyLimit, max_bytes=MAX_BODY)],
+        return Starlette(routes=routes, middleware=[Middleware(SecurityHeaders), Middleware(BodyLimit, max_bytes=MAX_BODY),
+                                                    Middleware(RefuseNul)],
                          exception_handlers={FossatumError: self._error, HTTPException: self._http_error})
 
     # --- credentials ------------------------------------------------------------------------
