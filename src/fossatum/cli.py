@@ -298,7 +298,9 @@ def _serve(node: Node, host: str, port: int, banner: list[str] | None = None, *,
     from .federation.transport import HttpTransport
     from .federation.worker import Relay, Worker
 
-    class _Server(uvicorn.Server):
+    from .api.guard import GuardedServer, Limits
+
+    class _Server(GuardedServer):  # header/body/idle deadlines and a per-address cap (api/guard.py)
         @contextlib.contextmanager
         def capture_signals(self):  # type: ignore[no-untyped-def,override]
             yield  # the signals are handled once for all the servers, below
@@ -330,7 +332,8 @@ def _serve(node: Node, host: str, port: int, banner: list[str] | None = None, *,
             # idle connection and does not answer would hold the stop for ever; bounded here.
             servers.append(_Server(uvicorn.Config(
                 apps[each.node_id], host=host, port=each_port, log_level="warning", access_log=False,
-                proxy_headers=False, ssl_context_factory=factory, timeout_graceful_shutdown=TLS_STOP_SECONDS if context else None)))
+                proxy_headers=False, ssl_context_factory=factory, timeout_graceful_shutdown=TLS_STOP_SECONDS if context else None),
+                Limits.of(each.settings)))
             if sock is not None:
                 continue
             if index < len(served):

@@ -63,6 +63,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("four_eyes_release", False, "Four-eyes release: a report crosses the border only when released by a duty "
                                         "officer of its owner agency other than its author and its last editor "
                                         "(true/false)."),
+    Setting("http_header_seconds", 10, "Seconds a connection to the API or enrolment port has for its TLS handshake and a request's head (slowloris).", minimum=1),
+    Setting("http_body_seconds", 60, "Seconds a request's body has to arrive, from the end of its head.", minimum=1),
+    Setting("http_idle_seconds", 5, "Seconds a kept-alive HTTP connection may wait for its next request.", minimum=1),
+    Setting("http_per_address", 256, "Open connections one client address may hold on the API or enrolment port.", minimum=1),
+    Setting("cot_per_address", 64, "Open TAK connections one client address may hold on a CoT listener (devices behind one NAT share one).", minimum=1),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

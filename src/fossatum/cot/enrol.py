@@ -30,7 +30,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import contextlib
 import logging
 import socket
 from pathlib import Path
@@ -47,6 +46,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from ..api.guard import GuardedServer, Limits
 from ..api.limits import BodyLimit
 from ..api.problems import problem
 from ..api.security_headers import SecurityHeaders
@@ -183,17 +183,12 @@ class Enrolment:
                        headers=exc.headers)
 
 
-class _Server(uvicorn.Server):
-    def capture_signals(self):  # type: ignore[no-untyped-def,override]
-        return contextlib.nullcontext()  # the process's signals belong to `fossatum serve`
-
-
 class EnrolListener:
     """One HTTPS enrolment port: uvicorn on a socket bound here, on the running loop."""
 
-    def __init__(self, app: Starlette, host: str, port: int, tak_dir: Path) -> None:
-        self.app, self.host, self.port, self.tak_dir = app, host, port, tak_dir
-        self.server: _Server | None = None
+    def __init__(self, app: Starlette, host: str, port: int, tak_dir: Path, limits: Limits) -> None:
+        self.app, self.host, self.port, self.tak_dir, self.limits = app, host, port, tak_dir, limits
+        self.server: GuardedServer | None = None
         self.task: asyncio.Task[None] | None = None
         self.sock: socket.socket | None = None
         self.address: tuple[str, int] = (host, port)
@@ -202,10 +197,12 @@ class EnrolListener:
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
         sock = socket.create_server((self.host, self.port), family=family)  # OSError: the caller says which port
         self.sock, self.address = sock, sock.getsockname()[:2]
+        # No server-wide connection limit (64 trickling connections used to take it all): the
+        # guard caps each address and bounds the TLS handshake, head, body and idle time.
         config = uvicorn.Config(self.app, ssl_certfile=self.tak_dir / "server.pem",
                                 ssl_keyfile=self.tak_dir / "server.key", log_config=None, access_log=False,
-                                lifespan="off", limit_concurrency=64, timeout_keep_alive=5)
-        self.server = _Server(config)
+                                lifespan="off")
+        self.server = GuardedServer(config, self.limits)
         self.task = asyncio.get_running_loop().create_task(self.server.serve(sockets=[sock]))
         while not self.server.started:
             if self.task.done():

@@ -54,6 +54,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from cryptography import x509
 
+from ..api.guard import Addresses, Limits
 from ..datadir import write_private
 from ..domain.org import Role, User
 from ..domain.timeutil import to_text
@@ -207,8 +208,12 @@ class _AcceptTls(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
+        address = self.server._admit_address(transport, self.listen)
+        if address is None:
+            return
         transport.pause_reading()
         task = asyncio.get_running_loop().create_task(self.server._accept_tls(self.listen, transport))
+        task.add_done_callback(lambda _: self.server.per_address.release(address))
         self.server._tasks.add(task)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -235,6 +240,8 @@ class CotServer:
         self._anonymous: dict[str, tuple[User, dict[str, Any]]] = {}
         self._status_task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        # Open connections per client address, counted before any TLS work (slowloris).
+        self.per_address = Addresses(int(self.settings.cot_per_address))
         # Snapshots for devices being admitted: reads, off the writer thread (see _admit).
         self._snapshots = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cot-snapshot")
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -257,7 +264,8 @@ class CotServer:
         for listen in listens:
             try:
                 if listen.scheme == "https":
-                    enrol = EnrolListener(Enrolment(self).app(), listen.host, listen.port, self.authority.dir)
+                    enrol = EnrolListener(Enrolment(self).app(), listen.host, listen.port, self.authority.dir,
+                                          Limits.of(self.settings))
                     self._enrol.append(enrol)
                     await enrol.start()
                     self.addresses.append(enrol.address)
@@ -267,7 +275,7 @@ class CotServer:
                     server = await loop.create_server(functools.partial(_AcceptTls, self, listen), listen.host,
                                                       listen.port, backlog=4096)
                 else:
-                    server = await asyncio.start_server(functools.partial(self._handle, listen), listen.host,
+                    server = await asyncio.start_server(functools.partial(self._handle_plain, listen), listen.host,
                                                         listen.port, backlog=4096, limit=READ_CHUNK * 4)
             except OSError as exc:
                 await self.stop()
@@ -364,6 +372,29 @@ class CotServer:
                     break
 
     # --- one connection --------------------------------------------------------------------
+    def _admit_address(self, transport: asyncio.BaseTransport, listen: Listen) -> str | None:
+        """The client address of a new connection, or None (connection aborted) when that
+        address holds `cot_per_address` connections already: one address cannot take the port."""
+        peer = transport.get_extra_info("peername")
+        address = str(peer[0]) if peer else "?"
+        if self.per_address.admit(address):
+            return address
+        self.counters["connections"] += 1
+        self.counters["refused_per_address"] += 1
+        log.warning("cot: %s refused on %s: %d connections from that address already", address,
+                    listen.url(), self.per_address.cap)
+        transport.abort()
+        return None
+
+    async def _handle_plain(self, listen: Listen, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        address = self._admit_address(writer.transport, listen)
+        if address is None:
+            return
+        try:
+            await self._handle(listen, reader, writer)
+        finally:
+            self.per_address.release(address)
+
     async def _handle(self, listen: Listen, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                       cert_serial: str | None = None) -> None:
         task = asyncio.current_task()
