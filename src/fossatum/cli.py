@@ -12,7 +12,7 @@ import ssl
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from pydantic import ValidationError
@@ -26,6 +26,9 @@ from .node import Node, init_node, open_node
 from .policy.actions import Action, node_target, require
 from .schemas import first_error
 from .store.query import ReportQuery, decode_cursor
+
+if TYPE_CHECKING:
+    from .federation.tls import ServingTls
 
 DATA = click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path),
                     envvar="FOSSATUM_DATA", default="./fossatum-data", show_default=True,
@@ -265,13 +268,13 @@ def base_url(host: str, port: int, tls: bool = False) -> str:
 TLS_STOP_SECONDS = 5
 
 
-def _tls_context(node: Node, host: str, *, auto: bool = False) -> "ssl.SSLContext | None":
-    """The node's TLS context from its settings (--tls auto, --tls-cert/--tls-key), or with
-    `auto` its node-key-bound certificate regardless (the demo's partner listeners)."""
+def _tls_of(node: Node, host: str, *, auto: bool = False) -> "ServingTls | None":
+    """The node's TLS from its settings (--tls auto, --tls-cert/--tls-key), or with `auto`
+    its node-key-bound certificate regardless (the demo's partner listeners)."""
     from .federation import tls
 
     settings = settings_mod.load(tls="auto", tls_cert="", tls_key="") if auto else node.settings
-    return tls.serving_context(settings, node.data_dir, node.key, node.node_id, host)
+    return tls.serving_tls(settings, node.data_dir, node.key, node.node_id, host)
 
 
 def _serve(node: Node, host: str, port: int, banner: list[str] | None = None, *,
@@ -295,6 +298,7 @@ def _serve(node: Node, host: str, port: int, banner: list[str] | None = None, *,
     import uvicorn
 
     from .api.app import create_app
+    from .federation.tls import ServingTls
     from .federation.transport import HttpTransport
     from .federation.worker import Relay, Worker
 
@@ -306,8 +310,8 @@ def _serve(node: Node, host: str, port: int, banner: list[str] | None = None, *,
             yield  # the signals are handled once for all the servers, below
 
     served = [(node, port), *(also or [])]
-    listeners = [(each, each_port, _tls_context(each, host)) for each, each_port in served]
-    listeners += [(each, each_port, _tls_context(each, host, auto=True)) for each, each_port in tls_also or []]
+    listeners = [(each, each_port, _tls_of(each, host)) for each, each_port in served]
+    listeners += [(each, each_port, _tls_of(each, host, auto=True)) for each, each_port in tls_also or []]
     sockets: list[socket.socket] = []
     workers: list[Worker] = []
     servers: list[_Server] = []
@@ -324,7 +328,8 @@ def _serve(node: Node, host: str, port: int, banner: list[str] | None = None, *,
             else:
                 app.state.worker = Relay(each.federation)
             apps[each.node_id] = app
-        for index, (each, each_port, context) in enumerate(listeners):
+        for index, (each, each_port, served_tls) in enumerate(listeners):
+            context = served_tls.context if served_tls else None
             factory = None if context is None else (lambda config, default, context=context: context)
             # proxy_headers off: uvicorn would believe X-Forwarded-For from any local peer; the
             # login throttle believes it only from FOSSATUM_TRUSTED_PROXIES (api/client_address.py).
@@ -369,6 +374,20 @@ def _serve(node: Node, host: str, port: int, banner: list[str] | None = None, *,
                 await asyncio.sleep(0.1)
             await asyncio.get_running_loop().run_in_executor(None, stop_federation)
 
+        async def refresh_certificates() -> None:
+            """Renew tls-auto.pem before it expires, take up a replaced CA-issued certificate."""
+            loop = asyncio.get_running_loop()
+            renewing = [t for _, _, t in listeners if t is not None]
+            while renewing:
+                await asyncio.sleep(ServingTls.REFRESH_SECONDS)
+                for served_tls in renewing:
+                    try:
+                        await loop.run_in_executor(None, served_tls.renew_files)
+                        if served_tls.reload_if_changed():
+                            click.echo("TLS certificate renewed: " + served_tls.files[0], err=True)
+                    except (OSError, ssl.SSLError, FossatumError) as exc:  # keep serving the current one
+                        click.echo(f"warning: TLS certificate not renewed: {exc}", err=True)
+
         async def run_all() -> None:
             gateway = None
             if cot:  # the TAK gateway of the first node, on the same loop
@@ -380,6 +399,7 @@ def _serve(node: Node, host: str, port: int, banner: list[str] | None = None, *,
                 sys.stdout.flush()
             tasks = [asyncio.ensure_future(server.serve(sockets=[sock])) for server, sock in zip(servers, sockets)]
             stopping = asyncio.ensure_future(let_partners_go())
+            renewing = asyncio.ensure_future(refresh_certificates())
             try:
                 while not all(server.started for server in servers) and not any(t.done() for t in tasks):
                     await asyncio.sleep(0.02)
@@ -390,6 +410,7 @@ def _serve(node: Node, host: str, port: int, banner: list[str] | None = None, *,
                 await asyncio.gather(*tasks)
             finally:
                 stopping.cancel()
+                renewing.cancel()
                 if gateway is not None:
                     await gateway.stop()
 

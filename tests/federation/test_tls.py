@@ -438,3 +438,45 @@ def test_two_workers_serve_tls_auto_and_a_nonce_used_on_one_worker_is_refused_by
     finally:
         tun.stop()
         dza.stop()
+
+
+# --- renewal ---------------------------------------------------------------------------------
+def _served_certificate(context: ssl.SSLContext) -> x509.Certificate:
+    """The certificate a handshake with `context` presents now (in-process, loopback)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def accept() -> None:
+        raw, _ = listener.accept()
+        try:
+            with context.wrap_socket(raw, server_side=True) as conn:
+                conn.recv(1)
+        except (OSError, ssl.SSLError):
+            pass
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        return x509.load_der_x509_certificate(peer_certificate(listener.getsockname()[1]))
+    finally:
+        thread.join(5)
+        listener.close()
+
+
+def test_an_auto_certificate_is_renewed_before_it_expires_without_a_restart(tmp_path: Path,
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    key = NodeKey.generate()
+    settings = type("S", (), {"tls": "auto", "tls_cert": "", "tls_key": ""})()
+    pem = tmp_path / tls.AUTO_FILE
+    old = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=tls.VALID_DAYS - tls.RENEW_DAYS - 2)
+    pem.write_bytes(tls.make_auto_certificate(key, "TUN-00000000", now=old))   # 32 days left: kept
+    served = tls.serving_tls(settings, tmp_path, key, "TUN-00000000", "127.0.0.1")
+    before = _served_certificate(served.context)
+    assert served.refresh() is False
+    assert _served_certificate(served.context).serial_number == before.serial_number
+    monkeypatch.setattr(tls, "RENEW_DAYS", tls.RENEW_DAYS + 5)                  # now within the window
+    assert served.refresh() is True
+    after = _served_certificate(served.context)
+    assert after.serial_number != before.serial_number and after.not_valid_after_utc > before.not_valid_after_utc
+    der = after.public_bytes(serialization.Encoding.DER)
+    assert tls.binding_problem(der, key.public, "TUN-00000000") is None
+    assert stat.S_IMODE(pem.stat().st_mode) == 0o600

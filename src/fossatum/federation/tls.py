@@ -177,8 +177,43 @@ def server_context(certfile: Path | str, keyfile: Path | str | None = None) -> s
     return context
 
 
-def serving_context(settings: Any, data_dir: Path, key: NodeKey, node_id: str, host: str) -> ssl.SSLContext | None:
-    """From the settings `tls`, `tls_cert`, `tls_key`: the server's context, or None for plain HTTP."""
+class ServingTls:
+    """The server's context and where its certificate comes from. `refresh` (called by
+    `serve` every `REFRESH_SECONDS`) renews tls-auto.pem before it expires, and loads a
+    certificate whose files changed (a CA-issued one replaced by the operator) into the
+    same context: new connections get it, without a restart."""
+
+    REFRESH_SECONDS = 3600.0
+
+    def __init__(self, files: tuple[str, str | None], renew: Callable[[], object] | None = None) -> None:
+        self.files = files
+        self.renew = renew
+        self.context = server_context(*files)
+        self._loaded = self._stamp()
+
+    def _stamp(self) -> tuple[float, ...]:
+        return tuple(os.stat(f).st_mtime_ns for f in self.files if f)
+
+    def renew_files(self) -> None:
+        """The slow part (a new key, a signature, a file write): off the event loop."""
+        if self.renew is not None:
+            self.renew()
+
+    def reload_if_changed(self) -> bool:
+        stamp = self._stamp()
+        if stamp == self._loaded:
+            return False
+        self.context.load_cert_chain(*self.files)
+        self._loaded = stamp
+        return True
+
+    def refresh(self) -> bool:
+        self.renew_files()
+        return self.reload_if_changed()
+
+
+def serving_tls(settings: Any, data_dir: Path, key: NodeKey, node_id: str, host: str) -> ServingTls | None:
+    """From the settings `tls`, `tls_cert`, `tls_key`: how the server serves TLS, or None for plain HTTP."""
     mode = (settings.tls or "off").lower()
     cert, keyfile = settings.tls_cert, settings.tls_key
     if mode not in ("off", "auto"):
@@ -188,11 +223,17 @@ def serving_context(settings: Any, data_dir: Path, key: NodeKey, node_id: str, h
     if cert and mode == "auto":
         raise TlsError("choose --tls auto or --tls-cert/--tls-key, not both")
     if cert:
-        return server_context(cert, keyfile)
+        return ServingTls((str(cert), str(keyfile)))
     if mode == "auto":
-        path = ensure_auto_certificate(data_dir, key, node_id, [host])
-        return server_context(path)
+        def renew() -> Path:
+            return ensure_auto_certificate(data_dir, key, node_id, [host])
+        return ServingTls((str(renew()), None), renew)
     return None
+
+
+def serving_context(settings: Any, data_dir: Path, key: NodeKey, node_id: str, host: str) -> ssl.SSLContext | None:
+    served = serving_tls(settings, data_dir, key, node_id, host)
+    return served.context if served else None
 
 
 # --- the client side ----------------------------------------------------------------------------
