@@ -136,3 +136,25 @@ def test_responses_and_the_live_handshake_name_the_serving_process(app_client: T
     assert refused.status_code == 401 and refused.headers["x-fossatum-worker"] == named
     with app_client.websocket_connect("/api/v1/live") as ws:
         assert (b"x-fossatum-worker", named.encode()) in [tuple(h) for h in ws.extra_headers or []]
+
+
+def test_a_partner_viewer_hears_of_a_report_again_only_when_a_version_is_released(app_client: TestClient) -> None:
+    """Findings 3 and 9 on the websocket: an amendment, an urgent note or a close reason of a
+    report released to Algeria does not reach the Algerian liaison until a release decision."""
+    amira = {"Authorization": f"Bearer {_token(app_client, 'amira')}"}
+    youssef = {"Authorization": f"Bearer {_token(app_client, 'youssef')}"}
+    report = app_client.post("/api/v1/reports", headers=amira,
+                             json=sighting(audience={"scope": "partners", "partners": ["DZA"]})).json()
+    app_client.post(f"/api/v1/reports/{report['id']}/validate", headers=amira)
+    with app_client.websocket_connect("/api/v1/live") as ws:
+        ws.send_json({"type": "auth", "token": _token(app_client, "karim")})
+        _next(ws, "hello")
+        rid = report["id"]
+        app_client.patch(f"/api/v1/reports/{rid}", headers=amira, json={"description": "unreleased wadi text"})
+        app_client.post(f"/api/v1/reports/{rid}/urgent", headers=youssef, json={"urgent": True, "note": "souk note"})
+        app_client.post(f"/api/v1/reports/{rid}/close", headers=amira, json={"reason": "burned source"})
+        released = app_client.post(f"/api/v1/reports/{rid}/release", headers=amira)
+        assert released.status_code == 200, released.text
+        got = _next(ws, "report")  # the first thing he hears of it: the released version
+        assert got["report"]["version"] == released.json()["version"]
+        assert got["report"]["closed_reason"] == "burned source"
