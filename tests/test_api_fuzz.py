@@ -115,7 +115,7 @@ def test_no_request_gets_a_server_error(node: Node, fuzz_tokens: dict[str, str])
             if failure := _fuzz(operation, mode, token, sent, path):
                 failures.append(failure)
     assert not failures, f"{len(failures)} operations answered 5xx ({len(sent)} requests):\n\n" + "\n\n".join(failures)
-    assert len(sent) > 15 * len(operations)
+    assert len(sent) >= EXAMPLES * len(operations) // 2, len(sent)
     # Not all refused at the door: most operations answered a success at least once.
     succeeded = {label for label, status in sent if status < 300}
     assert len(succeeded) >= len(operations) // 2, sorted(succeeded)
