@@ -5,8 +5,9 @@ node, its connection pool and its threads itself, nothing is inherited but the l
 socket); the kernel hands each new connection to one of them. Worker 1 also runs the
 federation worker and the TAK gateway, so that exactly one process pulls from partners and
 holds the devices' connections; the others pass partners' notices on to it. Live pushes
-(websocket, TAK) and the federation hear every worker's commits through PostgreSQL
-LISTEN/NOTIFY, so several workers need PostgreSQL: a SQLite node has no cross-process
+(websocket, TAK) and the federation hear every worker's commits through PostgreSQL: an
+empty NOTIFY wakes the others, who read what changed from the store (store/pg_notices.py),
+so several workers need PostgreSQL: a SQLite node has no cross-process
 notification and is refused with one line.
 
 A worker that dies is started again (one log line; a worker that keeps dying at start-up is

@@ -8,9 +8,10 @@ connections into a refusal of everyone. The guard instead gives each connection
 
 - a per-address cap (`FOSSATUM_HTTP_PER_ADDRESS`): a connection beyond it is closed at once,
   before any TLS work, so one address cannot take the port from the others;
-- one deadline for the TLS handshake *and* the request head (`FOSSATUM_HTTP_HEADER_SECONDS`,
-  counted from the first byte of the request, or from the accept for a fresh connection):
-  trickling a byte now and then does not extend it;
+- a deadline for the TLS handshake, and then one for each request's head
+  (`FOSSATUM_HTTP_HEADER_SECONDS` each; the head's counted from the request's first byte, or
+  from the connection's start for its first request): trickling a byte now and then does not
+  extend either;
 - a deadline for the request body (`FOSSATUM_HTTP_BODY_SECONDS`, from the end of the head);
 - the idle keep-alive timeout (`FOSSATUM_HTTP_IDLE_SECONDS`, uvicorn's own `timeout_keep_alive`).
 
