@@ -20,7 +20,7 @@ from fossatum.domain.geo import Position
 from fossatum.domain.timeutil import to_text
 from fossatum.log.entry import Entry
 from fossatum.node import Node
-from fossatum.schemas import ReportIn
+from fossatum.schemas import ReportIn, ReportPatch
 
 from .harness import settings
 
@@ -198,3 +198,28 @@ def test_a_long_batch_fans_out_the_newest_fix_of_each_unit_and_a_short_one_every
     messages, _ = youssef.queue[uid]
     assert len(messages) == 1 and b'lat="35.%07d"' % (COALESCE_BATCH * 10_000) in messages[0]
     assert len(node.store.unit_track(users["sami"], unit_id, limit=1000)) == COALESCE_BATCH + 1  # every fix kept
+
+
+def test_a_partners_device_keeps_the_released_version_until_the_next_release(node: Node, users) -> None:
+    """Finding 9 on the TAK fan-out: an amendment of a report released to Algeria reaches the
+    Algerian liaison's device only with the next release decision."""
+    server = CotServer(node, settings=settings())
+    karim = _client(server, users["karim"], device_uid="ANDROID-KARIM")
+    youssef = _client(server, users["youssef"], device_uid="ANDROID-YOUSSEF")
+    entries = _recorder(node)
+    shared = _validated(node, users, {"scope": "partners", "partners": ["DZA"]}, "first text")
+    server.fanout.dispatch(list(entries), [])
+    assert b"first text" in _queued(karim)[shared]
+    karim.queue.clear()
+    youssef.queue.clear()
+    entries.clear()
+    report_id = shared.rsplit(".", 1)[1]
+    node.amend_report(actor=users["amira"], report_id=report_id,
+                      patch=ReportPatch.model_validate({"description": "unreleased second text"}))
+    server.fanout.dispatch(list(entries), [])
+    assert b"unreleased second text" in _queued(youssef)[shared]   # at home: the current version
+    assert shared not in karim.queue                               # abroad: nothing new, nothing withdrawn
+    entries.clear()
+    node.release_report(actor=users["amira"], report_id=report_id)
+    server.fanout.dispatch(list(entries), [])
+    assert b"unreleased second text" in _queued(karim)[shared]
