@@ -159,6 +159,27 @@ def test_api_port(node: Node) -> None:
     run(scenario())
 
 
+def test_a_trusted_reverse_proxy_is_not_capped(node: Node) -> None:
+    """Behind a reverse proxy (FOSSATUM_TRUSTED_PROXIES) every client shares its address."""
+    async def scenario() -> None:
+        sock = listening_socket("127.0.0.1", 0)
+        config = uvicorn.Config(create_app(node), log_config=None, access_log=False, proxy_headers=False)
+        server = GuardedServer(config, Limits.of(_settings(trusted_proxies="127.0.0.1")))
+        serving = asyncio.ensure_future(server.serve(sockets=[sock]))
+        while not server.started:
+            await asyncio.sleep(0.01)
+        try:
+            tricklers = await flood(sock.getsockname()[1], b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+            await asyncio.sleep(0.5)
+            assert all(t.closed_at is None for t in tricklers) and not server.counters["refused_per_address"]
+        finally:
+            server.should_exit = True
+            await serving
+            sock.close()
+
+    run(scenario())
+
+
 # --- the TAK enrolment port (TLS) -------------------------------------------------------------
 def test_enrolment_port_tls(node: Node) -> None:
     async def scenario() -> None:

@@ -7,7 +7,8 @@ handshake's default of 60 s; a server-wide `limit_concurrency` then turns a few 
 connections into a refusal of everyone. The guard instead gives each connection
 
 - a per-address cap (`FOSSATUM_HTTP_PER_ADDRESS`): a connection beyond it is closed at once,
-  before any TLS work, so one address cannot take the port from the others;
+  before any TLS work, so one address cannot take the port from the others (reverse proxies
+  named in `FOSSATUM_TRUSTED_PROXIES` are not capped: they carry many clients);
 - a deadline for the TLS handshake, and then one for each request's head
   (`FOSSATUM_HTTP_HEADER_SECONDS` each; the head's counted from the request's first byte, or
   from the connection's start for its first request): trickling a byte now and then does not
@@ -36,6 +37,8 @@ import h11
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from .client_address import Network, _trusted, parse_trusted
+
 log = logging.getLogger("fossatum.guard")
 
 
@@ -45,23 +48,28 @@ class Limits:
     body_seconds: float = 60.0
     idle_seconds: float = 5.0
     per_address: int = 256
+    # Reverse proxies (FOSSATUM_TRUSTED_PROXIES) carry many clients on their connections and
+    # have limits of their own: no cap for them.
+    uncapped: tuple[Network, ...] = ()
 
     @classmethod
     def of(cls, settings: Any) -> "Limits":
         return cls(float(settings.http_header_seconds), float(settings.http_body_seconds),
-                   float(settings.http_idle_seconds), int(settings.http_per_address))
+                   float(settings.http_idle_seconds), int(settings.http_per_address),
+                   parse_trusted(str(settings.trusted_proxies)))
 
 
 class Addresses:
     """Open connections per client address, and how many were refused or timed out."""
 
-    def __init__(self, cap: int) -> None:
+    def __init__(self, cap: int, uncapped: tuple[Network, ...] = ()) -> None:
         self.cap = cap
+        self.uncapped = uncapped
         self.open: Counter[str] = Counter()
         self.counters: Counter[str] = Counter()
 
     def admit(self, address: str) -> bool:
-        if self.open[address] >= self.cap:
+        if self.open[address] >= self.cap and not _trusted(address, self.uncapped):
             self.counters["refused_per_address"] += 1
             return False
         self.open[address] += 1
@@ -277,7 +285,7 @@ class GuardedServer(uvicorn.Server):
         config.http = GuardedH11  # type: ignore[assignment]
         super().__init__(config)
         self.limits = limits
-        self.addresses = Addresses(limits.per_address)
+        self.addresses = Addresses(limits.per_address, limits.uncapped)
         self.counters: Counter[str] = self.addresses.counters
         config.fossatum_limits = limits  # type: ignore[attr-defined]
         config.fossatum_counters = self.counters  # type: ignore[attr-defined]
