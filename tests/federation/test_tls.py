@@ -39,6 +39,7 @@ from .procs import (Server, build_node, cli, cli_ok, file_and_validate, free_por
 pytestmark = pytest.mark.slow
 COUNTRIES = ("TUN", "DZA", "LBY")
 TARGET = f"{STREAM_PATH}?after=0&limit=10"
+HEADER_SECONDS = 3  # the guard's deadline for the TLS handshake and request head (api/guard.py)
 
 
 class Relay:
@@ -110,7 +111,8 @@ def peer_certificate(port: int) -> bytes:
 @pytest.fixture(scope="module")
 def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[str, Server], Relay]]:
     root = tmp_path_factory.mktemp("tls")
-    servers = {c: Server(root / c, free_port(), root / f"{c}.log", {"sync_interval": 1, "tls": "auto"})
+    servers = {c: Server(root / c, free_port(), root / f"{c}.log",
+                         {"sync_interval": 1, "tls": "auto", "http_header_seconds": HEADER_SECONDS})
                for c in COUNTRIES}
     with ThreadPoolExecutor(3) as pool:
         list(pool.map(lambda c: build_node(servers[c].data, c), COUNTRIES))
@@ -213,6 +215,35 @@ def test_the_pinning_check_refuses_before_a_single_byte_of_the_request_is_sent(t
     finally:
         transport.close()
         listener.close()
+
+
+def test_a_tls_handshake_trickled_a_byte_at_a_time_is_cut_at_the_header_deadline(network) -> None:
+    """serve --tls auto behind the slowloris guard: the handshake counts against the deadline."""
+    import time
+
+    servers, _ = network
+    tun = servers["TUN"]
+    with socket.create_connection(("127.0.0.1", tun.port), timeout=HEADER_SECONDS + 5) as raw:
+        opened = time.monotonic()
+        raw.sendall(b"\x16\x03\x01\x02\x00")  # a ClientHello record header, then a byte at a time
+        raw.settimeout(0.5)
+        closed = None
+        while time.monotonic() - opened < HEADER_SECONDS + 5:
+            try:
+                if raw.recv(4096) == b"":
+                    closed = time.monotonic() - opened
+                    break
+            except socket.timeout:
+                try:
+                    raw.sendall(b"\x01")
+                except OSError:
+                    closed = time.monotonic() - opened
+                    break
+            except OSError:
+                closed = time.monotonic() - opened
+                break
+    assert closed is not None and HEADER_SECONDS - 0.5 <= closed <= HEADER_SECONDS + 2.5, closed
+    assert httpx.get(f"{tun.base}/api/v1/health", timeout=5, verify=False).status_code == 200
 
 
 # --- plain http ------------------------------------------------------------------------------
