@@ -817,4 +817,23 @@ class Node:
                 report = ChainReport(origin)
                 report.problems.append(f"{origin}: no public key known for this origin")
                 results.append(report)
+        by_origin = {r.origin: r for r in results}
+        for origin, problem in self._ownership_problems():
+            if origin in by_origin:
+                by_origin[origin].problems.append(problem)
         return results
+
+    def _ownership_problems(self) -> list[tuple[str, str]]:
+        """(origin, problem) for every object whose row names another origin than an entry of
+        it in the log: a partner's copy changed here (it would refuse every later entry from
+        its origin), or an own object written by a partner. Never true while the store's
+        backstop holds; a node that ran an earlier version may show it."""
+        found = []
+        for table in ("reports", "units", "sections"):
+            rows = self.store.read(
+                f"SELECT DISTINCT l.origin, l.object_id, t.origin FROM log l JOIN {table} t ON t.id = l.object_id "
+                f"WHERE t.origin <> '' AND l.origin <> t.origin", system=True)
+            for entry_origin, object_id, held_as in rows:
+                found.append((entry_origin, f"{entry_origin}: {table[:-1]} {object_id} is held as {held_as}'s "
+                                            f"though {entry_origin} wrote it: a partner's copy was changed locally"))
+        return found

@@ -21,6 +21,7 @@ from fossatum.domain.geo import Position
 from fossatum.errors import Forbidden
 from fossatum.node import Node
 from fossatum.schemas import ReportPatch, SectionIn, UnitIn
+from fossatum.store.base import Tx
 
 from .cluster import Cluster
 
@@ -169,6 +170,23 @@ def test_a_partner_report_amended_at_its_origin_still_replicates_after_refused_l
     assert refused.status_code == 403 and "replicated from a partner" in refused.json()["detail"]
     cluster.nodes["DZA"].amend_report(actor=cluster.officers["DZA"], report_id=report["id"],
                                       patch=ReportPatch.model_validate({"description": "changed at origin"}))
+    cluster.nodes["DZA"].release_report(actor=cluster.officers["DZA"], report_id=report["id"])  # a new release
     cluster.sync()
     held = json.loads(cluster.nodes["TUN"].report(viewer=cluster.officers["TUN"], report_id=report["id"]))
     assert held["description"] == "changed at origin"
+
+
+def test_verify_reports_a_copy_taken_over_by_an_earlier_version(cluster: Cluster,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """A node that ran the unfixed version holds the taken-over copy: `verify` now says so."""
+    _unit(cluster, "DZA", "DZ-GN", "dza-patrol-4")
+    cluster.sync()
+    tun = cluster.nodes["TUN"]
+    assert all(r.ok for r in tun.verify())
+    _, doc = _held(tun, "dza-patrol-4")
+    monkeypatch.setattr(Tx, "_refuse_partner_copy", lambda self, kind, payload: None)
+    with tun.store.transaction() as tx:  # what the unfixed move did
+        tx.append(ts="2026-12-01T00:00:00.000000Z", author="liaison.dza", kind="unit.moved",
+                  payload={**doc, "position": {"lat": 36.8, "lon": 10.18}}, audience=doc["audience"])
+    problems = [p for r in tun.verify() for p in r.problems]
+    assert any("dza-patrol-4" in p and "changed locally" in p for p in problems), problems
