@@ -313,8 +313,8 @@ def in_process(run: Path, template: Path, *, profile: bool, top: int, index_fix:
     tun, dza = open_node(tun_dir), open_node(dza_dir)
     nodes: dict[str, Node] = {"TUN": tun, "DZA": dza}
     try:
-        tun.federation.add_partner(country="DZA", url="http://dza.invalid", key=dza.key.public)
-        dza.federation.add_partner(country="TUN", url="http://tun.invalid", key=tun.key.public)
+        tun.federation.add_partner(country="DZA", url="https://dza.invalid", key=dza.key.public)
+        dza.federation.add_partner(country="TUN", url="https://tun.invalid", key=tun.key.public)
 
         def serve(caller: str, partner: str, after: int, limit: int) -> dict[str, Any]:
             return nodes[partner].federation.serve_stream(nodes[caller].node_id, after=after, limit=limit)
