@@ -236,6 +236,25 @@ def test_the_listener_comes_back_when_its_connection_or_thread_fails(workers: Wo
     assert calls["n"] >= 1 and listener.alive
 
 
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")  # the death is the test
+def test_a_listener_thread_that_dies_is_started_again(workers: Workers, nobody: str) -> None:
+    karim = workers.live("karim")
+    listener = workers.two.store.notifier  # type: ignore[attr-defined]
+    real = listener._session
+
+    def dying() -> None:
+        listener._session = real
+        raise SystemExit("simulated death of the listener thread")  # past every `except Exception`
+
+    listener._session = dying
+    with psycopg.connect(owner_url(workers.one.store.url), autocommit=True) as owner:  # type: ignore[attr-defined]
+        owner.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                      "WHERE datname = current_database() AND query LIKE 'LISTEN%'")
+    wait_for(lambda: listener.restarts == 1 and listener.alive, "the watchdog to start the listener again")
+    report = workers.file(audience={"scope": "all_partners"})
+    karim.until("report", report)
+
+
 @pytest.fixture
 def pg_cluster(pg_databases: PgDatabases, tmp_path: Path) -> Iterator[Any]:
     urls = {c: pg_databases.create(f"notify_{c.lower()}") for c in COUNTRIES}
