@@ -383,7 +383,7 @@ def _issue(tmp_path: Path, ca_key: ec.EllipticCurvePrivateKey, ca_cert: x509.Cer
 
 def test_ca_mode_a_node_with_a_ca_issued_certificate_replicates_and_another_ca_is_refused(tmp_path: Path) -> None:
     ca_key, ca_cert, ca_file = _ca(tmp_path, "test-ca")
-    other_key, other_cert, other_file = _ca(tmp_path, "other-ca")
+    _, _, other_file = _ca(tmp_path, "other-ca")
     cert, key = _issue(tmp_path, ca_key, ca_cert, "dza")
     tun = Server(tmp_path / "TUN", free_port(), tmp_path / "tun.log",
                  {"sync_interval": 1, "tls": "auto", "tls_ca": str(ca_file)})

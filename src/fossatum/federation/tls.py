@@ -36,7 +36,6 @@ from cryptography.x509.oid import NameOID
 
 from ..errors import FossatumError
 from ..log.signing import NodeKey, verify_signature
-from .links import is_loopback  # noqa: F401  (re-exported for the transport)
 
 AUTO_FILE = "tls-auto.pem"
 # OID 2.25.<UUID> (ITU-T X.667): a unique arc without registration; fixed for ever.

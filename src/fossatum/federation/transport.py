@@ -18,7 +18,8 @@ from ..errors import FossatumError
 from ..log.signing import NodeKey
 from . import requests as signed
 from .inbound import Partner
-from .tls import PinningTransport, TlsError, binding_problem, ca_client_context, is_loopback
+from .links import is_loopback
+from .tls import PinningTransport, TlsError, binding_problem, ca_client_context
 
 STREAM_PATH = "/api/v1/federation/stream"
 NOTIFY_PATH = "/api/v1/federation/notify"
