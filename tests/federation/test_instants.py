@@ -116,3 +116,24 @@ def test_a_partner_entry_with_a_bad_instant_is_refused_and_audited(cluster: Clus
     dza.federation.transport = genuine
     cluster.sync()
     assert victim in _ids(dza)
+
+
+@pytest.mark.parametrize("date", ["0001-01-01T00:00:00+01:00", "0100-01-01T00:00:00Z", "9999-12-31T23:59:59-01:00",
+                                  "2026-11-28T22:15:00", "yesterday"])
+def test_a_signed_request_dated_outside_the_calendar_is_a_401_not_a_500(cluster: Cluster, date: str) -> None:
+    """The Fossatum-Date of a federation request goes through the same parse: year 0001 with
+    an offset overflowed on conversion to UTC (500) for anyone who knew a partner's node id."""
+    from fastapi.testclient import TestClient
+
+    from fossatum.api.app import create_app
+
+    tun, dza = cluster.nodes["TUN"], cluster.nodes["DZA"]
+    client = TestClient(create_app(dza), raise_server_exceptions=False)
+    headers = {"Fossatum-Node": tun.node_id, "Fossatum-To": dza.node_id, "Fossatum-Nonce": "A" * 32,
+               "Fossatum-Date": date, "Fossatum-Signature": "x"}
+    for method, path in (("get", "/api/v1/federation/stream"), ("post", "/api/v1/federation/notify")):
+        response = client.request(method, path, headers=headers)
+        assert response.status_code == 401, response.text
+        assert response.headers["content-type"].split(";")[0] == "application/problem+json"
+        assert "Fossatum-Date" in response.json()["detail"]
+    client.close()

@@ -16,8 +16,8 @@ import secrets
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, timezone
 
-from ..domain.timeutil import to_text, utcnow
-from ..errors import Unauthorized
+from ..domain.timeutil import parse, to_text, utcnow
+from ..errors import InvalidInput, Unauthorized
 from ..log.signing import NodeKey, verify_signature
 
 SKEW = timedelta(minutes=5)
@@ -57,11 +57,11 @@ def verify(headers: Mapping[str, str], method: str, target: str, body: bytes,
     public_key = key_of(node_id)
     if public_key is None:
         raise Unauthorized(f"node {node_id} is not a registered partner")
-    try:
-        sent = datetime.fromisoformat(date.replace("Z", "+00:00"))
-    except ValueError:
-        raise Unauthorized("Fossatum-Date is not an ISO 8601 time") from None
-    if sent.tzinfo is None or abs(utcnow() - sent.astimezone(timezone.utc)) > SKEW:
+    try:  # timeutil.parse: also refuses year 0001 with an offset, which overflowed (500)
+        sent = parse(date, field="Fossatum-Date")
+    except InvalidInput:
+        raise Unauthorized("Fossatum-Date is not an ISO 8601 time with a time zone, 1900-2200") from None
+    if abs(utcnow() - sent) > SKEW:
         raise Unauthorized("Fossatum-Date is too far from this node's clock (more than 5 minutes)")
     message = _message(method, target, date, body, sender=node_id, to=to, nonce=nonce)
     if not verify_signature(public_key, message, signature):
