@@ -281,6 +281,34 @@ def test_the_federation_status_api_flags_an_insecure_partner(client_for, node) -
     assert items["LBY"]["insecure"] is False and items["LBY"]["link"] == "pinned"
 
 
+def test_partners_registered_before_links_were_recorded_keep_working_and_plain_http_is_flagged(tmp_path: Path) -> None:
+    """A partner.added entry of before this change (no "link"): https stays CA-verified as it
+    was (re-register to pin), http off loopback is flagged insecure — also after a rebuild."""
+    from fossatum.node import open_node
+
+    data = tmp_path / "TUN"
+    build_node(data, "TUN")
+    node = open_node(data)
+    try:
+        for country, url in (("DZA", "https://dza-ncc.example:8000"), ("LBY", "http://lby-ncc.example:8000"),
+                             ("MAR", "http://127.0.0.1:8002")):
+            key = NodeKey.generate().public
+            with node.store.transaction() as tx:
+                tx.append(ts="2026-11-01T00:00:00.000000Z", author="node-admin", kind="partner.added",
+                          payload={"country": country, "node_id": f"{country}-{key[:4]}", "url": url,
+                                   "public_key": key, "active": True},
+                          audience={"scope": "agency", "owner_agency": "", "owner_country": "TUN", "local": True})
+    finally:
+        node.close()
+    for _ in range(2):
+        listed = {line.split("\t")[0]: line for line in cli_ok("partner", "list", "--data", str(data)).splitlines()}
+        assert "TLS, CA-verified" in listed["DZA"]
+        assert "INSECURE: plain HTTP" in listed["LBY"]
+        assert "plain HTTP on loopback" in listed["MAR"]
+        assert "INSECURE" in sync_status(data)["LBY"]["line"]
+        cli_ok("rebuild", "--data", str(data))  # the projection decides the same from the log
+
+
 # --- signed requests: recipient and nonce ---------------------------------------------------------
 def test_a_replayed_federation_request_is_refused(network) -> None:
     servers, _ = network

@@ -55,9 +55,11 @@ def link_for(url: str, *, insecure: bool = False, verify: str = "pin") -> str:
 
 
 def legacy_link(url: str) -> str:
-    """Partners registered before links were checked: https was not verified then either and
-    is pinned now; http anywhere but loopback is what --insecure stands for (flagged)."""
+    """Partners registered before links were recorded: an https:// partner was verified by
+    its CA then (the node could not serve TLS itself; a proxy with a CA-issued certificate
+    did) and stays so — re-register it to pin its key; http anywhere but loopback is what
+    --insecure stands for, and is flagged."""
     parts = urlsplit(url)
     if parts.scheme == "https":
-        return "pinned"
+        return "ca"
     return "loopback" if is_loopback(parts.hostname or "") else INSECURE

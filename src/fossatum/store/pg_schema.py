@@ -218,7 +218,7 @@ PG_MIGRATIONS.append((12, "purges: removals between workers are read from the st
 PG_MIGRATIONS.append((10, "TLS between nodes: how each partner link is secured; single-use request nonces", [
     "ALTER TABLE partners ADD COLUMN IF NOT EXISTS link TEXT NOT NULL DEFAULT ''",
     """UPDATE partners SET link = CASE
-        WHEN url LIKE 'https://%' THEN 'pinned'
+        WHEN url LIKE 'https://%' THEN 'ca'
         WHEN url LIKE 'http://127.%' OR url LIKE 'http://localhost:%' OR url LIKE 'http://localhost'
              OR url LIKE 'http://[::1]%' THEN 'loopback'
         ELSE 'insecure' END""",

@@ -178,7 +178,7 @@ MIGRATIONS.append((8, "TLS between nodes: how each partner link is secured; sing
     # partners as federation.links.legacy_link decides (the projection does the same on rebuild)
     "ALTER TABLE partners ADD COLUMN link TEXT NOT NULL DEFAULT ''",
     """UPDATE partners SET link = CASE
-        WHEN url LIKE 'https://%' THEN 'pinned'
+        WHEN url LIKE 'https://%' THEN 'ca'
         WHEN url LIKE 'http://127.%' OR url LIKE 'http://localhost:%' OR url LIKE 'http://localhost'
              OR url LIKE 'http://[::1]%' THEN 'loopback'
         ELSE 'insecure' END""",
