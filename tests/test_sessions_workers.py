@@ -18,10 +18,10 @@ from contextlib import ExitStack, closing
 import httpx
 import pytest
 
-from conftest import PASSWORD, build_node
-from federation.procs import FOSSATUM, Server, env, free_port, wait_for
+from conftest import PASSWORD
+from federation.procs import FOSSATUM, env, wait_for
 from pg_databases import PgDatabases
-from test_workers import HEADER, TRIES, Live, Served, _index, client_on, live_on
+from test_workers import HEADER, TRIES, Live, Served, _index, client_on, live_on, serve_two_workers
 
 pytestmark = pytest.mark.slow
 
@@ -31,19 +31,7 @@ NEW_PASSWORD = "battery-staple-2"
 
 @pytest.fixture(scope="module")
 def served(pg_databases: PgDatabases, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    url = pg_databases.create("sessions_workers")
-    data = tmp_path_factory.mktemp("sessions-workers") / "tun"
-    build_node(data, database_url=url).close()
-    cot_port = free_port()
-    server = Server(data, free_port(), data.parent / "serve.log",
-                    settings={"database_url": url, "workers": 2, "cot": f"tcp://127.0.0.1:{cot_port}"})
-    server.start()
-    node = Served(server, url, cot_port)
-    try:
-        wait_for(lambda: "with 2 workers" in node.log, 60, what="both workers ready")
-        yield node
-    finally:
-        server.stop()
+    yield from serve_two_workers(pg_databases, tmp_path_factory, "sessions_workers")
 
 
 def _device(served: Served, username: str, uid: str, password: str = PASSWORD) -> socket.socket:

@@ -50,8 +50,14 @@ class Served:
 
 @pytest.fixture(scope="module")
 def served(pg_databases: PgDatabases, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    url = pg_databases.create("workers")
-    data = tmp_path_factory.mktemp("workers") / "tun"
+    yield from serve_two_workers(pg_databases, tmp_path_factory, "workers")
+
+
+def serve_two_workers(pg_databases: PgDatabases, tmp_path_factory: pytest.TempPathFactory,
+                      name: str) -> Iterator[Served]:
+    """A PostgreSQL node served by two workers, the TAK gateway in worker 1, until the module ends."""
+    url = pg_databases.create(name)
+    data = tmp_path_factory.mktemp(name) / "tun"
     build_node(data, database_url=url).close()
     cot_port = free_port()
     server = Server(data, free_port(), data.parent / "serve.log",
