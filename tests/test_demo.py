@@ -28,6 +28,7 @@ from fossatum.schemas import ReportIn
 from fossatum.store.query import ReportQuery
 
 REPO = Path(__file__).resolve().parents[1]
+BORDER = REPO / "src" / "fossatum" / "demo" / "border.json"  # the one copy, shipped as package data
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -101,7 +102,7 @@ def test_every_login_authenticates_with_the_demo_password(node):
 
 
 def test_sections_come_from_the_border_file_with_responsible_units(node):
-    border = json.loads((REPO / "scenarios" / "demo" / "border.json").read_text(encoding="utf-8"))
+    border = json.loads(BORDER.read_text(encoding="utf-8"))
     amira = node.store.user("amira")
     sections = {json.loads(d)["id"]: json.loads(d) for d in node.store.sections(amira)}
     assert set(sections) == {s["id"] for s in border["sections"]}
@@ -113,9 +114,11 @@ def test_sections_come_from_the_border_file_with_responsible_units(node):
     assert len(node.store.sections(node.store.user("omar"))) == len(border["sections"])
 
 
-def test_packaged_border_file_is_the_scenario(node):
-    packaged = (REPO / "src" / "fossatum" / "demo_data" / "border.json").read_bytes()
-    assert packaged == (REPO / "scenarios" / "demo" / "border.json").read_bytes()
+def test_the_border_file_is_one_file_shipped_in_the_demo_package(node):
+    tracked = subprocess.run(["git", "ls-files", "--", "*border.json"], cwd=REPO, capture_output=True, text=True)
+    if tracked.returncode == 0:
+        assert tracked.stdout.split() == [BORDER.relative_to(REPO).as_posix()]
+    assert demo.load_border() == json.loads(BORDER.read_text(encoding="utf-8"))
     assert demo.load_border()["sections"]
 
 
@@ -295,7 +298,7 @@ def test_algerian_reports_lie_on_the_algerian_side_of_the_border(nodes):
 
 
 def test_libyan_reports_lie_near_ras_jedir_and_dehiba_on_the_libyan_side(nodes):
-    from fossatum.demo_partners import LBY_BORDER
+    from fossatum.demo.partners import LBY_BORDER
 
     docs = own_docs(nodes["LBY"])
     assert 10 <= len(docs) <= 15

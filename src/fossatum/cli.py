@@ -452,13 +452,13 @@ def _serve(node: Node, host: str, port: int, banner: list[str] | None = None, *,
 def demo(data_dir: Path, host: str, port: int, setup_only: bool, fresh: bool, cot_urls: tuple[str, ...],
          database_url: str | None) -> None:
     """Create (or reuse) three federated demo nodes — Tunisia, Algeria, Libya — and serve them."""
-    from . import demo as demo_mod
+    from .demo import COUNTRIES, PASSWORD, ensure, ports, tls_ports
 
     if not 0 < port <= 65530:
         raise InvalidInput("expected a port from 1 to 65530 (the next five are used too)", field="port")
     database_url = settings_mod.load(database_url=database_url).database_url or None
-    ready = demo_mod.ensure(data_dir, fresh=fresh, host=host, port=port, database_url=database_url)
-    lines = [f"Demo logins (password for all: {demo_mod.PASSWORD}):"]
+    ready = ensure(data_dir, fresh=fresh, host=host, port=port, database_url=database_url)
+    lines = [f"Demo logins (password for all: {PASSWORD}):"]
     for country, node in ready.nodes.items():
         lines.append(f"  {node.name} — {ready.urls[country]}/")
         lines += [f"    {name:<16} {what}" for name, what in ready.logins[country]]
@@ -475,11 +475,11 @@ def demo(data_dir: Path, host: str, port: int, setup_only: bool, fresh: bool, co
         ready.close()
         return
     nodes = list(ready.nodes.values())
-    numbers = demo_mod.ports(port)
-    tls_numbers = demo_mod.tls_ports(port)
+    numbers = ports(port)
+    tls_numbers = tls_ports(port)
     _serve(nodes[0], host, numbers["TUN"], banner=lines,
-           also=[(ready.nodes[c], numbers[c]) for c in demo_mod.COUNTRIES[1:]], cot=list(cot_urls),
-           tls_also=[(ready.nodes[c], tls_numbers[c]) for c in demo_mod.COUNTRIES])
+           also=[(ready.nodes[c], numbers[c]) for c in COUNTRIES[1:]], cot=list(cot_urls),
+           tls_also=[(ready.nodes[c], tls_numbers[c]) for c in COUNTRIES])
 
 
 @cli.group()

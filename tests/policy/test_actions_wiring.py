@@ -106,7 +106,7 @@ def test_the_partner_commands_ask_the_policy(name: str) -> None:
 
 def _interface_files() -> list[Path]:
     return [*sorted((SRC / "api").glob("*.py")), *sorted((SRC / "cot").glob("*.py")), SRC / "cli.py",
-            SRC / "transfer.py", SRC / "demo_tun.py", SRC / "demo_partners.py", SRC / "demo.py"]
+            SRC / "transfer.py", *sorted((SRC / "demo").glob("*.py"))]
 
 
 @pytest.mark.parametrize("path", _interface_files(), ids=lambda p: p.name)

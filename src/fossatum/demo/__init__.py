@@ -5,7 +5,7 @@ The demo folder holds one node folder per country (`TUN/`, `DZA/`, `LBY/`), each
 own key, database, agencies and users. The pages are at `http://HOST:PORT`, `PORT+1`,
 `PORT+2`; the nodes talk to each other over TLS (each registered as a partner of the two
 others at `https://HOST:PORT+3`, `+4`, `+5`, with a certificate bound to its node key). The Tunisian node is the one of issue
-2 (`demo_tun`), the Algerian and Libyan ones are in `demo_partners`. After setting up, the
+2 (`demo.tun`), the Algerian and Libyan ones are in `demo.partners`. After setting up, the
 nodes replicate once in-process, so each already holds what the others released to it
 before any server starts. Built in a side folder and renamed into place, so a demo
 folder is either complete or absent.
@@ -20,16 +20,16 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from . import settings as settings_mod
-from .demo_common import PASSWORD, border_lon, inside, load_border  # noqa: F401  (public names of the demo)
-from .demo_partners import SIDES, populate
-from .demo_tun import COUNTRY, NAME, logins  # noqa: F401
-from .demo_tun import build as build_tun
-from .domain.timeutil import utcnow
-from .errors import FossatumError
-from .federation.transport import LocalTransport
-from .node import KEY_FILE, Node, init_node, open_node
-from .store.sqlite import DB_FILE
+from .. import settings as settings_mod
+from ..domain.timeutil import utcnow
+from ..errors import FossatumError
+from ..federation.transport import LocalTransport
+from ..node import KEY_FILE, Node, init_node, open_node
+from ..store.sqlite import DB_FILE
+from .common import PASSWORD, border_lon, inside, load_border  # noqa: F401  (public names of the demo)
+from .partners import SIDES, populate
+from .tun import COUNTRY, NAME, logins  # noqa: F401
+from .tun import build as build_tun
 
 COUNTRIES = ("TUN", "DZA", "LBY")
 NAMES = {"TUN": NAME, **{c: s.name for c, s in SIDES.items()}}
@@ -81,8 +81,8 @@ def node_databases(database_url: str | None, *, fresh: bool = False) -> dict[str
     `database_url` names, created if absent (emptied with `fresh`); None each on SQLite."""
     if not database_url:
         return {c: None for c in COUNTRIES}
-    from .settings import load
-    from .store.postgres import sibling_database
+    from ..settings import load
+    from ..store.postgres import sibling_database
 
     owner = load().database_owner_url or None  # creates the databases when the node's role may not
     return {c: sibling_database(database_url, f"_{c.lower()}", fresh=fresh, owner_url=owner) for c in COUNTRIES}
@@ -242,7 +242,7 @@ def _remove_demo(data_dir: Path, dbs: dict[str, str | None]) -> None:
 
 def _check_databases(dbs: dict[str, str | None]) -> None:
     """Refuse to empty a database that holds a node other than the demo's."""
-    from .store.postgres import PostgresStore
+    from ..store.postgres import PostgresStore
 
     for c, url in dbs.items():
         store = PostgresStore(url or "", Path("."))

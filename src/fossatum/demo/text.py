@@ -6,7 +6,7 @@ reasons to return or close a report, compass directions, and the mix of types by
 
 from __future__ import annotations
 
-from .domain.taxonomy import Layer
+from ..domain.taxonomy import Layer
 
 # Types by area: the mountains (high/critical sections) see armed groups; the rest smuggling.
 MOUNTAIN_TYPES = {"armed_group_sighting": 22, "armed_group_movement": 14, "explosive_device": 5, "clash": 3,

@@ -2,7 +2,7 @@
 
 Agencies of Tunisia, Algeria and Libya (the two partners' liaison officers sit at the
 Tunisian centre), one user per role, the seven TUN–DZA border sections of
-`demo_data/border.json`, a dozen units (some on the move) and ~300 reports filed,
+`demo/border.json`, a dozen units (some on the move) and ~300 reports filed,
 validated, returned and closed along a timeline. The node clock is set to each moment in
 turn, so the log reads as if the two days had really happened. Deterministic (seeded),
 with times relative to now.
@@ -18,15 +18,15 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from .demo_common import (PASSWORD, Timeline, act, border_lon, load_border, random_point, releaser,
-                          report_content)
-from .demo_text import CLOSE_REASONS, FOLLOW_UP, FOLLOW_UP_PREFIX, MOUNTAIN_TYPES, PLAIN_TYPES, RETURN_REASONS
-from .domain.geo import from_degrees
-from .domain.org import User
-from .domain.taxonomy import REPORT_TYPES
-from .domain.timeutil import to_text, utcnow
-from .node import Node, init_node
-from .schemas import ReportIn, ReportPatch, SectionIn, UnitIn
+from ..domain.geo import from_degrees
+from ..domain.org import User
+from ..domain.taxonomy import REPORT_TYPES
+from ..domain.timeutil import to_text, utcnow
+from ..node import Node, init_node
+from ..schemas import ReportIn, ReportPatch, SectionIn, UnitIn
+from .common import (PASSWORD, Timeline, act, border_lon, load_border, random_point, releaser,
+                     report_content)
+from .text import CLOSE_REASONS, FOLLOW_UP, FOLLOW_UP_PREFIX, MOUNTAIN_TYPES, PLAIN_TYPES, RETURN_REASONS
 
 NAME = "Tunisia NCC (demo)"
 COUNTRY = "TUN"

@@ -1,7 +1,7 @@
 """The Algerian and Libyan demo nodes: their own agencies, users, units and reports.
 
 Algeria (DZA) watches the same TUN–DZA border strip from the west: a few dozen reports on
-the Algerian side of the sections of `demo_data/border.json` (Tébessa, Bekkaria, Bou
+the Algerian side of the sections of `demo/border.json` (Tébessa, Bekkaria, Bou
 Chebka), some released to Tunisia or to all partners. Libya (LBY) watches the
 Tunisia–Libya border from the east: a dozen reports between Ras Jedir and the
 Dehiba–Wazen crossing, some released to Tunisia. Deterministic (seeded), times relative
@@ -17,13 +17,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from .demo_common import (PASSWORD, Timeline, act, border_lon, load_border, random_point, releaser,
-                          report_content)
-from .demo_text import CLOSE_REASONS, RETURN_REASONS
-from .domain.org import User
-from .domain.timeutil import to_text
-from .node import Node
-from .schemas import ReportIn, UnitIn
+from ..domain.org import User
+from ..domain.timeutil import to_text
+from ..node import Node
+from ..schemas import ReportIn, UnitIn
+from .common import (PASSWORD, Timeline, act, border_lon, load_border, random_point, releaser,
+                     report_content)
+from .text import CLOSE_REASONS, RETURN_REASONS
 
 _TUN = {"scope": "partners", "partners": ["TUN"]}
 _ALL = {"scope": "all_partners"}

@@ -10,14 +10,13 @@ import random
 from collections.abc import Callable
 from datetime import datetime
 from importlib import resources
-from pathlib import Path
 from typing import Any
 
-from .domain.org import User
-from .domain.taxonomy import REPORT_TYPES, Layer
-from .demo_text import ADVERSARY, DIRECTIONS, REACTIONS, SIZES, TEXTS
-from .errors import Conflict, FossatumError
-from .node import Node
+from ..domain.org import User
+from ..domain.taxonomy import REPORT_TYPES, Layer
+from ..errors import Conflict, FossatumError
+from ..node import Node
+from .text import ADVERSARY, DIRECTIONS, REACTIONS, SIZES, TEXTS
 
 PASSWORD = "fossatum-demo"
 
@@ -40,12 +39,8 @@ def act(node: Node, actor: User, report_id: str, action: str, reason: str = "") 
 
 
 def load_border() -> dict[str, Any]:
-    """The border sections and places (shipped in the package; the repo's scenario as a fallback)."""
-    packaged = resources.files("fossatum").joinpath("demo_data/border.json")
-    if packaged.is_file():
-        return json.loads(packaged.read_text(encoding="utf-8"))
-    repo = Path(__file__).resolve().parents[2] / "scenarios" / "demo" / "border.json"
-    return json.loads(repo.read_text(encoding="utf-8"))
+    """The border sections and places: `border.json`, the one copy, shipped in this package."""
+    return json.loads(resources.files("fossatum.demo").joinpath("border.json").read_text(encoding="utf-8"))
 
 
 # --- geometry (a few degrees of the border strip: planar is fine) ------------------------
