@@ -28,7 +28,7 @@ from .domain.org import Role, User, check_agency_code, check_username, parse_rol
 from .domain.report import Content, Report
 from .domain.section import check_geometry
 from .domain.text import as_name, name_problem
-from .domain.timeutil import to_text, utcnow
+from .domain.timeutil import normalise, to_text, utcnow
 from .errors import Conflict, Forbidden, FossatumError, InvalidInput, NotFound, Unauthorized
 from .log.chain import ChainReport, verify_chain, verify_entries
 from .log.signing import NodeKey
@@ -356,6 +356,8 @@ class Node:
             raise NotFound(f"no unit {unit_id}")
         current = json.loads(tx.execute("SELECT doc FROM units WHERE id = ?", (unit_id,)).fetchone()[0])
         self.allow(actor, Action.UNIT_MOVE, self._target(tx, "units", "unit", unit_id, current))
+        # The stored form, whoever calls: times compare as text, and partners refuse any other form.
+        fix_at = normalise(fix_at, field="at")
         if fix_at > now:
             raise InvalidInput("the position time is in the future", field="at")
         newer = current.get("position_at") is None or fix_at >= current["position_at"]
