@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,6 @@ import httpx
 
 from fossatum.domain.timeutil import to_text
 from fossatum.node import Node, init_node
-from fossatum.schemas import ReportIn
 
 BENCH = Path(__file__).resolve().parent
 DATA = BENCH / ".data"
@@ -34,7 +33,7 @@ PASSWORD = "bench-password-1"
 LON_MIN, LON_MAX, LAT_MIN, LAT_MAX = 7.5, 9.5, 34.5, 37.0
 # Reports are observed over DAYS days ending at T_END (fixed, so cached data stays valid).
 DAYS = 30
-T_END = datetime(2026, 3, 1, tzinfo=timezone.utc)
+T_END = datetime(2026, 3, 1, tzinfo=UTC)
 T_START = T_END - timedelta(days=DAYS)
 
 AGENCIES = [

@@ -17,15 +17,14 @@ import shutil
 import sys
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import DATA, PASSWORD, build_node, fmt_ms, p50, percentile, report_input, server  # noqa: E402
-
-from fossatum.schemas import ReportIn  # noqa: E402
+from _common import DATA, PASSWORD, build_node, fmt_ms, p50, percentile, report_input, server
+from fossatum.schemas import ReportIn
 
 ROOT = Path(__file__).resolve().parents[1]
 DIST = ROOT / "src" / "fossatum" / "web" / "dist"
@@ -40,7 +39,7 @@ def make_node(folder: Path, n: int, seed: int) -> None:
     node = build_node(folder)
     users = {u.username: u for u in node.store.users()}
     rng = random.Random(seed)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     for start in range(0, n, 1000):
         specs = [ReportIn.model_validate(report_input(rng, observed=now - timedelta(hours=23.5 * rng.random()),
                                                       report_id=str(uuid.UUID(int=rng.getrandbits(128), version=4))))
@@ -74,7 +73,7 @@ def main() -> int:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         viewer = token(base, "tn-duty")
 
-        def logged_in_page(tok: str):  # noqa: ANN202
+        def logged_in_page(tok: str):
             ctx = browser.new_context(viewport={"width": 1440, "height": 900}, bypass_csp=True)
             ctx.add_init_script(f"sessionStorage.setItem('fossatum.token', '{tok}'); localStorage.setItem('fossatum.lang', 'en')")
             return ctx, ctx.new_page()

@@ -33,19 +33,35 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import (  # noqa: E402
-    AUTHORS, DATA, DAYS, DRAFT_SHARE, LAT_MAX, LAT_MIN, LON_MAX, LON_MIN, T_END, T_START, VALIDATED_SHARE,
-    VALIDATOR, build_node, fmt_ms, login, p50, percentile, report_input, server,
+from _common import (
+    AUTHORS,
+    DATA,
+    DAYS,
+    DRAFT_SHARE,
+    LAT_MAX,
+    LAT_MIN,
+    LON_MAX,
+    LON_MIN,
+    T_END,
+    T_START,
+    VALIDATED_SHARE,
+    VALIDATOR,
+    build_node,
+    fmt_ms,
+    login,
+    p50,
+    percentile,
+    report_input,
+    server,
 )
-
-from fossatum.domain import report as rules  # noqa: E402
-from fossatum.domain.timeutil import to_text  # noqa: E402
-from fossatum.node import open_node  # noqa: E402
-from fossatum.policy.predicate import visible_sql  # noqa: E402
-from fossatum.schemas import ReportIn  # noqa: E402
-from fossatum.store.query import ReportQuery, report_filters  # noqa: E402
-from fossatum.store.projector import days  # noqa: E402
-from fossatum.store.sqlite import DB_FILE, SQLiteStore  # noqa: E402
+from fossatum.domain import report as rules
+from fossatum.domain.timeutil import to_text
+from fossatum.node import open_node
+from fossatum.policy.predicate import visible_sql
+from fossatum.schemas import ReportIn
+from fossatum.store.projector import days
+from fossatum.store.query import ReportQuery, report_filters
+from fossatum.store.sqlite import DB_FILE, SQLiteStore
 
 PARTNER_VIEWER = "dz-liaison"
 OWNER_VIEWER = "tn-duty"

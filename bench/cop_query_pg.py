@@ -36,17 +36,16 @@ from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import psycopg  # noqa: E402
-from psycopg import sql  # noqa: E402
+import psycopg
+from psycopg import sql
 
-from _common import DAYS, LAT_MAX, LAT_MIN, LON_MAX, LON_MIN, T_END, T_START, fmt_ms, p50, percentile  # noqa: E402
-
-from fossatum.domain.org import Role, User  # noqa: E402
-from fossatum.domain.timeutil import to_text  # noqa: E402
-from fossatum.store.postgres import PostgresStore  # noqa: E402
-from fossatum.store.projector import days  # noqa: E402
-from fossatum.policy.predicate import visible_sql  # noqa: E402
-from fossatum.store.query import ReportQuery, TimeSlices, report_filters  # noqa: E402
+from _common import DAYS, LAT_MAX, LAT_MIN, LON_MAX, LON_MIN, T_START, fmt_ms, p50, percentile
+from fossatum.domain.org import Role, User
+from fossatum.domain.timeutil import to_text
+from fossatum.policy.predicate import visible_sql
+from fossatum.store.postgres import PostgresStore
+from fossatum.store.projector import days
+from fossatum.store.query import ReportQuery, TimeSlices, report_filters
 
 APP_ROLE = "fossatum_bench_app"
 PARTNER = User("dz-liaison", "DZ-GN", "DZA", frozenset({Role.DUTY_OFFICER}))

@@ -51,15 +51,23 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import (  # noqa: E402
-    DATA, PASSWORD, T_END, T_START, VALIDATOR, build_node, free_port, p50, percentile, report_input,
+from _common import (
+    DATA,
+    PASSWORD,
+    T_END,
+    T_START,
+    VALIDATOR,
+    build_node,
+    free_port,
+    p50,
+    percentile,
+    report_input,
 )
-
-from fossatum.domain import report as rules  # noqa: E402
-from fossatum.federation.transport import LocalTransport  # noqa: E402
-from fossatum.node import Node, init_node, open_node  # noqa: E402
-from fossatum.schemas import ReportIn  # noqa: E402
-from fossatum.store.sqlite import DB_FILE, _row_entry  # noqa: E402
+from fossatum.domain import report as rules
+from fossatum.federation.transport import LocalTransport
+from fossatum.node import Node, init_node, open_node
+from fossatum.schemas import ReportIn
+from fossatum.store.sqlite import DB_FILE, _row_entry
 
 TUN_AUTHORS = [f"tn-gn-field{i}" for i in range(4)] + [f"tn-army-field{i}" for i in range(3)] + \
               [f"tn-douane-field{i}" for i in range(2)]

@@ -29,11 +29,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import AUTHORS, DATA, build_node, login, report_input, server  # noqa: E402
-
-from fossatum.domain.timeutil import utcnow  # noqa: E402
-from fossatum.node import open_node  # noqa: E402
-from fossatum.store.sqlite import DB_FILE  # noqa: E402
+from _common import AUTHORS, DATA, build_node, login, report_input, server
+from fossatum.domain.timeutil import utcnow
+from fossatum.node import open_node
+from fossatum.store.sqlite import DB_FILE
 
 
 def inputs(n: int, seed: int) -> list[dict]:

@@ -31,11 +31,10 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import DATA, build_node, server  # noqa: E402
-from ingest import http_ingest, inputs  # noqa: E402
-
-from fossatum.log.signing import NodeKey  # noqa: E402
-from fossatum.store.postgres import sibling_database  # noqa: E402
+from _common import DATA, build_node, server
+from fossatum.log.signing import NodeKey
+from fossatum.store.postgres import sibling_database
+from ingest import http_ingest, inputs
 
 
 def all_workers_up(base: str, workers: int, timeout: float = 90.0) -> None:

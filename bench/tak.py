@@ -60,7 +60,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -93,7 +93,7 @@ def iso(t: datetime) -> str:
     return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _sa_parts(i: int) -> tuple[bytes, bytes]:
     """Sender i's self-SA before its time attributes and after its latitude (encoded once)."""
     head = HEADER + f'<event version="2.0" uid="BENCH-{i}" type="a-f-G-U-C" how="m-g" '.encode()
@@ -107,7 +107,7 @@ class SaStamp:
     """The time attributes of one instant, encoded once for every self-SA written at it."""
 
     def __init__(self) -> None:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         self.times = (f'time="{iso(now)}" start="{iso(now)}" stale="{iso(now + timedelta(minutes=2))}">'
                       f'<point lat="').encode()
 
@@ -122,7 +122,7 @@ def sa(i: int, seq: int) -> bytes:
 
 
 def marker(i: int, k: int) -> bytes:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return HEADER + (
         f'<event version="2.0" uid="MK-{i}-{k}" type="a-h-G" how="h-e" time="{iso(now)}" start="{iso(now)}" '
         f'stale="{iso(now + timedelta(hours=1))}"><point lat="{LAT0 + 0.1:.5f}" lon="{LON0 + (i % 1000) * 1e-3:.5f}" hae="0" '
@@ -493,7 +493,7 @@ async def full_picture(server: Server, n: int, timeout: float = 20.0) -> tuple[f
         while len(have) < n and time.monotonic() - start < timeout:
             try:
                 data = await asyncio.wait_for(reader.read(1 << 16), 0.5)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 continue
             if not data:
                 break
@@ -549,7 +549,7 @@ async def load(server: Server, n: int, seconds: float) -> dict[str, object]:
     for i in range(n):
         try:
             sender = await connect(server, f"BENCH-{i}", Reader(tally))
-        except (OSError, asyncio.TimeoutError):
+        except (TimeoutError, OSError):
             failed += 1
             continue
         if not server.needs_auth:  # FTS registers a client from its first event (seq 0: not measured)
@@ -608,7 +608,7 @@ def run_one(name: str, n: int, seconds: float, run: Path, isolated: bool) -> dic
     return result
 
 
-def run_faults(name: str, run: Path, isolated: bool) -> tuple[str, list["Outcome"]]:
+def run_faults(name: str, run: Path, isolated: bool) -> tuple[str, list[Outcome]]:
     """Each scenario on a fresh server, so that one fault's aftermath does not judge the next."""
     outcomes, server_name = [], name
     for k, (title, scenario) in enumerate(SCENARIOS):
@@ -662,7 +662,7 @@ def report(results: list[dict[str, object]]) -> None:
             log("  " + line)
 
 
-def report_faults(outcomes: dict[str, list["Outcome"]]) -> None:
+def report_faults(outcomes: dict[str, list[Outcome]]) -> None:
     for name, rows in outcomes.items():
         log(f"\nfault scenarios — {name}:")
         for o in rows:

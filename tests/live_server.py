@@ -67,7 +67,7 @@ class Live:
     _done: threading.Event = field(default_factory=threading.Event)
 
     @classmethod
-    def open(cls, served: Served, token: str) -> "Live":
+    def open(cls, served: Served, token: str) -> Live:
         ws = connect(f"ws://127.0.0.1:{served.port}/api/v1/live", open_timeout=10).__enter__()
         ws.send(json.dumps({"type": "auth", "token": token}))
         hello = json.loads(ws.recv(timeout=10))

@@ -61,7 +61,7 @@ class PgDatabases:
         self.created: list[str] = []
 
     @classmethod
-    def reachable(cls) -> tuple["PgDatabases | None", str]:
+    def reachable(cls) -> tuple[PgDatabases | None, str]:
         """(databases, "") or (None, why not)."""
         url = os.environ.get(ENV)
         if not url:

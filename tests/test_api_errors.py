@@ -14,12 +14,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from conftest import PASSWORD, build_node, sighting
 from fossatum.api.app import create_app
 from fossatum.domain.timeutil import utcnow
 from fossatum.node import Node
 from fossatum.store.query import encode_cursor
-
-from conftest import PASSWORD, build_node, sighting
 
 PROBLEM = "application/problem+json"
 Clients = Callable[[str], TestClient]

@@ -8,10 +8,9 @@ import random
 from collections.abc import Callable
 
 import pytest
-
-from conftest import sighting
 from fastapi.testclient import TestClient
 
+from conftest import sighting
 from fossatum.domain import report as rules
 from fossatum.domain.org import User
 from fossatum.node import Node

@@ -17,12 +17,11 @@ from typing import Any
 
 import pytest
 
+from conftest import PASSWORD, sighting
 from fossatum.node import open_node
 from fossatum.schemas import ReportIn
 from fossatum.store.query import ReportQuery
 from fossatum.store.schema import PROJECTION_TABLES
-
-from conftest import PASSWORD, sighting
 
 FOSSATUM = [sys.executable, "-m", "fossatum.cli"]
 TIMEOUT = 120
@@ -408,7 +407,7 @@ def test_a_port_in_use_is_one_clear_error() -> None:
     first = listening_socket("127.0.0.1", 0)
     first.listen()
     try:
-        with pytest.raises(FossatumError, match="cannot listen on 127.0.0.1"):
+        with pytest.raises(FossatumError, match=r"cannot listen on 127\.0\.0\.1"):
             listening_socket("127.0.0.1", first.getsockname()[1])
     finally:
         first.close()

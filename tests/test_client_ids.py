@@ -12,9 +12,9 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from conftest import PASSWORD, sighting
 from fastapi.testclient import TestClient
 
+from conftest import PASSWORD, sighting
 from fossatum.api.app import create_app
 from fossatum.node import Node
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from itertools import count
 
 import pytest
@@ -25,7 +25,7 @@ pytestmark = pytest.mark.both_backends
 # open windows reach them): many ties, and many rows exactly on slice bounds.
 STEP = timedelta(minutes=5)
 GRID = 96
-T0 = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0) - GRID * STEP - timedelta(hours=1)
+T0 = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - GRID * STEP - timedelta(hours=1)
 OWNERS = [("TN-GN", "TUN"), ("TN-ARMY", "TUN"), ("DZ-GN", "DZA"), ("LY-BG", "LBY")]
 # Hypothesis favours the first of each list: the widest audience and a released state first.
 AUDIENCES = [{"scope": "all_partners"}, {"scope": "partners", "partners": ["DZA"]}, {"scope": "national"},
@@ -176,7 +176,7 @@ def test_slices_tile_the_window_newest_first_without_gap_or_overlap(since_s, len
 
 
 def test_no_slicing_without_a_box_a_start_or_stored_form_bounds() -> None:
-    start = datetime(2026, 11, 20, tzinfo=timezone.utc)
+    start = datetime(2026, 11, 20, tzinfo=UTC)
     now = start + timedelta(days=1)
     day = {"since": to_text(start), "until": to_text(now)}
     assert TimeSlices.plan(ReportQuery(bbox=(8, 35, 9, 36), **day), now) is not None
@@ -193,7 +193,7 @@ def test_no_slicing_without_a_box_a_start_or_stored_form_bounds() -> None:
 
 
 def test_the_density_of_the_last_read_sizes_the_first_slice() -> None:
-    start = datetime(2026, 11, 20, tzinfo=timezone.utc)
+    start = datetime(2026, 11, 20, tzinfo=UTC)
     q = ReportQuery(bbox=(8, 35, 8.5, 35.5), since=to_text(start), until=to_text(start + timedelta(days=1)), limit=1000)
     per_day = 1001 / (86400 * 0.25)  # a page a day in this box
     # sparse (about a page in the window): one query over the whole window
@@ -212,12 +212,12 @@ def test_the_density_of_the_last_read_sizes_the_first_slice() -> None:
 def test_rows_on_every_slice_bound_are_read_once(node: Node, monkeypatch: pytest.MonkeyPatch) -> None:
     """Two reports (a tie) on every grain of the slice grid of a 24 h window, on `since` and
     on `until`: each comes once, in order, across several slices and pages."""
-    top = datetime(2026, 11, 28, 12, tzinfo=timezone.utc)
+    top = datetime(2026, 11, 28, 12, tzinfo=UTC)
     q = ReportQuery(bbox=(8.0, 35.0, 8.5, 35.5), since=to_text(top - timedelta(days=1)), until=to_text(top), limit=30)
     plan = TimeSlices.plan(q, top)
     assert plan is not None and plan.width == timedelta(minutes=45)
     numbers = count()
-    for k in range(0, 8 * 32 + 1):  # every grain, from `until` (excluded) down to `since` (included)
+    for k in range(8 * 32 + 1):  # every grain, from `until` (excluded) down to `since` (included)
         for _ in range(2):
             _put(node, next(numbers), ("TN-GN", "TUN"), {"scope": "national"}, "submitted", "sami",
                  to_text(top - k * plan.grain), 8.25, 35.25)

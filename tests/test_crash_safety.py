@@ -22,10 +22,9 @@ from typing import Any
 import httpx
 import pytest
 
+from conftest import PASSWORD, build_node, sighting
 from fossatum.node import open_node
 from fossatum.schemas import ReportIn
-
-from conftest import PASSWORD, build_node, sighting
 
 FOSSATUM = [sys.executable, "-m", "fossatum.cli"]
 START_TIMEOUT = 30.0

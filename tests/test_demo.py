@@ -470,7 +470,7 @@ def test_cli_demo_setup_only_prints_the_nodes_urls_and_logins(built):
     for url in demo.urls("127.0.0.1", 8000).values():
         assert url in stdout
     assert demo.PASSWORD in stdout
-    for country, logins in demo.all_logins().items():
+    for logins in demo.all_logins().values():
         for name, what in logins:
             assert name in stdout and what in stdout
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from conftest import PASSWORD
 from fastapi.testclient import TestClient
 
+from conftest import PASSWORD
 from fossatum.api.app import create_app
 from fossatum.node import Node
 

@@ -18,12 +18,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from conftest import PASSWORD, build_node, sighting
 from fossatum.api.app import create_app
 from fossatum.domain import timeutil
 from fossatum.errors import InvalidInput
 from fossatum.node import Node
-
-from conftest import PASSWORD, build_node, sighting
 
 pytestmark = pytest.mark.both_backends
 
@@ -128,7 +127,7 @@ def test_every_endpoint_answers_422_naming_the_field(shared: Any, endpoint: tupl
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS, ids=lambda e: f"{e[0]} {e[1]} {e[3]}")
 def test_the_edges_of_the_range_are_accepted(shared: Any, endpoint: tuple[str, str, str, str]) -> None:
-    node, client, ids = shared
+    _node, client, ids = shared
     method, path, where, field = endpoint
     # A report's observation and a unit's fix may not lie in the future: the past edge for those.
     value = "2200-12-31T23:59:59Z" if where == "query" else "1900-01-01T00:00:00Z"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import PASSWORD, sighting
 from fastapi.testclient import TestClient
 
+from conftest import PASSWORD, sighting
 from fossatum.api.app import create_app
 from fossatum.node import Node
 

@@ -7,7 +7,6 @@ import json
 import pytest
 
 from conftest import sighting
-
 from fossatum.domain.org import User
 from fossatum.log.chain import verify_chain
 from fossatum.log.entry import GENESIS, Entry

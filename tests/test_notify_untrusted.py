@@ -83,7 +83,7 @@ class Live:
     ws: Any
     got: list[dict[str, Any]] = field(default_factory=list)
 
-    def start(self) -> "Live":
+    def start(self) -> Live:
         threading.Thread(target=self._read, daemon=True).start()
         return self
 

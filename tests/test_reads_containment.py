@@ -15,9 +15,9 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from click.testing import CliRunner
-from conftest import PASSWORD, sighting
 from fastapi.testclient import TestClient
 
+from conftest import PASSWORD, sighting
 from fossatum.api.app import create_app
 from fossatum.cli import cli
 from fossatum.node import Node

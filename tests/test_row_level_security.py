@@ -7,8 +7,8 @@ a query that forgets `visible_sql` still returns only what `policy.may_view` all
 from __future__ import annotations
 
 import json
-import os
 import logging
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -142,9 +142,8 @@ def test_a_viewer_declared_transaction_cannot_write_what_only_the_node_may(
 
 def test_the_node_refuses_to_start_as_a_role_the_wall_does_not_hold(pg_node: Node, caplog: pytest.LogCaptureFixture,
                                                                     tmp_path: Path, pg_databases: Any) -> None:
-    from pg_databases import owner_url
-
     from fossatum.store.postgres import PostgresStore
+    from pg_databases import owner_url
 
     superuser = owner_url(pg_node.store.url)
     with pytest.raises(FossatumError) as refused:
@@ -157,7 +156,7 @@ def test_the_node_refuses_to_start_as_a_role_the_wall_does_not_hold(pg_node: Nod
     with pytest.raises(FossatumError, match="FOSSATUM_DATABASE_RLS must be one of auto, enforce, warn, got 'off'"):
         PostgresStore(pg_node.store.url, tmp_path, rls="off")
     unmigrated = pg_databases.create("mismatch")
-    with pytest.raises(FossatumError, match="OWNER_URL names the database postgres, .*: they must name the same one"):
+    with pytest.raises(FossatumError, match=r"OWNER_URL names the database postgres, .*: they must name the same one"):
         PostgresStore(unmigrated, tmp_path, rls="enforce", owner_url=superuser.rsplit("/", 1)[0] + "/postgres")
 
 
@@ -166,10 +165,9 @@ def test_by_default_a_superuser_url_migrates_and_the_node_works_as_a_role_the_wa
         caplog: pytest.LogCaptureFixture) -> None:
     """`auto` (the default): one superuser URL, no owner URL — what a newcomer types. The node
     still starts, and its pooled connections work as NODE_ROLE: a forgotten filter is filtered."""
-    from pg_databases import owner_url
-
     from fossatum.store import postgres
     from fossatum.store.postgres import NODE_ROLE, PostgresStore
+    from pg_databases import owner_url
 
     postgres._warned_roles.clear()  # said once per process: this test wants to hear it
     with caplog.at_level(logging.WARNING, logger="fossatum.store"):
@@ -191,9 +189,8 @@ def test_the_table_owner_is_refused_too_and_the_wall_still_holds_it(pg_node: Nod
                                                                     mixed: dict[str, str], tmp_path: Path) -> None:
     """A node run as the owner (FORCE ROW LEVEL SECURITY): refused by default; allowed with
     `warn`, where a forgotten filter is still filtered."""
-    from pg_databases import owner_url
-
     from fossatum.store.postgres import PostgresStore
+    from pg_databases import owner_url
 
     owner_role = f"fossatum_test_owner_{os.getpid()}"
     with psycopg.connect(owner_url(pg_node.store.url), autocommit=True) as admin:
@@ -232,12 +229,11 @@ def test_the_cop_query_keeps_its_spatial_index_under_the_policies(pg_node: Node,
                                                                  caplog: pytest.LogCaptureFixture,
                                                                  tmp_path: Path) -> None:
     """PostGIS's `&&` must be LEAKPROOF to drive the GiST index under RLS; without it the node warns."""
-    from pg_databases import owner_url
-
+    from fossatum.policy.predicate import visible_sql
     from fossatum.store.pg_schema import BBOX_OPERATOR
     from fossatum.store.postgres import PostgresStore
     from fossatum.store.query import ReportQuery, report_filters
-    from fossatum.policy.predicate import visible_sql
+    from pg_databases import owner_url
 
     karim = users["karim"]
     where, params = visible_sql(karim, "r", "%s")

@@ -12,13 +12,12 @@ from types import SimpleNamespace
 import pytest
 from fastapi.testclient import TestClient
 
+from conftest import sighting
 from fossatum.api import app as app_module
 from fossatum.api.app import DIST, create_app
 from fossatum.api.security_headers import HEADERS, SecurityHeaders
 from fossatum.cot.enrol import Enrolment
 from fossatum.node import Node
-
-from conftest import sighting
 
 FIXED = {"x-frame-options": "DENY", "x-content-type-options": "nosniff", "referrer-policy": "no-referrer"}
 
@@ -85,7 +84,7 @@ def test_the_websocket_handshake_carries_the_hardening_headers() -> None:
         sent.append(message)
 
     asyncio.run(SecurityHeaders(app)({"type": "websocket"}, None, record))  # type: ignore[arg-type]
-    headers = dict((k.decode(), v.decode()) for k, v in sent[0]["headers"])  # type: ignore[union-attr]
+    headers = {k.decode(): v.decode() for k, v in sent[0]["headers"]}  # type: ignore[union-attr]
     assert headers == dict(HEADERS)  # the weaker header an inner layer set is replaced, not doubled
 
 

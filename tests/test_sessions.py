@@ -10,12 +10,10 @@ played by a second node object on the same store, or by the CLI itself.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import subprocess
 import sys
 import time
-from contextlib import closing
 from datetime import timedelta
 from pathlib import Path
 from typing import Any

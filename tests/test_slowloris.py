@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 import uvicorn
 
 from cot.harness import client_tls
@@ -48,6 +47,7 @@ class Trickler:
     writer: asyncio.StreamWriter
     opened: float
     closed_at: float | None = None
+    watcher: asyncio.Task[None] | None = None  # held, so the task is not collected while it runs
 
     async def _watch(self, drip: bytes) -> None:
         loop = asyncio.get_running_loop()
@@ -86,7 +86,7 @@ async def trickle(port: int, first: bytes, drip: bytes = b"a", *, tls: ssl.SSLCo
         writer.write(first)
         await writer.drain()
     t = Trickler(reader, writer, asyncio.get_running_loop().time())
-    asyncio.ensure_future(t._watch(drip))
+    t.watcher = asyncio.ensure_future(t._watch(drip))
     return t
 
 

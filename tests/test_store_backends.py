@@ -25,12 +25,11 @@ def test_portable_placeholders_become_psycopg_ones_and_quoted_text_is_kept() -> 
 
 def test_a_duplicate_row_is_a_conflict_and_nothing_of_the_transaction_stays(node: Node) -> None:
     before = node.store.log_size()
-    with pytest.raises(Conflict):
-        with node.store.transaction() as tx:
-            tx.append(ts="2026-11-29T00:00:00.000000Z", author="test", kind="roster.added",
-                      payload={"country": "MAR"}, audience={"scope": "agency", "owner_agency": "",
-                                                            "owner_country": "TUN", "local": True})
-            tx.execute("INSERT INTO agencies (code, name, country) VALUES (?, ?, ?)", ("TN-GN", "again", "TUN"))
+    with pytest.raises(Conflict), node.store.transaction() as tx:
+        tx.append(ts="2026-11-29T00:00:00.000000Z", author="test", kind="roster.added",
+                  payload={"country": "MAR"}, audience={"scope": "agency", "owner_agency": "",
+                                                        "owner_country": "TUN", "local": True})
+        tx.execute("INSERT INTO agencies (code, name, country) VALUES (?, ?, ?)", ("TN-GN", "again", "TUN"))
     assert node.store.log_size() == before
     assert "MAR" not in node.store.roster()
 
@@ -57,12 +56,12 @@ def test_the_log_stays_one_gap_free_chain_under_concurrent_writers(node: Node, t
 
     def write(n: Node, worker: int) -> None:
         try:
-            for i in range(15):
+            for _ in range(15):
                 with n.store.transaction() as tx:
                     tx.append(ts="2026-11-29T00:00:00.000000Z", author=f"w{worker}", kind="roster.added",
                               payload={"country": "TUN"}, audience={"scope": "agency", "owner_agency": "",
                                                                     "owner_country": "TUN", "local": True})
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:
             errors.append(exc)
 
     before = node.store.log_size()
@@ -191,9 +190,9 @@ def test_two_workers_push_a_new_report_to_clients_of_both(node: Node, store_back
     """A report filed through one worker reaches live clients connected to either worker."""
     if store_backend == "sqlite":
         pytest.skip("a SQLite node is served by one process")
-    from conftest import PASSWORD, sighting
     from fastapi.testclient import TestClient
 
+    from conftest import PASSWORD, sighting
     from fossatum.api.app import create_app
 
     other = open_node(Path(node.store.path).parent, database_url=node.store.url)
@@ -236,15 +235,14 @@ def test_a_connection_lost_mid_transaction_is_a_503_and_the_store_reconnects(nod
     import psycopg
 
     before = node.store.log_size()
-    with pytest.raises(StoreUnavailable) as lost:
-        with node.store.transaction() as tx:
-            tx.append(ts="2026-11-29T00:00:00.000000Z", author="test", kind="roster.added",
-                      payload={"country": "MAR"}, audience={"scope": "agency", "owner_agency": "",
-                                                            "owner_country": "TUN", "local": True})
-            (pid,) = tx.execute("SELECT pg_backend_pid()").fetchone()
-            with psycopg.connect(node.store.url, autocommit=True) as admin:
-                admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
-            tx.execute("SELECT 1")
+    with pytest.raises(StoreUnavailable) as lost, node.store.transaction() as tx:
+        tx.append(ts="2026-11-29T00:00:00.000000Z", author="test", kind="roster.added",
+                  payload={"country": "MAR"}, audience={"scope": "agency", "owner_agency": "",
+                                                        "owner_country": "TUN", "local": True})
+        (pid,) = tx.execute("SELECT pg_backend_pid()").fetchone()
+        with psycopg.connect(node.store.url, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        tx.execute("SELECT 1")
     assert lost.value.status == 503 and "\n" not in str(lost.value)
     assert node.store.log_size() == before and "MAR" not in node.store.roster()
     node.add_agency(actor=None, code="TN-DOUANE", name="Douane", country="TUN")  # reconnected by itself
@@ -310,9 +308,9 @@ def test_a_request_whose_connection_is_cut_mid_transaction_gets_a_503_problem_an
     import time
 
     import psycopg
-    from conftest import PASSWORD, sighting
     from fastapi.testclient import TestClient
 
+    from conftest import PASSWORD, sighting
     from fossatum.api.app import create_app
     from fossatum.store.postgres import WRITER_LOCK
 

@@ -106,7 +106,7 @@ class Live:
     worker: str
     got: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
 
-    def start(self) -> "Live":
+    def start(self) -> Live:
         threading.Thread(target=self._read, daemon=True).start()
         return self
 
@@ -373,7 +373,7 @@ def test_a_port_in_use_or_a_bad_url_is_one_line(pg_databases: PgDatabases, tmp_p
             "cannot listen on 127.0.0.1": ["--port", str(port), "--database-url", url],
             "cannot connect to postgresql://": ["--port", str(free_port()), "--database-url",
                                                 "postgresql://postgres@127.0.0.1:1/none"],
-            "cannot listen on 127.0.0.1:%d for CoT" % port: ["--port", str(free_port()), "--database-url", url,
+            f"cannot listen on 127.0.0.1:{port} for CoT": ["--port", str(free_port()), "--database-url", url,
                                                              "--cot", f"tcp://127.0.0.1:{port}"],
         }
         for expected, args in cases.items():

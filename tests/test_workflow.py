@@ -6,13 +6,12 @@ import json
 
 import pytest
 
+from conftest import sighting
 from fossatum.domain.org import User
 from fossatum.errors import Conflict, Forbidden, InvalidInput, NotFound
 from fossatum.node import Node
 from fossatum.schemas import ReportIn, ReportPatch
 from fossatum.store.query import ReportQuery
-
-from conftest import sighting
 
 pytestmark = pytest.mark.both_backends
 

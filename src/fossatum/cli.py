@@ -268,7 +268,7 @@ def base_url(host: str, port: int, tls: bool = False) -> str:
 TLS_STOP_SECONDS = 5
 
 
-def _tls_of(node: Node, host: str, *, auto: bool = False) -> "ServingTls | None":
+def _tls_of(node: Node, host: str, *, auto: bool = False) -> ServingTls | None:
     """The node's TLS from its settings (--tls auto, --tls-cert/--tls-key), or with `auto`
     its node-key-bound certificate regardless (the demo's partner listeners)."""
     from .federation import tls
@@ -298,11 +298,10 @@ def _serve(node: Node, host: str, port: int, banner: list[str] | None = None, *,
     import uvicorn
 
     from .api.app import create_app
+    from .api.guard import GuardedServer, Limits
     from .federation.tls import ServingTls
     from .federation.transport import HttpTransport
     from .federation.worker import Relay, Worker
-
-    from .api.guard import GuardedServer, Limits
 
     class _Server(GuardedServer):  # header/body/idle deadlines and a per-address cap (api/guard.py)
         @contextlib.contextmanager
@@ -319,7 +318,7 @@ def _serve(node: Node, host: str, port: int, banner: list[str] | None = None, *,
         for _, each_port, _ in listeners:  # bind every port first: a port in use is one clear line
             sockets.append(sock if sock is not None else listening_socket(host, each_port))
         apps = {}
-        for each, each_port in served:
+        for each, _ in served:
             each.federation.transport = HttpTransport(each.key, each.node_id, ca_file=each.settings.tls_ca)
             app = create_app(each, worker=worker)
             if federation:

@@ -18,14 +18,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import auth, datadir, sessions
-from .throttle import LoginThrottle
 from .domain import audience as aud
 from .domain import report as rules
 from .domain.audience import Audience, Scope
 from .domain.geo import Position
 from .domain.ids import client_object_id
 from .domain.org import Role, User, check_agency_code, check_username, parse_roles
-from .domain.report import Content, Report
+from .domain.report import Report
 from .domain.section import check_geometry
 from .domain.text import as_name, name_problem
 from .domain.timeutil import normalise, to_text, utcnow
@@ -39,6 +38,7 @@ from .schemas import AudienceIn, ReportIn, ReportPatch
 from .settings import Settings, load
 from .store.query import ReportQuery, encode_cursor
 from .store.sqlite import DB_FILE, SQLiteStore
+from .throttle import LoginThrottle
 
 if TYPE_CHECKING:
     from .federation.service import Federation
@@ -55,7 +55,7 @@ Clock = Callable[[], datetime]
 
 
 def open_store(data_dir: Path, database_url: str | None, *, key: NodeKey | None = None,
-               pool_size: int = 10) -> "Store":
+               pool_size: int = 10) -> Store:
     """The node's store: PostgreSQL when a database URL is given, else the SQLite file in `data_dir`."""
     if not database_url:
         return SQLiteStore(data_dir, key=key)
@@ -69,7 +69,7 @@ def open_store(data_dir: Path, database_url: str | None, *, key: NodeKey | None 
 
 
 def init_node(data_dir: Path, *, country: str, name: str, clock: Clock = utcnow,
-              database_url: str | None = None) -> "Node":
+              database_url: str | None = None) -> Node:
     """Create a node: its key (a file in `data_dir`), its database and the first entry of its log."""
     aud.check_country(country, field="country")
     data_dir = Path(data_dir)
@@ -92,7 +92,7 @@ def init_node(data_dir: Path, *, country: str, name: str, clock: Clock = utcnow,
 
 
 def open_node(data_dir: Path, *, settings: Settings | None = None, clock: Clock = utcnow,
-              database_url: str | None = None) -> "Node":
+              database_url: str | None = None) -> Node:
     """Open a node; its database is PostgreSQL if `database_url` (or the setting) names one."""
     data_dir = Path(data_dir)
     database_url = database_url or (settings.database_url if settings else None)
@@ -136,14 +136,14 @@ class Page:
 
 
 class Node:
-    def __init__(self, store: "Store", key: NodeKey, *, settings: Settings | None = None,
+    def __init__(self, store: Store, key: NodeKey, *, settings: Settings | None = None,
                  clock: Clock = utcnow) -> None:
         self.store = store
         self.key = key
         self.settings = settings or load({})
         self.clock = clock
         self.throttle = LoginThrottle(store, free=self.settings.login_free_failures)
-        self._federation: "Federation | None" = None
+        self._federation: Federation | None = None
         self._sessions: sessions.SessionWatcher | None = None
 
     @property
@@ -154,7 +154,7 @@ class Node:
         return self._sessions
 
     @property
-    def federation(self) -> "Federation":
+    def federation(self) -> Federation:
         if self._federation is None:
             from .federation.service import Federation
 
@@ -574,7 +574,7 @@ class Node:
             doc = json.loads(tx.execute("SELECT doc FROM sections WHERE id = ?", (section_id,)).fetchone()[0])
             self.allow(actor, Action.SECTION_SET, self._target(tx, "sections", "section", section_id, doc))
             new = {**doc, "impact": impact, "impact_set_by": actor.username, "impact_set_at": now, "updated_at": now}
-            public = {**new, **{name: empty for name, empty in SECTION_NOTES.items()}}
+            public = {**new, **SECTION_NOTES}
             tx.append(ts=now, author=actor.username, kind="section.impact_set", payload=public,
                       audience=doc["audience"])
             self._note_section(tx, actor.username, now, section_id, impact_reason=reason)
@@ -803,7 +803,7 @@ class Node:
         self._sessions_ended()
 
     # --- integrity ---------------------------------------------------------------------
-    def verify(self) -> list["ChainReport"]:
+    def verify(self) -> list[ChainReport]:
         """Check every origin's chain and signatures (own key; partners' keys once federated)."""
         partner_keys = {p.node_id: p.public_key for p in self.federation.partners(include_inactive=True)}
         results = []

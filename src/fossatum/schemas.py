@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .domain import geo
-from .domain.audience import Scope, TLP
+from .domain.audience import TLP, Scope
 from .domain.geo import Position
 from .domain.org import Role, UnitKind
 from .domain.report import Content, Grade, Salute

@@ -100,9 +100,8 @@ class Supervisor:
     def _check_node(self) -> str:
         """Open the node once here: a bad URL, a missing node or a schema to migrate is dealt
         with (one clear line) before any worker starts."""
-        from .node import open_node
-
         from .federation.tls import serving_context
+        from .node import open_node
 
         node = open_node(self.data_dir, settings=self.settings)
         try:

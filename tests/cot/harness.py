@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import re
-from datetime import datetime, timedelta, timezone
+import ssl
+from datetime import UTC, datetime, timedelta
 
 from fossatum.cot import codec
 from fossatum.cot.server import CotServer
@@ -33,7 +34,7 @@ def auth(username: str, uid: str, callsign: str = "", password: str = PASSWORD) 
 
 def event(uid: str, type_: str, lat: float = 35.2, lon: float = 8.6, *, remarks: str = "", callsign: str = "",
           detail: str = "", at: datetime | None = None) -> bytes:
-    now = at or datetime.now(timezone.utc)
+    now = at or datetime.now(UTC)
     extra = f"<contact callsign=\"{callsign}\" endpoint=\"*:-1:stcp\"/>" if callsign else ""
     extra += f"<remarks>{remarks}</remarks>" if remarks else ""
     return codec.event_xml(uid=uid, type_=type_, time=now, stale=now + timedelta(minutes=2), lat=lat, lon=lon,
@@ -50,7 +51,7 @@ class Device:
         self.closed = False
 
     @classmethod
-    async def connect(cls, port: int, username: str | None = None, uid: str = "", **kw: str) -> "Device":
+    async def connect(cls, port: int, username: str | None = None, uid: str = "", **kw: str) -> Device:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         device = cls(reader, writer)
         if username:
@@ -64,7 +65,7 @@ class Device:
     async def _read(self, timeout: float) -> bool:
         try:
             data = await asyncio.wait_for(self.reader.read(65536), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return True
         except ConnectionError:
             data = b""
@@ -136,7 +137,7 @@ async def start_urls(node, urls: list[str], **overrides: object) -> tuple[CotSer
     return server, [port for _, port in server.addresses]
 
 
-def client_tls(bundle, password: str, ca) -> "ssl.SSLContext":
+def client_tls(bundle, password: str, ca) -> ssl.SSLContext:
     """A device's TLS context from its PKCS#12 bundle (what ATAK imports) and the node's CA."""
     from pathlib import Path
 
@@ -146,9 +147,8 @@ def client_tls(bundle, password: str, ca) -> "ssl.SSLContext":
     return client_tls_key(key, cert, ca)
 
 
-def client_tls_key(key, cert, ca) -> "ssl.SSLContext":
+def client_tls_key(key, cert, ca) -> ssl.SSLContext:
     """A device's TLS context from its private key and certificate (e.g. enrolled by CSR) and the node's CA."""
-    import ssl
     import tempfile
     from pathlib import Path
 

@@ -11,10 +11,9 @@ replaces whatever was still queued.
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from conftest import sighting
-
 from fossatum.cot.server import KEEP_STATES, KEEP_WHILE_QUEUED, Client, CotServer
 from fossatum.domain.geo import Position
 from fossatum.domain.timeutil import to_text
@@ -45,7 +44,7 @@ def _queued(client: Client) -> dict[str, bytes]:
 
 
 def _move(node: Node, user, unit_id: str, lat: float, minutes_ago: int) -> None:
-    at = to_text(datetime.now(timezone.utc) - timedelta(minutes=minutes_ago))
+    at = to_text(datetime.now(UTC) - timedelta(minutes=minutes_ago))
     [result] = node.move_units(fixes=[(user, unit_id, Position(lat, 8.6), at)])
     assert isinstance(result, dict), result
 
@@ -185,7 +184,7 @@ def test_a_long_batch_fans_out_the_newest_fix_of_each_unit_and_a_short_one_every
     youssef = _client(server, users["youssef"], device_uid="ANDROID-YOU")
     uid = f"fossatum.unit.{unit_id}"
     entries = _recorder(node)
-    base = datetime.now(timezone.utc) - timedelta(minutes=30)
+    base = datetime.now(UTC) - timedelta(minutes=30)
     fixes = [(users["sami"], unit_id, Position(35 + k / 1000, 8.6), to_text(base + timedelta(seconds=k)))
              for k in range(COALESCE_BATCH + 1)]
     node.move_units(fixes=fixes[:3])

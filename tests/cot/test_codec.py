@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -12,7 +12,7 @@ from fossatum.cot.codec import Auth, CotError
 from fossatum.domain.taxonomy import REPORT_TYPES
 
 SAMPLES = Path(__file__).parent / "samples"
-NOW = datetime(2026, 1, 1, 12, 10, tzinfo=timezone.utc)
+NOW = datetime(2026, 1, 1, 12, 10, tzinfo=UTC)
 
 
 def sample(name: str):

@@ -247,7 +247,7 @@ def test_bad_requests_are_refused_precisely_and_issue_nothing(node: Node, users)
 
 def test_an_expired_or_revoked_token_or_a_disabled_user_is_refused_with_the_reason(node: Node, users) -> None:
     expired = _issue(node, users, "sami", callsign="GN-OLD")
-    _set_enrolment(node, expired.record["serial"], expires_at=(dt.datetime.now(dt.timezone.utc)
+    _set_enrolment(node, expired.record["serial"], expires_at=(dt.datetime.now(dt.UTC)
                                                                - dt.timedelta(minutes=1)).isoformat())
     revoked = _issue(node, users, "sami", callsign="GN-GONE")
     _authority(node).revoke("GN-GONE")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from fossatum.node import Node
 
@@ -17,7 +17,7 @@ def test_a_burst_of_1000_events_loses_nothing(node: Node, users) -> None:
         try:
             sami = await Device.connect(port, "sami", "ANDROID-SAMI", callsign="GN-7")
             await sami.wait_for(has('type="t-x-takp-v"'))
-            base = datetime.now(timezone.utc) - timedelta(minutes=30)
+            base = datetime.now(UTC) - timedelta(minutes=30)
             burst = b"".join(event("ANDROID-SAMI", "a-f-G-U-C", 35 + i / 10_000, 8.6, callsign="GN-7",
                                    at=base + timedelta(seconds=i)) for i in range(1000))
             await sami.send(burst)

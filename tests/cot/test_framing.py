@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -47,7 +47,7 @@ def test_garbage_is_refused() -> None:
 
 
 def test_protobuf_frames_round_trip_through_takproto() -> None:
-    now = datetime(2026, 1, 1, 12, tzinfo=timezone.utc)
+    now = datetime(2026, 1, 1, 12, tzinfo=UTC)
     xml = codec.event_xml(uid="ANDROID-1", type_="a-f-G-U-C", time=now, stale=now, lat=35.5, lon=8.25,
                           detail='<contact callsign="GN-7" endpoint="*:-1:stcp"/><remarks>hello</remarks>')
     wire = to_proto(xml) * 3

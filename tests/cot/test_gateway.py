@@ -45,7 +45,6 @@ def test_self_sa_moves_the_unit_and_a_hostile_marker_files_a_report(node: Node, 
 
 def _file(node: Node, users, scope: dict, text: str) -> str:
     from conftest import sighting
-
     from fossatum.schemas import ReportIn
 
     doc = node.file_report(actor=users["amira"], spec=ReportIn(**sighting(audience=scope, description=text)))

@@ -8,7 +8,7 @@ import asyncio
 import json
 import logging
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import takproto
@@ -82,7 +82,7 @@ def test_a_protobuf_time_beyond_any_calendar_refuses_that_event_only(node: Node,
     conversion (and so the connection); the event is refused like an out-of-range XML time."""
 
     def proto_marker(uid: str, send_ms: int | None) -> bytes:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         xml = codec.event_xml(uid=uid, type_="a-h-G", time=now, stale=now + timedelta(minutes=2), lat=35.25,
                               lon=8.70, how="m-g", detail="<remarks>via v1</remarks>")
         message = takproto.parse_proto(bytearray(to_proto(xml)))

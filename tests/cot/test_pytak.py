@@ -52,8 +52,8 @@ def test_pytak_devices_report_and_see_each_other(node: Node, users) -> None:
         server, port = await start(node)
         try:
             tx1, rx1, tasks1, w1 = await pytak_device(port, "sami", "ANDROID-PYTAK-1", "GN-PY-1")
-            tx2, rx2, tasks2, w2 = await pytak_device(port, "youssef", "ANDROID-PYTAK-2", "ARMY-PY-2")
-            tx3, rx3, tasks3, w3 = await pytak_device(port, "omar", "ANDROID-PYTAK-3", "LY-PY-3")
+            _tx2, rx2, tasks2, w2 = await pytak_device(port, "youssef", "ANDROID-PYTAK-2", "ARMY-PY-2")
+            _tx3, rx3, tasks3, w3 = await pytak_device(port, "omar", "ANDROID-PYTAK-3", "LY-PY-3")
             for rx in (rx1, rx2, rx3):
                 await first(rx, b"t-x-takp-v")
             await tx1.put(event("ANDROID-PYTAK-1", "a-f-G-U-C", 35.4, 8.5, callsign="GN-PY-1"))

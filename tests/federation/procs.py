@@ -149,7 +149,7 @@ class Server:
     def base(self) -> str:
         return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
 
-    def start(self) -> "Server":
+    def start(self) -> Server:
         assert self.proc is None or self.proc.poll() is not None
         with open(self.log, "ab") as out:
             self.proc = subprocess.Popen(

@@ -62,7 +62,7 @@ class FaultProxy:
         self._thread = threading.Thread(target=self._run, name=f"proxy-{self.upstream_port}", daemon=True)
 
     # --- control (from the test's thread) ------------------------------------------------
-    def start(self) -> "FaultProxy":
+    def start(self) -> FaultProxy:
         self._thread.start()
         if not self._ready.wait(10):
             raise RuntimeError("proxy did not start")
@@ -153,7 +153,7 @@ class FaultProxy:
                 return
             await self._answer(writer, response)
             self.stats["answered"] += 1
-        except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError):
+        except (TimeoutError, OSError, asyncio.IncompleteReadError):
             self.stats["errors"] += 1
         finally:
             self._writers.discard(writer)
@@ -169,7 +169,7 @@ class FaultProxy:
         try:
             up_reader, up_writer = await asyncio.wait_for(
                 asyncio.open_connection("127.0.0.1", self.upstream_port), READ_TIMEOUT)
-        except (OSError, asyncio.TimeoutError):
+        except (TimeoutError, OSError):
             self.stats["upstream_down"] += 1
             return None
         self._writers.add(up_writer)
@@ -177,7 +177,7 @@ class FaultProxy:
             up_writer.write(request)
             await up_writer.drain()
             return await asyncio.wait_for(up_reader.read(-1), READ_TIMEOUT)   # Connection: close
-        except (OSError, asyncio.TimeoutError):
+        except (TimeoutError, OSError):
             self.stats["upstream_errors"] += 1
             return None
         finally:

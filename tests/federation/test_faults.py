@@ -22,8 +22,19 @@ import pytest
 from fossatum.node import open_node
 from fossatum.schemas import ReportIn
 
-from .procs import (Server, build_node, db_rows, file_and_validate, free_port, partner_report_ids, released_to,
-                    report_body, sync_status, verify, wait_for)
+from .procs import (
+    Server,
+    build_node,
+    db_rows,
+    file_and_validate,
+    free_port,
+    partner_report_ids,
+    released_to,
+    report_body,
+    sync_status,
+    verify,
+    wait_for,
+)
 from .proxy import FaultProxy
 
 pytestmark = pytest.mark.slow
@@ -216,7 +227,7 @@ def test_kill_9_of_the_sender_while_it_files_and_sends(template: Path, tmp_path:
             poster = Poster(p.tun, 1000 * round_no)
             poster.start()
             # kill once DZA is receiving: TUN is mid-batch (filing, releasing, serving)
-            wait_for(lambda: len(partner_report_ids(p.dza.data)) > base + 5, 20.0, interval=0.05,
+            wait_for(lambda: len(partner_report_ids(p.dza.data)) > base + 5, 20.0, interval=0.05,  # noqa: B023 (called before the loop moves on)
                      what="DZA receiving while TUN files")
             time.sleep(0.3)
             p.tun.kill()
@@ -252,7 +263,7 @@ def test_kill_9_of_the_receiver_while_it_pulls_a_large_backlog(template: Path, t
         p.tun.start()
         p.dza.start()
         for kills in range(2):
-            wait_for(lambda: len(partner_report_ids(p.dza.data)) > 500 * kills, 30.0, interval=0.02,
+            wait_for(lambda: len(partner_report_ids(p.dza.data)) > 500 * kills, 30.0, interval=0.02,  # noqa: B023 (called before the loop moves on)
                      what="DZA receiving the backlog")
             held = len(partner_report_ids(p.dza.data))
             p.dza.kill()

@@ -22,10 +22,9 @@ from fossatum.log.signing import NodeKey
 from fossatum.node import Node
 from fossatum.schemas import ReportPatch
 
-pytestmark = pytest.mark.both_backends
-
 from .cluster import Cluster
 
+pytestmark = pytest.mark.both_backends
 
 # --- helpers -----------------------------------------------------------------------------
 
@@ -185,7 +184,7 @@ def test_a_replayed_stream_item_is_ignored_idempotently(tun_dza) -> None:
 
 
 def test_an_old_entry_replayed_at_a_new_stream_position_is_rejected(tun_dza) -> None:
-    _, tun, dza, good, items = tun_dza
+    _, tun, dza, _good, items = tun_dza
     assert inbound.apply(dza.store, partner(dza, tun), dza.country, items).stored == 2
     replayed = item(tun, dza, 3, items[-1]["hash"], items[0]["item"]["entry"])
     before = len(rejections(dza))
@@ -311,7 +310,7 @@ def test_the_blocked_audit_names_the_object_and_entry(cluster: Cluster) -> None:
     tun = cluster.nodes["TUN"]
     _, second = _blocked_at_tun_for_dza(cluster)
     tun.federation.serve_stream(cluster.nodes["DZA"].node_id, after=0, limit=100)
-    blocked = [a for a in tun.federation.audit() if a["decision"] == "blocked"][0]
+    blocked = next(a for a in tun.federation.audit() if a["decision"] == "blocked")
     validated = own_entry(tun, second["id"], "report.validated")
     assert (blocked["object_id"], blocked["entry_origin"], blocked["entry_seq"]) == \
         (second["id"], tun.node_id, validated["seq"])

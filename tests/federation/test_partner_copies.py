@@ -137,10 +137,9 @@ def test_the_store_refuses_a_local_entry_on_a_partner_copy(cluster: Cluster) -> 
     cluster.sync()
     tun = cluster.nodes["TUN"]
     _, doc = _held(tun, "dza-patrol-3")
-    with pytest.raises(Forbidden, match="replicated from"):
-        with tun.store.transaction() as tx:
-            tx.append(ts="2026-12-01T00:00:00.000000Z", author="x", kind="unit.moved",
-                      payload={**doc, "position": {"lat": 1.0, "lon": 1.0}}, audience=doc["audience"])
+    with pytest.raises(Forbidden, match="replicated from"), tun.store.transaction() as tx:
+        tx.append(ts="2026-12-01T00:00:00.000000Z", author="x", kind="unit.moved",
+                  payload={**doc, "position": {"lat": 1.0, "lon": 1.0}}, audience=doc["audience"])
     assert _held(tun, "dza-patrol-3")[0] == cluster.nodes["DZA"].node_id
 
 

@@ -4,9 +4,8 @@ partnered through the CLI exactly as a newcomer would do it."""
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterator
-from pathlib import Path
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -14,8 +13,19 @@ import pytest
 from fossatum.federation import requests as signed
 from fossatum.log.signing import NodeKey
 
-from .procs import (Server, build_node, cli_ok, file_and_validate, free_port, partner_add, public_key,
-                    report_ids, sync_status, verify, wait_for)
+from .procs import (
+    Server,
+    build_node,
+    cli_ok,
+    file_and_validate,
+    free_port,
+    partner_add,
+    public_key,
+    report_ids,
+    sync_status,
+    verify,
+    wait_for,
+)
 
 COUNTRIES = ("TUN", "DZA", "LBY")
 pytestmark = pytest.mark.slow
@@ -94,8 +104,8 @@ def test_sync_status_shows_every_partner_with_lag_zero(network: dict[str, Server
         file_and_validate(t, 1)
     for c, s in network.items():
         def settled() -> dict | None:
-            rows = sync_status(s.data)
-            others = set(COUNTRIES) - {c}
+            rows = sync_status(s.data)  # noqa: B023 (called before the loop moves on)
+            others = set(COUNTRIES) - {c}  # noqa: B023 (called before the loop moves on)
             ok = set(rows) == others and all(r["lag"] == "0" for r in rows.values())
             return rows if ok else None
         rows = wait_for(settled, 10.0, interval=0.3, what=f"lag 0 at {c}")

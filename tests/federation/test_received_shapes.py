@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from fossatum.federation import inbound
 from fossatum.domain.text import NAME_MAX
+from fossatum.federation import inbound
 from fossatum.federation.stream import seal
 from fossatum.log.entry import Entry
 from fossatum.node import Node

@@ -33,8 +33,19 @@ from fossatum.federation.transport import STREAM_PATH, HttpTransport, LinkDown
 from fossatum.log.signing import NodeKey
 
 from .cluster import Cluster
-from .procs import (Server, build_node, cli, cli_ok, file_and_validate, free_port, partner_add, public_key,
-                    report_ids, sync_status, wait_for)
+from .procs import (
+    Server,
+    build_node,
+    cli,
+    cli_ok,
+    file_and_validate,
+    free_port,
+    partner_add,
+    public_key,
+    report_ids,
+    sync_status,
+    wait_for,
+)
 
 pytestmark = pytest.mark.slow
 COUNTRIES = ("TUN", "DZA", "LBY")
@@ -233,7 +244,7 @@ def test_a_tls_handshake_trickled_a_byte_at_a_time_is_cut_at_the_header_deadline
                 if raw.recv(4096) == b"":
                     closed = time.monotonic() - opened
                     break
-            except socket.timeout:
+            except TimeoutError:
                 try:
                     raw.sendall(b"\x01")
                 except OSError:
@@ -362,7 +373,7 @@ def test_replay_and_redirection_are_refused_on_both_backends(cluster: Cluster) -
         elsewhere = signed.sign(dza.key, dza.node_id, "GET", TARGET, to=lby.node_id)
         assert client.get(TARGET, headers=elsewhere).status_code == 401
     # a nonce is forgotten only once its request is refused for its date anyway
-    past = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=1)
+    past = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
     assert tun.federation.first_use(dza.node_id, "x" * 22, past) is True
     assert tun.federation.first_use(dza.node_id, "y" * 22, past) is True
     count = tun.store.read_one("SELECT COUNT(*) FROM federation_nonces WHERE node_id = ?", (dza.node_id,))[0]
@@ -373,7 +384,7 @@ def test_replay_and_redirection_are_refused_on_both_backends(cluster: Cluster) -
 def _ca(tmp_path: Path, name: str) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate, Path]:
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
             .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(hours=1))
             .not_valid_after(now + dt.timedelta(days=2))
@@ -390,7 +401,7 @@ def _ca(tmp_path: Path, name: str) -> tuple[ec.EllipticCurvePrivateKey, x509.Cer
 
 def _issue(tmp_path: Path, ca_key: ec.EllipticCurvePrivateKey, ca_cert: x509.Certificate, name: str) -> tuple[Path, Path]:
     key = ec.generate_private_key(ec.SECP256R1())
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     cert = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
             .issuer_name(ca_cert.subject).public_key(key.public_key()).serial_number(x509.random_serial_number())
             .not_valid_before(now - dt.timedelta(hours=1)).not_valid_after(now + dt.timedelta(days=1))
@@ -526,7 +537,7 @@ def test_an_auto_certificate_is_renewed_before_it_expires_without_a_restart(tmp_
     key = NodeKey.generate()
     settings = type("S", (), {"tls": "auto", "tls_cert": "", "tls_key": ""})()
     pem = tmp_path / tls.AUTO_FILE
-    old = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=tls.VALID_DAYS - tls.RENEW_DAYS - 2)
+    old = dt.datetime.now(dt.UTC) - dt.timedelta(days=tls.VALID_DAYS - tls.RENEW_DAYS - 2)
     pem.write_bytes(tls.make_auto_certificate(key, "TUN-00000000", now=old))   # 32 days left: kept
     served = tls.serving_tls(settings, tmp_path, key, "TUN-00000000", "127.0.0.1")
     before = _served_certificate(served.context)

@@ -12,11 +12,11 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from fossatum.domain import report as rules
+from fossatum.domain.audience import Scope
 from fossatum.domain.org import Role, User
 from fossatum.errors import Forbidden, NotFound
 from fossatum.node import Node, init_node
 from fossatum.policy.visibility import Facts, may_release, may_view
-from fossatum.domain.audience import Scope
 from fossatum.schemas import ReportIn, ReportPatch, SectionIn, UnitIn
 from fossatum.store.query import ReportQuery
 
@@ -66,7 +66,7 @@ def _populate(node: Node, agencies: list[str], users: list, reports: list) -> No
     for i, (agency_index, roles, active) in enumerate(users):
         a = agency_index % len(agencies)
         _add_user(node, f"user{i}", f"AG{a}", agencies[a], roles, active)
-    people = [u for u in node.store.users()]
+    people = list(node.store.users())
     roster = set(node.store.roster())
     for author_index, scope, partners, path, lat, lon, hours in reports:
         author = people[author_index % len(people)]

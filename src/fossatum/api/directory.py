@@ -12,8 +12,17 @@ from ..domain.report import State
 from ..domain.taxonomy import REPORT_TYPES, ImpactLevel, Layer
 from ..errors import NotFound
 from ..policy.directory import accounts_shown
-from ..schemas import (AgencyIn, FieldAudienceIn, ImpactIn, LoginIn, PasswordChangeIn, PositionIn, SectionIn,
-                       UnitIn, UserIn)
+from ..schemas import (
+    AgencyIn,
+    FieldAudienceIn,
+    ImpactIn,
+    LoginIn,
+    PasswordChangeIn,
+    PositionIn,
+    SectionIn,
+    UnitIn,
+    UserIn,
+)
 from .client_address import client_address, parse_trusted
 from .deps import NodeDep, Token, Viewer
 from .json_response import items, raw

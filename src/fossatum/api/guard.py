@@ -53,7 +53,7 @@ class Limits:
     uncapped: tuple[Network, ...] = ()
 
     @classmethod
-    def of(cls, settings: Any) -> "Limits":
+    def of(cls, settings: Any) -> Limits:
         return cls(float(settings.http_header_seconds), float(settings.http_body_seconds),
                    float(settings.http_idle_seconds), int(settings.http_per_address),
                    parse_trusted(str(settings.trusted_proxies)))
@@ -136,7 +136,7 @@ class _Transport(asyncio.Transport):
     """What the inner (uvicorn) protocol writes to: the real transport, except that switching
     protocols (the websocket upgrade) switches the guard's inner protocol."""
 
-    def __init__(self, real: asyncio.Transport, guard: "Guard") -> None:
+    def __init__(self, real: asyncio.Transport, guard: Guard) -> None:
         super().__init__()
         self._real, self._guard = real, guard
 
@@ -190,7 +190,7 @@ class Guard(asyncio.Protocol):
     """The protocol of an accepted TCP connection: the per-address cap, TLS within the
     header deadline, then uvicorn's protocol behind it."""
 
-    def __init__(self, server: "GuardedServer", make_inner: Callable[[], asyncio.Protocol]) -> None:
+    def __init__(self, server: GuardedServer, make_inner: Callable[[], asyncio.Protocol]) -> None:
         self.server = server
         self.make_inner = make_inner
         self.inner: asyncio.Protocol | None = None
@@ -221,7 +221,7 @@ class Guard(asyncio.Protocol):
         try:
             secured = await loop.start_tls(transport, self, context, server_side=True,
                                            ssl_handshake_timeout=self.server.limits.header_seconds)
-        except (ssl.SSLError, TimeoutError, asyncio.TimeoutError, ConnectionError, OSError) as exc:
+        except (ssl.SSLError, TimeoutError, ConnectionError, OSError) as exc:
             self.server.counters["tls_failures"] += 1
             log.info("http: %s: TLS handshake failed (%s)", self.address, type(exc).__name__)
             transport.abort()

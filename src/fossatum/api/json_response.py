@@ -14,4 +14,4 @@ def raw(doc: str, status_code: int = 200) -> Response:
 
 def items(docs: list[str], **extra: Any) -> Response:
     tail = "".join(f",{json.dumps(k)}:{json.dumps(v, ensure_ascii=False)}" for k, v in extra.items())
-    return Response(f'{{"items":[{",".join(docs)}]{tail}}}'.encode("utf-8"), media_type="application/json")
+    return Response(f'{{"items":[{",".join(docs)}]{tail}}}'.encode(), media_type="application/json")

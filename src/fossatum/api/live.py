@@ -220,7 +220,7 @@ async def live(websocket: WebSocket) -> None:
             raise Unauthorized('send {"type": "auth", "token": "<bearer token>"} first')
         opened_at = to_text(hub.node.clock())
         user, expires_at = hub.node.session_for_token(first["token"])
-    except (Unauthorized, asyncio.TimeoutError, ValueError, KeyError) as exc:
+    except (TimeoutError, Unauthorized, ValueError, KeyError) as exc:
         await websocket.send_json({"type": "error", "detail": str(exc) or "authentication timed out"})
         await websocket.close(code=4401)
         return
@@ -242,7 +242,7 @@ async def live(websocket: WebSocket) -> None:
                 return
             try:
                 message = await asyncio.wait_for(conn.queue.get(), PING_EVERY)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 message = '{"type":"ping"}'
             if message == _END:
                 reason = conn.ended or "logout"

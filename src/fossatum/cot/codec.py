@@ -11,7 +11,7 @@ import math
 import re
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from xml.etree.ElementTree import Element, ParseError
 from xml.sax.saxutils import escape, quoteattr
 
@@ -231,7 +231,7 @@ def parse_time(text: str) -> datetime | None:
 # --- rendering -----------------------------------------------------------------------------
 
 def cot_time(instant: datetime) -> str:
-    return instant.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{instant.microsecond // 1000:03d}Z"
+    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{instant.microsecond // 1000:03d}Z"
 
 
 def _stored(text: str | None, default: datetime) -> datetime:
@@ -246,7 +246,7 @@ def event_xml(*, uid: str, type_: str, time: datetime, stale: datetime, lat: flo
         f' time="{cot_time(time)}" start="{cot_time(start or time)}" stale="{cot_time(stale)}">'
         f'<point lat="{lat:.7f}" lon="{lon:.7f}" hae="{UNKNOWN}" ce="{ce:.1f}" le="{UNKNOWN}"/>'
         f"<detail>{detail}</detail></event>"
-    ).encode("utf-8")
+    ).encode()
 
 
 def pong(now: datetime) -> bytes:

@@ -169,7 +169,7 @@ def message_to_xml(message: TakMessage) -> bytes:
         f' time="{_ms(e.sendTime)}" start="{_ms(e.startTime)}" stale="{_ms(e.staleTime)}">'
         f'<point lat="{e.lat!r}" lon="{e.lon!r}" hae="{e.hae!r}" ce="{e.ce!r}" le="{e.le!r}"/>'
         f"<detail>{''.join(parts)}</detail></event>"
-    ).encode("utf-8")
+    ).encode()
 
 
 def _ms(value: int) -> str:

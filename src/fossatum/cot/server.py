@@ -41,7 +41,6 @@ import asyncio
 import functools
 import json
 import logging
-import os
 import socket
 import ssl
 import time
@@ -62,7 +61,7 @@ from ..errors import FossatumError, InvalidInput
 from ..sessions import Revocation
 from . import codec
 from .codec import Auth, CotError, CotEvent
-from .enrol import Enrolment, EnrolListener
+from .enrol import EnrolListener, Enrolment
 from .fanout import Fanout
 from .framing import FrameError, ProtoFramer, XmlFramer, to_proto
 from .identity import Identity
@@ -203,7 +202,7 @@ def _iso(epoch: float) -> str:
 class _AcceptTls(asyncio.Protocol):
     """Accepts a TLS connection: reading paused at once, the handshake done by the server's task."""
 
-    def __init__(self, server: "CotServer", listen: Listen) -> None:
+    def __init__(self, server: CotServer, listen: Listen) -> None:
         self.server, self.listen = server, listen
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -439,12 +438,12 @@ class CotServer:
             self.clients.discard(client)
             try:
                 await asyncio.wait_for(sender, 1.0)
-            except (asyncio.TimeoutError, asyncio.CancelledError, Exception):
+            except (TimeoutError, asyncio.CancelledError, Exception):
                 sender.cancel()
             writer.close()
             try:
                 await asyncio.wait_for(writer.wait_closed(), 1.0)
-            except (asyncio.TimeoutError, asyncio.CancelledError, ConnectionError, OSError):
+            except (TimeoutError, asyncio.CancelledError, ConnectionError, OSError):
                 writer.transport.abort()
             self._tasks.discard(task)
 
@@ -472,7 +471,7 @@ class CotServer:
                     raise Closing(f"{why[0]} within the time allowed", why[1])
                 try:
                     data = await asyncio.wait_for(reader.read(READ_CHUNK), deadline - now)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     continue
                 if not data:
                     if framer.partial:
@@ -524,7 +523,7 @@ class CotServer:
                 counter = "tls_no_certificate" if "PEER_DID_NOT_RETURN" in why.upper() else (
                     "tls_bad_certificate" if "CERTIFICATE" in why.upper() else "tls_failures")
                 raise Closing(f"TLS handshake failed: {why}", counter) from None
-            except (asyncio.TimeoutError, TimeoutError):
+            except TimeoutError:
                 raise Closing("TLS handshake not completed in time", "tls_failures") from None
             except (ConnectionError, OSError) as exc:
                 raise Closing(f"TLS handshake: {exc}", "tls_failures") from None
@@ -677,7 +676,7 @@ class CotServer:
                         client.protocol = "protobuf"
                     try:
                         await asyncio.wait_for(writer.drain(), timeout)
-                    except asyncio.TimeoutError:
+                    except TimeoutError:
                         self.counters["slow_readers"] += 1
                         log.warning("cot: %s does not read (%ds); disconnecting", client.peer, timeout)
                         writer.transport.abort()

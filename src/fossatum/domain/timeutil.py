@@ -11,7 +11,7 @@ year 1 or 9999 overflow when moved to UTC.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from ..errors import InvalidInput
 
@@ -21,20 +21,20 @@ _SHAPE = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d{1,9})?
 
 _FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
-EARLIEST = datetime(1900, 1, 1, tzinfo=timezone.utc)
-LATEST = datetime(2201, 1, 1, tzinfo=timezone.utc)  # exclusive: the last accepted year is 2200
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(2201, 1, 1, tzinfo=UTC)  # exclusive: the last accepted year is 2200
 RANGE_TEXT = "from 1900-01-01 to 2200-12-31"
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def to_text(instant: datetime) -> str:
     """Render an aware datetime as `2026-11-29T03:00:00.000000Z`."""
     if instant.tzinfo is None:
         raise ValueError("naive datetime")
-    return instant.astimezone(timezone.utc).strftime(_FORMAT)
+    return instant.astimezone(UTC).strftime(_FORMAT)
 
 
 def parse(text: object, *, field: str) -> datetime:
@@ -54,7 +54,7 @@ def parse(text: object, *, field: str) -> datetime:
     if value.tzinfo is None:
         raise InvalidInput(f"date-time needs a time zone (e.g. Z): {shown!r}", field=field)
     try:
-        utc = value.astimezone(timezone.utc)
+        utc = value.astimezone(UTC)
     except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 is before year 1 in UTC
         raise InvalidInput(f"date-time out of range ({RANGE_TEXT}): {shown!r}", field=field) from None
     if not EARLIEST <= utc < LATEST:
@@ -68,7 +68,7 @@ def from_epoch_ms(value: object, *, field: str) -> datetime:
         raise InvalidInput("expected milliseconds since 1970 as an integer", field=field)
     if not (EARLIEST.timestamp() * 1000 <= value < LATEST.timestamp() * 1000):
         raise InvalidInput(f"date-time out of range ({RANGE_TEXT}): {value} ms", field=field)
-    return datetime.fromtimestamp(value / 1000, tz=timezone.utc)
+    return datetime.fromtimestamp(value / 1000, tz=UTC)
 
 
 def normalise(text: str, *, field: str) -> str:

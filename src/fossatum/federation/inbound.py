@@ -15,11 +15,11 @@ from typing import Any
 from ..domain import report as rules
 from ..domain.timeutil import parse, to_text, utcnow
 from ..errors import InvalidInput
-from ..schemas import nul_field
 from ..log.entry import GENESIS, Entry
 from ..log.signing import verify_signature
 from ..policy.release import FEDERATED_KINDS, facts_of_entry, partner_may_see
 from ..policy.visibility import Facts
+from ..schemas import nul_field
 from ..store.sqlite import SQLiteStore, Tx
 from . import shapes
 from .outbound import audit

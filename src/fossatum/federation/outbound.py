@@ -44,7 +44,7 @@ class Served:
 class _Stream:
     """Appending to one partner's stream within a transaction."""
 
-    def __init__(self, tx: Tx, outbound: "Outbound", partner: str) -> None:
+    def __init__(self, tx: Tx, outbound: Outbound, partner: str) -> None:
         self.tx, self.outbound, self.partner = tx, outbound, partner
         last = tx.execute("SELECT stream_seq, hash FROM outbox WHERE partner = ? ORDER BY stream_seq DESC LIMIT 1",
                           (partner,)).fetchone()

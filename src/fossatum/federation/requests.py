@@ -14,7 +14,7 @@ import hashlib
 import re
 import secrets
 from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from ..domain.timeutil import parse, to_text, utcnow
 from ..errors import InvalidInput, Unauthorized
@@ -68,6 +68,6 @@ def verify(headers: Mapping[str, str], method: str, target: str, body: bytes,
         raise Unauthorized("bad request signature")
     if to != own_node_id:
         raise Unauthorized(f"request signed for node {to}, not for this node ({own_node_id})")
-    if not first_use(node_id, nonce, sent.astimezone(timezone.utc) + SKEW):
+    if not first_use(node_id, nonce, sent.astimezone(UTC) + SKEW):
         raise Unauthorized("replayed request (Fossatum-Nonce already used)")
     return node_id

@@ -15,8 +15,8 @@ from ..errors import Conflict, InvalidInput, NotFound
 from ..policy.actions import Action, node_target
 from . import inbound
 from .inbound import Applied, Partner
-from .outbound import Outbound
 from .links import INSECURE, link_for
+from .outbound import Outbound
 from .transport import LinkDown, Transport
 
 if TYPE_CHECKING:
@@ -42,7 +42,7 @@ def check_key(public_key: str) -> str:
 
 
 class Federation:
-    def __init__(self, node: "Node", transport: Transport | None = None) -> None:
+    def __init__(self, node: Node, transport: Transport | None = None) -> None:
         self.node = node
         self.outbound = Outbound(node.store, node.key)
         self.transport = transport
@@ -74,7 +74,7 @@ class Federation:
                 "ON CONFLICT (node_id, nonce) DO NOTHING", (node_id, nonce, to_text(expires))).rowcount
         return inserted == 1
 
-    def add_partner(self, *, country: str, url: str, key: str, actor: "User | None" = None, insecure: bool = False,
+    def add_partner(self, *, country: str, url: str, key: str, actor: User | None = None, insecure: bool = False,
                     verify: str = "pin") -> Partner:
         self.node.allow(actor, Action.PARTNER_ADD, node_target(self.node.country, "partner"))
         aud.check_country(country, field="country")
@@ -95,7 +95,7 @@ class Federation:
                       audience={"scope": "agency", "owner_agency": "", "owner_country": self.node.country, "local": True})
         return partner
 
-    def remove_partner(self, country: str, *, actor: "User | None" = None) -> None:
+    def remove_partner(self, country: str, *, actor: User | None = None) -> None:
         """Stop replicating with `country`; what it released to this node stays (read-only)."""
         self.node.allow(actor, Action.PARTNER_REMOVE, node_target(self.node.country, "partner"))
         partner = self.partner(country)

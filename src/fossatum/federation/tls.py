@@ -51,7 +51,7 @@ class TlsError(FossatumError):
 
 # --- the binding ---------------------------------------------------------------------------
 def _binding_digest(spki_der: bytes, node_id: str, not_after: dt.datetime) -> str:
-    expiry = not_after.astimezone(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    expiry = not_after.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     return hashlib.sha256(_CONTEXT + node_id.encode() + b"\n" + expiry.encode() + b"\n" + spki_der).hexdigest()
 
 
@@ -77,7 +77,7 @@ def _not_after(cert: x509.Certificate) -> dt.datetime:
 def make_auto_certificate(key: NodeKey, node_id: str, hosts: Iterable[str] = (), *,
                           now: dt.datetime | None = None, days: int = VALID_DAYS) -> bytes:
     """PEM of a new private key and its self-signed certificate, bound to `key`."""
-    now = (now or dt.datetime.now(dt.timezone.utc)).replace(microsecond=0)
+    now = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0)
     private = ec.generate_private_key(ec.SECP256R1())
     spki = private.public_key().public_bytes(serialization.Encoding.DER,
                                              serialization.PublicFormat.SubjectPublicKeyInfo)
@@ -125,7 +125,7 @@ def binding_problem(cert_der: bytes, public_key: str, node_id: str, *, now: dt.d
     if not verify_signature(public_key, _binding_digest(_spki(cert), node_id, _not_after(cert)),
                             base64.b64encode(sig).decode()):
         return f"the certificate is not bound to the key registered for {node_id}"
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
         return "the certificate is expired or not yet valid"
     return None
@@ -154,7 +154,7 @@ def ensure_auto_certificate(data_dir: Path, key: NodeKey, node_id: str, hosts: I
     if path.exists():
         try:
             cert = x509.load_pem_x509_certificate(path.read_bytes())
-            soon = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=RENEW_DAYS)
+            soon = dt.datetime.now(dt.UTC) + dt.timedelta(days=RENEW_DAYS)
             der = cert.public_bytes(serialization.Encoding.DER)
             if binding_problem(der, key.public, node_id) is None and cert.not_valid_after_utc > soon:
                 os.chmod(path, 0o600)

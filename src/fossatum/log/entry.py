@@ -50,7 +50,7 @@ class Entry:
         return None
 
     @classmethod
-    def from_doc(cls, doc: dict[str, Any]) -> "Entry":
+    def from_doc(cls, doc: dict[str, Any]) -> Entry:
         return cls(
             origin=doc["origin"], seq=int(doc["seq"]), ts=doc["ts"], author=doc["author"],
             kind=doc["kind"], payload=doc["payload"], audience=doc["audience"], prev=doc["prev"],

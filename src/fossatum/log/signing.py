@@ -22,11 +22,11 @@ class NodeKey:
         )
 
     @classmethod
-    def generate(cls) -> "NodeKey":
+    def generate(cls) -> NodeKey:
         return cls(Ed25519PrivateKey.generate())
 
     @classmethod
-    def load(cls, path: Path) -> "NodeKey":
+    def load(cls, path: Path) -> NodeKey:
         try:
             data = path.read_bytes()
         except FileNotFoundError:

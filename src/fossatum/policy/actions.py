@@ -300,5 +300,17 @@ def actions_of(prefix: str) -> Iterable[Action]:
     return (a for a in Action if a.value.startswith(prefix))
 
 
-__all__ = ["Action", "Grant", "RULES", "Rule", "Target", "Who", "authorize", "four_eyes", "new_target",
-           "node_target", "object_target", "require"]
+__all__ = [
+    "RULES",
+    "Action",
+    "Grant",
+    "Rule",
+    "Target",
+    "Who",
+    "authorize",
+    "four_eyes",
+    "new_target",
+    "node_target",
+    "object_target",
+    "require",
+]

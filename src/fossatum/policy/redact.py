@@ -142,10 +142,10 @@ def redact(viewer: User, kind: str, docs: Sequence[dict[str, Any]], facts_of: Fa
         for name, named_kind in s.references.items():
             known = facts.get(named_kind, {})
 
-            def shown(ref: str) -> bool:
-                f = known.get(ref)
+            def shown(ref: str) -> bool:  # called only within this iteration
+                f = known.get(ref)  # noqa: B023 (called before the loop moves on)
                 if f is None:  # names nothing on this node: a free-text note of the owner, or unknown
-                    return s.free_text and own
+                    return s.free_text and own  # noqa: B023 (called before the loop moves on)
                 return may_view(viewer, f)
 
             value = doc.get(name)

@@ -24,7 +24,7 @@ class Facts:
     author: str
 
     @classmethod
-    def of_report(cls, report: Report) -> "Facts":
+    def of_report(cls, report: Report) -> Facts:
         """The report as a whole: its owner country sees it by its current audience, a partner
         country only as far as a release reached it (the released version, see `view_of`)."""
         a = report.audience
@@ -32,7 +32,7 @@ class Facts:
                    report.state.value, report.released, report.author)
 
     @classmethod
-    def of_version(cls, report: Report) -> "Facts":
+    def of_version(cls, report: Report) -> Facts:
         """One version of the history: seen by its own audience at home, and abroad only if
         it is a version that was released (and only by the countries it was released to)."""
         a = report.audience

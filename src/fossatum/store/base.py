@@ -135,7 +135,7 @@ def shown(kind: str) -> Callable[[Any], Any]:
     carries it (tests/test_architecture.py checks)."""
     def decorate(read: Any) -> Any:
         @functools.wraps(read)
-        def redacted(self: "StoreReads", viewer: User, *args: Any, **kwargs: Any) -> Any:
+        def redacted(self: StoreReads, viewer: User, *args: Any, **kwargs: Any) -> Any:
             out = read(self, viewer, *args, **kwargs)
             if out is None:
                 return None
@@ -465,7 +465,7 @@ class StoreReads:
 
     # --- the log -----------------------------------------------------------------------
     def origins(self) -> dict[str, int]:
-        return {origin: n for origin, n in self.read("SELECT origin, COUNT(*) FROM log GROUP BY origin")}
+        return dict(self.read("SELECT origin, COUNT(*) FROM log GROUP BY origin"))
 
     def log_size(self) -> int:
         row = self.read_one("SELECT COUNT(*) FROM log")

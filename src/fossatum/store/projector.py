@@ -8,19 +8,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from ..domain import audience as aud
+from ..domain import report as report_rules
 from ..domain.section import bbox
 from ..federation.links import legacy_link
 from ..log.entry import Entry, canonical
-from ..domain import report as report_rules
 from ..policy.predicate import releasable_text
 from ..policy.visibility import Facts
 
-
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class Cursor(Protocol):
