@@ -15,7 +15,7 @@ import shutil
 import sys
 import tarfile
 import tempfile
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,7 @@ from fossatum.schemas import ReportIn, ReportPatch, SectionIn, UnitIn
 HERE = Path(__file__).resolve().parent
 ARCHIVE = HERE / "legacy-folder.tar.gz"
 PASSWORD = "correct-horse-1"
-START = datetime(2026, 12, 1, 6, 0, tzinfo=timezone.utc)
+START = datetime(2026, 12, 1, 6, 0, tzinfo=UTC)
 
 
 class Ticking:

@@ -80,7 +80,7 @@ def node_databases(database_url: str | None, *, fresh: bool = False) -> dict[str
     """Each demo node's PostgreSQL database: `<database>_tun`, `_dza`, `_lby` beside the one
     `database_url` names, created if absent (emptied with `fresh`); None each on SQLite."""
     if not database_url:
-        return {c: None for c in COUNTRIES}
+        return dict.fromkeys(COUNTRIES)
     from ..settings import load
     from ..store.postgres import sibling_database
 

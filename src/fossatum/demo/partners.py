@@ -21,8 +21,7 @@ from ..domain.org import User
 from ..domain.timeutil import to_text
 from ..node import Node
 from ..schemas import ReportIn, UnitIn
-from .common import (PASSWORD, Timeline, act, border_lon, load_border, random_point, releaser,
-                     report_content)
+from .common import PASSWORD, Timeline, act, border_lon, load_border, random_point, releaser, report_content
 from .text import CLOSE_REASONS, RETURN_REASONS
 
 _TUN = {"scope": "partners", "partners": ["TUN"]}

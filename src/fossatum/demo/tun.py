@@ -24,8 +24,7 @@ from ..domain.taxonomy import REPORT_TYPES
 from ..domain.timeutil import to_text, utcnow
 from ..node import Node, init_node
 from ..schemas import ReportIn, ReportPatch, SectionIn, UnitIn
-from .common import (PASSWORD, Timeline, act, border_lon, load_border, random_point, releaser,
-                     report_content)
+from .common import PASSWORD, Timeline, act, border_lon, load_border, random_point, releaser, report_content
 from .text import CLOSE_REASONS, FOLLOW_UP, FOLLOW_UP_PREFIX, MOUNTAIN_TYPES, PLAIN_TYPES, RETURN_REASONS
 
 NAME = "Tunisia NCC (demo)"
