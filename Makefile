@@ -46,9 +46,11 @@ $(DIST): web/package.json web/package-lock.json web/index.html web/vite.config.t
 run: $(VENV)/.installed $(DIST)
 	$(BIN)/fossatum demo --host $(HOST) --port $(PORT)
 
-# Lint first (rules in pyproject.toml, [tool.ruff]): a finding fails the target before any test runs.
+# Lint and type-check first (rules in pyproject.toml, [tool.ruff] and [tool.mypy]): a finding fails
+# the target before any test runs.
 test: $(VENV)/.installed $(DIST)
 	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 bench: $(VENV)/.installed $(DIST)

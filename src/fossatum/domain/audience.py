@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import cast
 
 from ..errors import InvalidInput
 
@@ -120,7 +121,7 @@ def from_doc(doc: object, *, owner_agency: str, owner_country: str) -> Audience:
     if not isinstance(doc, dict):
         return fallback
     try:
-        scope = Scope(doc.get("scope"))
+        scope = Scope(cast(str, doc.get("scope")))  # not a scope (None included): ValueError below
         tlp = TLP(doc.get("tlp", "AMBER"))
         partners = tuple(check_country(p, field="partners") for p in doc.get("partners") or ())
         countries = frozenset(check_country(c, field="releasable_to") for c in doc.get("releasable_to") or ())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from typing import cast
 
 import mgrs as _mgrs
 
@@ -25,7 +26,7 @@ class Position:
         """MGRS at 1 m precision (10 digits); polar areas (UPS) return ''."""
         if not -80.0 <= self.lat <= 84.0:
             return ""
-        return _converter.toMGRS(self.lat, self.lon, MGRSPrecision=5)
+        return cast(str, _converter.toMGRS(self.lat, self.lon, MGRSPrecision=5))  # mgrs has no type hints
 
     def to_doc(self) -> dict[str, object]:
         return {"lat": self.lat, "lon": self.lon, "mgrs": self.mgrs()}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 GENESIS = "0" * 64
 
@@ -44,7 +44,7 @@ class Entry:
     def object_id(self) -> str | None:
         """The report, unit or section this entry is about (None for node-internal entries)."""
         if self.kind.startswith("report."):
-            return self.payload.get("report", {}).get("id")
+            return cast("str | None", self.payload.get("report", {}).get("id"))
         if self.kind.startswith(("unit.", "section.")):
             return self.payload.get("id")
         return None

@@ -32,6 +32,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from ..domain.org import Role, User
 from ..errors import Forbidden
@@ -279,7 +280,7 @@ def node_target(node_country: str, kind: str = "node", *, owner_agency: str = ""
                   owner_agency=owner_agency, creator=creator)
 
 
-def object_target(kind: str, doc: dict, *, node_id: str, node_country: str, origin: str | None = None,
+def object_target(kind: str, doc: dict[str, Any], *, node_id: str, node_country: str, origin: str | None = None,
                   creator: str = "", state: str = "", handler: str = "") -> Target:
     """A target from a stored object's document (report, unit, section, alert, chat)."""
     return Target(kind=kind, owner_country=str(doc.get("owner_country", "")), node_country=node_country,

@@ -251,7 +251,7 @@ class StoreReads:
 
     def revocations_since(self, seq: int) -> list[tuple[int, str, str | None, str, str]]:
         """(seq, username, token_hash, reason, at) recorded after `seq`, oldest first."""
-        return [tuple(r) for r in self.read(  # type: ignore[misc]
+        return [tuple(r) for r in self.read(
             "SELECT seq, username, token_hash, reason, at FROM session_revocations WHERE seq > ? ORDER BY seq",
             (seq,))]
 

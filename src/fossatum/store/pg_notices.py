@@ -96,7 +96,7 @@ def parse_announcement(payload: str) -> tuple[str, str, str] | None:
     parts = (note["from"], note["topic"], note["value"])
     if not all(isinstance(p, str) and _SAFE.fullmatch(p) for p in parts):
         return None
-    return parts  # type: ignore[return-value]
+    return parts
 
 
 class Listener:

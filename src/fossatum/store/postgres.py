@@ -29,7 +29,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import psycopg
@@ -101,7 +101,7 @@ def _one_line(exc: BaseException) -> str:
 
 class PgTx(Tx):
     def execute(self, sql: str, params: Any = ()) -> psycopg.Cursor[Any]:
-        return self.conn.execute(to_pg(sql), tuple(params))
+        return cast("psycopg.Cursor[Any]", self.conn.execute(to_pg(sql), tuple(params)))
 
 
 @contextmanager
@@ -274,7 +274,7 @@ class PostgresStore(StoreReads):
                 if version in done:
                     continue
                 for statement in statements:
-                    conn.execute(statement)  # type: ignore[arg-type]
+                    conn.execute(statement)
                 conn.execute("INSERT INTO schema_migrations (version, name) VALUES (%s, %s)", (version, name))
             if grant_to is not None:
                 _grant(conn, grant_to)
@@ -355,6 +355,7 @@ class PostgresStore(StoreReads):
             for object_id, facts in tx.purged:
                 row = conn.execute("INSERT INTO purges (object_id, facts) VALUES (%s, %s) RETURNING id",
                                    (object_id, facts_text(facts))).fetchone()
+                assert row is not None  # INSERT ... RETURNING gives one row
                 purge_ids.append(row[0])
         if self._notifier is not None:
             self._notifier.own(span, purge_ids)
@@ -442,12 +443,12 @@ class PostgresStore(StoreReads):
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITER_LOCK,))
             conn.execute(DECLARE, tuple(session_values(None, system=True).values()))
             for table in PROJECTION_TABLES:
-                conn.execute(f"DELETE FROM {table}")  # type: ignore[arg-type]
+                conn.execute(f"DELETE FROM {table}")
             conn.execute("DELETE FROM meta WHERE name IN ('node_id', 'country', 'name', 'public_key')")
             tx = PgTx(conn, None, None)
             with conn.cursor(name="fossatum_rebuild") as reader:
                 reader.itersize = 2000
-                reader.execute(f"SELECT {ENTRY_COLUMNS} FROM log ORDER BY lsn")  # type: ignore[arg-type]
+                reader.execute(f"SELECT {ENTRY_COLUMNS} FROM log ORDER BY lsn")
                 for row in reader:
                     projector.apply(tx, row_entry(row))
                     total += 1

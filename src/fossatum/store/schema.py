@@ -61,7 +61,7 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
     ]),
 ]
 
-PROJECTION_TABLES = (
+PROJECTION_TABLES: tuple[str, ...] = (
     "roster", "agencies", "users", "units", "unit_positions", "sections",
     "reports", "reports_rtree", "report_versions",
 )

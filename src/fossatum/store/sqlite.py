@@ -10,7 +10,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from ..datadir import private_file
 from ..domain.org import User
@@ -76,7 +76,7 @@ class SQLiteStore(StoreReads):
 
     def read_one(self, sql: str, params: Any = (), *, viewer: User | None = None,
                  system: bool = False) -> tuple[Any, ...] | None:
-        return self._reader().execute(sql, params).fetchone()
+        return cast("tuple[Any, ...] | None", self._reader().execute(sql, params).fetchone())
 
     @contextmanager
     def snapshot(self, *, viewer: User | None = None, system: bool = False) -> Iterator[Reader]:
