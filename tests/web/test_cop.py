@@ -6,6 +6,7 @@ import os
 import shutil
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -100,6 +101,85 @@ def test_login_shows_the_demo_reports_on_the_map(open_page: Any, demo: Demo) -> 
     assert "TLP:" in panel.inner_text()
     page.wait_for_function("document.querySelectorAll('.versions li').length >= 1 && !document.querySelector('.versions').innerText.startsWith('…')")
     shot(page, "cop-report-panel")
+    assert_clean(rec, demo)
+
+
+def test_the_initial_picture_is_requested_once(open_page: Any, demo: Demo) -> None:
+    # One catch-up path: when the live feed first answers, the page asks only for what changed
+    # since it loaded (it used to load the whole picture a second time).
+    rec = open_page("amira")
+    rec.page.wait_for_timeout(1500)
+    paths = [urlsplit(u) for u in rec.requests if "/api/v1/" in u]
+    window = [u for u in paths if u.path == "/api/v1/reports" and "updated_since" not in u.query]
+    assert len(window) == 1, window
+    assert [u.path for u in paths].count("/api/v1/units") == 1
+    assert [u.path for u in paths].count("/api/v1/sections") == 1
+    assert_clean(rec, demo)
+
+
+def test_the_controls_follow_the_store(open_page: Any, demo: Demo) -> None:
+    """Filters, time window, playback, search, feed, triage and the report form, each through the store."""
+    rec = open_page("amira")
+    p = rec.page
+    shown0 = int(p.get_attribute("#status", "data-shown"))
+    p.keyboard.press("f")
+    assert p.is_visible("[data-testid=filters]")
+    p.locator("[data-filter=layer] input").first.check()
+    p.wait_for_timeout(800)
+    assert "1" in p.inner_text("#topbar button[aria-keyshortcuts=f]")
+    shown1 = int(p.get_attribute("#status", "data-shown"))
+    assert shown1 < shown0, (shown0, shown1)
+    assert p.locator("[data-filter=layer] input").first.is_checked()
+    p.click("#filters header button")
+    p.wait_for_timeout(800)
+    assert not p.locator("[data-filter=layer] input").first.is_checked()
+    assert int(p.get_attribute("#status", "data-shown")) == shown0
+    p.keyboard.press("Escape")
+    assert not p.is_visible("[data-testid=filters]")
+    p.keyboard.press("1")
+    p.wait_for_timeout(800)
+    assert p.get_attribute("[data-preset='6h']", "class") == "on"
+    assert int(p.get_attribute("#status", "data-shown")) <= shown0
+    p.keyboard.press("2")
+    p.wait_for_timeout(500)
+    p.click("[data-testid=play]")
+    p.wait_for_timeout(1200)
+    assert "⏸" in p.inner_text("#play")
+    assert p.locator("#status .dot.play").count() == 1
+    assert "–" in p.inner_text("#slider-label")
+    p.click("[data-testid=play]")
+    p.wait_for_timeout(800)
+    assert "▶" in p.inner_text("#play")
+    assert p.locator("#status .dot.live").count() == 1
+    # search keeps focus while the query reloads
+    p.click("[data-testid=search]")
+    p.keyboard.type("zzzznotthere", delay=50)
+    p.wait_for_timeout(1200)
+    assert p.evaluate("document.activeElement.id") == "search"
+    assert int(p.get_attribute("#status", "data-shown")) == 0
+    p.fill("[data-testid=search]", "")
+    p.wait_for_timeout(1200)
+    p.keyboard.press("Escape")
+    p.keyboard.press("c")
+    assert p.is_visible("[data-testid=feed]")
+    p.keyboard.press("c")
+    assert not p.is_visible("[data-testid=feed]")
+    p.keyboard.press("t")
+    p.locator("[data-col=new]").wait_for()
+    p.keyboard.press("Escape")
+    assert not p.is_visible("[data-testid=triage]")
+    p.keyboard.press("n")
+    p.locator("[data-testid=report-form]").wait_for()
+    box = p.locator("#map").bounding_box()
+    p.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    assert p.locator("input[name=mgrs]").input_value() != ""
+    p.fill("input[name=lat]", "35.1")
+    p.fill("input[name=lon]", "8.5")
+    p.locator("input[name=lon]").dispatch_event("change")
+    assert p.locator("input[name=mgrs]").input_value().startswith("32S")
+    p.keyboard.press("Escape")
+    p.select_option("[data-testid=lang]", "fr")
+    p.select_option("[data-testid=lang]", "en")
     assert_clean(rec, demo)
 
 

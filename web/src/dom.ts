@@ -25,3 +25,16 @@ export function toast(text: string, kind: "info" | "error" = "info", ms = 4000) 
   toastBox.append(el);
   setTimeout(() => el.remove(), ms);
 }
+
+/** `f`, run once on the next frame however often this is called before it. A timer as well as an
+ *  animation frame: a hidden or unfocused window gets no animation frames. */
+export function batched(f: () => void): () => void {
+  let pending = false;
+  const run = () => { if (!pending) return; pending = false; f(); };
+  return () => {
+    if (pending) return;
+    pending = true;
+    requestAnimationFrame(run);
+    setTimeout(run, 120);
+  };
+}

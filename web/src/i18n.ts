@@ -179,6 +179,9 @@ export function t(key: string, vars: Record<string, string | number> = {}): stri
   return s;
 }
 /** A taxonomy code (type, layer, state, impact, unit kind, country, role) in the current language. */
+/** A field alert's kind (a TAK emergency type), or the kind as sent when it has no label. */
+export function alertKind(kind: string): string { const k = `ak_${kind}`; const s = t(k); return s === k ? kind : s; }
+
 export function tx(code: string | null | undefined): string {
   if (!code) return "—";
   return taxonomy[lang][code] ?? taxonomy.en[code] ?? code;

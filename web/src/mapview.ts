@@ -1,13 +1,14 @@
-// The map: offline basemap, border sections, reports (grid-clustered), own units, cursor position.
+// The map: offline basemap, border sections, reports (grid-clustered), own units, field alerts,
+// cursor position. It renders from the store and answers clicks with store actions.
 import L from "leaflet";
 import { forward as toMgrs } from "mgrs";
 import places from "./data/places.json";
 import type { Report, Section, Unit } from "./api";
-import { ago, lang, num, t, tx, when } from "./i18n";
-import { h } from "./dom";
+import { ago, alertKind, lang, num, t, tx, when } from "./i18n";
+import { batched, h } from "./dom";
 import { nodeIcon, popup, tooltip } from "./safe";
 import { affiliationOf, reportIcon, unitIcon } from "./symbols";
-import { shown, state, windowRange } from "./store";
+import { pointPicked, reportSelected, state, subscribe, visibleReports, windowRange } from "./store";
 
 export const IMPACT_COLOUR: Record<string, string> = { low: "#2e9d47", medium: "#e5c61a", high: "#f07c12", critical: "#e0262b" };
 const CLUSTER_PX = 56;
@@ -20,15 +21,12 @@ const reportLayer = L.layerGroup();
 const circleLayer = L.layerGroup();
 const unitLayer = L.layerGroup();
 const placeLayer = L.layerGroup();
-let onReport: (id: string) => void = () => {};
-let onPick: ((lat: number, lon: number) => void) | null = null;
+const fieldLayer = L.layerGroup();
 let cursorBox: HTMLElement;
 let shownCount = 0;
+const pick = (e: L.LeafletMouseEvent) => pointPicked({ lat: e.latlng.lat, lon: e.latlng.lng });
 
-export function mapInstance() { return map; }
-
-export function createMap(el: HTMLElement, open: (id: string) => void): L.Map {
-  onReport = open;
+export function createMap(el: HTMLElement): L.Map {
   canvas = L.canvas({ padding: 0.3 });
   map = L.map(el, { preferCanvas: true, renderer: canvas, zoomControl: true, minZoom: 4, maxZoom: 16, worldCopyJump: false, attributionControl: true, keyboard: true });
   // The panel and the filters change the map's size: keep Leaflet's idea of it right.
@@ -46,6 +44,7 @@ export function createMap(el: HTMLElement, open: (id: string) => void): L.Map {
   circleLayer.addTo(map);
   unitLayer.addTo(map);
   reportLayer.addTo(map);
+  fieldLayer.addTo(map);
   L.control.scale({ metric: true, imperial: false, position: "bottomright" }).addTo(map);
   const Cursor = L.Control.extend({
     onAdd() { cursorBox = L.DomUtil.create("div", "cursor-box"); cursorBox.setAttribute("data-testid", "cursor"); return cursorBox; },
@@ -55,14 +54,25 @@ export function createMap(el: HTMLElement, open: (id: string) => void): L.Map {
   map.on("zoomend moveend", () => scheduleRender());
   map.on("zoomend", () => el.classList.toggle("show-places", map.getZoom() >= 7));
   el.classList.toggle("show-places", map.getZoom() >= 7);
-  map.on("click", (e: L.LeafletMouseEvent) => {
-    if (onPick) { const f = onPick; f(e.latlng.lat, e.latlng.lng); }
+  map.on("click", pick);
+  subscribe(["reports", "query", "view"], () => scheduleRender());
+  subscribe(["units"], () => renderUnits());
+  subscribe(["sections"], () => renderSections());
+  subscribe(["field"], () => renderFieldAlerts());
+  subscribe(["focus"], () => {
+    const f = state.focus!;
+    if (f.exact) map.setView([f.at.lat, f.at.lon], f.zoom, { animate: false });  // a link jumps
+    else map.setView([f.at.lat, f.at.lon], Math.max(map.getZoom(), f.zoom));
   });
+  subscribe(["pick"], () => renderPick());
   return map;
 }
 
+/** Everything drawn in words: after a change of language. */
+export function renderAll() { renderPlaces(); renderSections(); renderUnits(); renderFieldAlerts(); scheduleRender(); }
+
 /** Towns, labelled in the current language. */
-export function renderPlaces() {
+function renderPlaces() {
   placeLayer.clearLayers();
   for (const p of places as { name: string; name_fr: string; name_ar: string; kind: string; lat: number; lon: number }[]) {
     const m = L.circleMarker([p.lat, p.lon], { renderer: canvas, radius: p.kind === "town" ? 3 : 2, color: "#c9d3df", weight: 1, fillColor: "#c9d3df", fillOpacity: 0.9, interactive: false });
@@ -77,21 +87,18 @@ function showCursor(ll: L.LatLng) {
   cursorBox.textContent = `${num(ll.lat, 5)}, ${num(ll.lng, 5)}  ·  ${m}`;
 }
 
-/** While set, a click on the map picks a point (for a new report). */
-export function pickPoint(f: ((lat: number, lon: number) => void) | null) {
-  onPick = f;
-  map.getContainer().classList.toggle("picking", !!f);
-}
-
+// While a report is being filed, a click on the map picks its point, marked here.
 let pickMarker: L.CircleMarker | null = null;
-export function markPick(lat: number, lon: number) {
+function renderPick() {
+  map.getContainer().classList.toggle("picking", state.picking);
   pickMarker?.remove();
-  pickMarker = L.circleMarker([lat, lon], { radius: 9, color: "#4fc3ff", weight: 3, fillOpacity: 0.1 }).addTo(map);
+  pickMarker = null;
+  const p = state.picked;
+  if (p) pickMarker = L.circleMarker([p.lat, p.lon], { radius: 9, color: "#4fc3ff", weight: 3, fillOpacity: 0.1 }).addTo(map);
 }
-export function clearPick() { pickMarker?.remove(); pickMarker = null; }
 
 // ---- sections
-export function renderSections() {
+function renderSections() {
   sectionLayer.clearLayers();
   for (const s of state.sections.values()) {
     if (!s.geometry) continue;
@@ -102,7 +109,7 @@ export function renderSections() {
     } as L.GeoJSONOptions);
     popup(layer, () => sectionPopup(s));
     // sections cover the strip: while picking a point for a report, a click on one picks it
-    layer.on("click", (e: L.LeafletMouseEvent) => { if (onPick) { layer.closePopup(); onPick(e.latlng.lat, e.latlng.lng); } });
+    layer.on("click", (e: L.LeafletMouseEvent) => { if (state.picking) { layer.closePopup(); pick(e); } });
     tooltip(layer, () => h("span", { dir: "auto" }, `${s.name} — ${tx(s.impact)}`), { sticky: true });
     sectionLayer.addLayer(layer);
   }
@@ -117,7 +124,7 @@ function sectionPopup(s: Section): HTMLElement {
 }
 
 // ---- units (blue force)
-export function renderUnits() {
+function renderUnits() {
   unitLayer.clearLayers();
   for (const u of state.units.values()) {
     if (!u.position) continue;
@@ -135,23 +142,19 @@ function unitTip(u: Unit): HTMLElement {
     `${tx(u.kind)} · ${u.owner_agency}`, h("br"), `${t("last_position")}: ${ago(u.position_at)}`);
 }
 
-// ---- reports
-let pending = false;
-export function scheduleRender() {
-  if (pending) return;
-  pending = true;
-  // rAF for smoothness; a timer too, as a hidden or unfocused window gets no animation frames
-  const run = () => { if (!pending) return; pending = false; renderReports(); };
-  requestAnimationFrame(run);
-  setTimeout(run, 120);
+// ---- field alerts (TAK 911, troops in contact): red markers above everything
+function renderFieldAlerts() {
+  fieldLayer.clearLayers();
+  for (const a of state.fieldAlerts.values()) {
+    const icon = nodeIcon({ className: "field-alert-marker", html: h("span", { "data-uid": a.uid }, "!"), iconSize: [26, 26] });
+    const m = L.marker([a.position.lat, a.position.lon], { icon, zIndexOffset: 2000, keyboard: false, title: `${alertKind(a.kind)} · ${a.callsign}` });
+    tooltip(m, () => h("div", { "data-testid": "alert-tip" }, h("b", {}, alertKind(a.kind)), h("br"), a.callsign || a.raised_by, " · ", when(a.at), a.text ? h("div", { dir: "auto" }, a.text) : null));
+    fieldLayer.addLayer(m);
+  }
 }
 
-export function visibleReports(): Report[] {
-  const range = windowRange();
-  const out: Report[] = [];
-  for (const r of state.reports.values()) if (shown(r, range)) out.push(r);
-  return out;
-}
+// ---- reports
+const scheduleRender = batched(() => renderReports());
 
 function opacityFor(r: Report, range: [number, number]): number {
   const span = Math.max(range[1] - range[0], 1);
@@ -209,11 +212,7 @@ function renderReports() {
   const c = map.getContainer();
   c.dataset.shown = String(shownCount);
   c.dataset.rendered = String(rendered);
-  renderedListeners.forEach((f) => f(list));
 }
-
-const renderedListeners: ((list: Report[]) => void)[] = [];
-export function onRendered(f: (list: Report[]) => void) { renderedListeners.push(f); }
 
 function addSymbol(r: Report, range: [number, number], zoom: number) {
   const partner = r.owner_country !== state.me?.country ? r.owner_country : null;
@@ -223,7 +222,7 @@ function addSymbol(r: Report, range: [number, number], zoom: number) {
     riseOnHover: true,
   });
   m.on("add", () => { const e = m.getElement(); if (e) { e.dataset.id = r.id; e.dataset.type = r.type; } });
-  m.on("click", () => onReport(r.id));
+  m.on("click", () => reportSelected(r.id));
   reportLayer.addLayer(m);
   if (r.uncertainty_m > 0 && zoom >= 9) {
     circleLayer.addLayer(L.circle([r.location.lat, r.location.lon], {
@@ -233,9 +232,8 @@ function addSymbol(r: Report, range: [number, number], zoom: number) {
   }
 }
 
-export function focusReport(r: Report) {
-  map.setView([r.location.lat, r.location.lon], Math.max(map.getZoom(), CLUSTER_UNTIL_ZOOM));
-}
+/** The zoom at which a report is a symbol of its own. */
+export const SINGLE_ZOOM = CLUSTER_UNTIL_ZOOM;
 
 /** Frame the border sections (the strip the centre watches), at once.
  *  Not animated: Leaflet starts a zoom animation on the next animation frame and then moves to

@@ -1,57 +1,62 @@
 // The side panel: one report (all fields, versions, audience, actions) or the form to file one.
+// It shows what the store says is open, and re-reads an open report when it changes.
 import { forward as toMgrs, toPoint } from "mgrs";
 import { ApiError, get, post, type Report } from "./api";
+import { actions } from "./actions";
 import { h, toast } from "./dom";
 import { ago, num, t, tx, when } from "./i18n";
-import { clearPick, focusReport, markPick, pickPoint, scheduleRender } from "./mapview";
-import { isDutyOfficer, noteUpdate, state } from "./store";
+import { SINGLE_ZOOM } from "./mapview";
+import { focusRequested, panelClosed, pointPicked, reportSelected, reportsReceived, state, subscribe } from "./store";
 
 let panel: HTMLElement;
-let current: string | null = null;
-let formOpen = false;
-export const changed: (() => void)[] = [];
+/** The copy of the open report the panel shows (a newer one in the store is shown again). */
+let shownDoc: Report | null = null;
+/** While the form is open: puts a picked point into its fields. */
+let fillPoint: ((lat: number, lon: number) => void) | null = null;
 
-export function initPanel(el: HTMLElement) { panel = el; }
-export function panelReportId() { return current; }
-export function closePanel() {
-  panel.hidden = true; panel.replaceChildren(); current = null;
-  if (formOpen) { formOpen = false; pickPoint(null); clearPick(); }
+export function initPanel(el: HTMLElement) {
+  panel = el;
+  subscribe(["panel"], () => {
+    const p = state.panel;
+    shownDoc = null; fillPoint = null;
+    if (!p) { panel.hidden = true; panel.replaceChildren(); }
+    else if (p.kind === "form") renderForm();
+    else void showReport(p.id, p.fly);
+  });
+  subscribe(["reports"], (change) => {
+    const p = state.panel;
+    if (p?.kind !== "report" || !change) return;
+    if (change.removed.includes(p.id)) panelClosed();
+    else if (shownDoc && change.upserted.includes(p.id) && state.reports.get(p.id) !== shownDoc) void showReport(p.id, false);
+  });
+  subscribe(["pick"], () => { if (fillPoint && state.picked) fillPoint(state.picked.lat, state.picked.lon); });
 }
 
-export function upsert(r: Report) {
-  state.reports.set(r.id, r);
-  noteUpdate(r);
-  scheduleRender();
-  changed.forEach((f) => f());
-  if (current === r.id) void openReport(r.id, false);
-}
-export function remove(id: string) {
-  state.reports.delete(id);
-  scheduleRender();
-  changed.forEach((f) => f());
-  if (current === id) closePanel();
-}
+/** After a change of language. */
+export function refreshOpen() { if (state.panel?.kind === "report") void showReport(state.panel.id, false); }
 
 function row(label: string, value: Node | string | null | undefined) {
   return h("div.row", {}, h("dt", {}, label), h("dd", {}, value ?? "—"));
 }
 const free = (s: string | null | undefined) => h("span", { dir: "auto" }, s || "—");
 
-export async function openReport(id: string, fly = true) {
-  formOpen = false; pickPoint(null); clearPick();
+async function showReport(id: string, fly: boolean) {
   let r = state.reports.get(id);
-  try { r = await get<Report>(`/reports/${id}`); state.reports.set(id, r); } catch (e) {
+  try { r = await get<Report>(`/reports/${id}`); } catch (e) {
     if (!r) { toast(`${t("error")}: ${(e as Error).message}`, "error"); return; }
   }
-  current = id;
-  if (fly) focusReport(r);
+  const p = state.panel;
+  if (p?.kind !== "report" || p.id !== id) return;  // another one was opened meanwhile
+  shownDoc = r;
+  reportsReceived([r]);
+  if (fly) focusRequested(r.location, SINGLE_ZOOM);
   const partner = r.owner_country !== state.me?.country;
-  const links = h("ul.links", {}, r.links.length ? r.links.map((l) => h("li", {}, h("a", { href: `#report/${l}`, onclick: (e: Event) => { e.preventDefault(); void openReport(l); } }, state.reports.has(l) ? `${tx(state.reports.get(l)!.type)} · ${l.slice(0, 8)}` : l.slice(0, 8)))) : [t("none")]);
+  const links = h("ul.links", {}, r.links.length ? r.links.map((l) => h("li", {}, h("a", { href: `#report/${l}`, onclick: (e: Event) => { e.preventDefault(); reportSelected(l); } }, state.reports.has(l) ? `${tx(state.reports.get(l)!.type)} · ${l.slice(0, 8)}` : l.slice(0, 8)))) : [t("none")]);
   const versions = h("ol.versions", {}, "…");
   const body = h("section.report", { "data-testid": "report-panel", "data-id": r.id },
     h("header", {},
       h("h2", {}, tx(r.type), r.urgent ? h("span.badge.urgent", {}, t("urgent")) : null, partner ? h("span.badge.partner", { title: t("partner_data", { c: r.owner_country }) }, r.owner_country) : null),
-      h("button.close", { onclick: closePanel, title: t("close"), "aria-label": t("close") }, "×")),
+      h("button.close", { onclick: () => panelClosed(), title: t("close"), "aria-label": t("close") }, "×")),
     h("p.visible", { "data-testid": "visible-to" }, h("span.tlp", { class: `tlp tlp-${r.tlp.replace("+", "-")}` }, `TLP:${r.tlp}`), " ", t("visible_to", { who: r.visible_to })),
     r.urgent && r.urgent_note ? h("p.urgent-note", { dir: "auto" }, r.urgent_note) : null,
     h("dl", {},
@@ -87,45 +92,8 @@ export async function openReport(id: string, fly = true) {
   } catch { versions.replaceChildren(h("li", {}, "—")); }
 }
 
-export async function act(r: Report, action: string, body?: unknown): Promise<boolean> {
-  try {
-    const doc = await post<Report>(`/reports/${r.id}/${action}`, body);
-    if (doc && doc.id) upsert(doc);
-    return true;
-  } catch (e) {
-    toast(e instanceof ApiError && e.status === 404 && action !== "validate" ? t("not_available") : `${t("error")}: ${(e as Error).message}`, "error");
-    return false;
-  }
-}
-
-/** Duty-officer actions, each one step: take/give back, validate, return with a reason, urgent. */
-export function actions(r: Report, compact = false): HTMLElement | null {
-  if (!isDutyOfficer()) return null;
-  const mine = r.owner_country === state.me?.country;
-  const box = h("div.actions", {});
-  const open = r.state === "submitted";
-  if (mine && open && !r.handler) box.append(h("button", { onclick: () => act(r, "claim"), "data-act": "claim" }, t("claim")));
-  if (mine && open && r.handler) box.append(h("button.ghost", { onclick: () => act(r, "unclaim"), "data-act": "unclaim" }, t("unclaim")));
-  if (mine && open) box.append(h("button.ok", { onclick: () => act(r, "validate"), "data-act": "validate" }, t("validate")));
-  if (mine && open) {
-    const reason = h("input", { placeholder: t("return_reason"), "aria-label": t("return_reason"), dir: "auto", "data-act": "return-reason" });
-    const ret = () => { if (!reason.value.trim()) { reason.focus(); reason.classList.add("invalid"); return; } void act(r, "return", { reason: reason.value.trim() }); };
-    reason.addEventListener("keydown", (e) => { if (e.key === "Enter") ret(); });
-    box.append(h("span.inline", {}, reason, h("button.warn", { onclick: ret, "data-act": "return" }, t("return"))));
-  }
-  if (!compact || !r.urgent) {
-    const note = h("input", { placeholder: t("urgent_note"), "aria-label": t("urgent_note"), dir: "auto", "data-act": "urgent-note" });
-    const flag = () => act(r, "urgent", { urgent: !r.urgent, note: note.value.trim() });
-    note.addEventListener("keydown", (e) => { if (e.key === "Enter") void flag(); });
-    box.append(h("span.inline", {}, r.urgent ? null : note, h("button.danger", { onclick: flag, "data-act": "urgent" }, r.urgent ? t("urgent_clear") : t("urgent_flag"))));
-  }
-  return box;
-}
-
 // ---- the form: file a report from the map
-export function openForm(at?: { lat: number; lon: number }) {
-  current = null;
-  formOpen = true;
+function renderForm() {
   const tax = state.taxonomy!;
   const myCountry = state.me!.country;
   const nowLocal = () => { const d = new Date(); d.setSeconds(0, 0); return new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 16); };
@@ -154,11 +122,12 @@ export function openForm(at?: { lat: number; lon: number }) {
   const syncScope = () => { partnerRow.hidden = f.scope.value !== "partners"; };
   f.scope.addEventListener("change", syncScope);
   syncScope();
-  const setPoint = (lat: number, lon: number) => {
+  fillPoint = (lat: number, lon: number) => {
     f.lat.value = lat.toFixed(5); f.lon.value = lon.toFixed(5);
     try { f.mgrs.value = toMgrs([lon, lat], 5); } catch { f.mgrs.value = ""; }
-    markPick(lat, lon);
   };
+  // A typed point goes the way of a picked one: the map marks it, then the fields show it.
+  const setPoint = (lat: number, lon: number) => pointPicked({ lat, lon });
   f.mgrs.addEventListener("change", () => {
     try { const [lon, lat] = toPoint(f.mgrs.value.replace(/\s+/g, "").toUpperCase()); setPoint(lat, lon); f.mgrs.classList.remove("invalid"); } catch { f.mgrs.classList.add("invalid"); }
   });
@@ -167,7 +136,7 @@ export function openForm(at?: { lat: number; lon: number }) {
   const err = h("p.error", { role: "alert" });
   const submit = h("button.ok", { type: "submit", "data-testid": "file-submit" }, t("save"));
   const form = h("form.report-form", { "data-testid": "report-form", novalidate: true },
-    h("header", {}, h("h2", {}, t("new_report")), h("button.close", { type: "button", onclick: closePanel, "aria-label": t("close") }, "×")),
+    h("header", {}, h("h2", {}, t("new_report")), h("button.close", { type: "button", onclick: () => panelClosed(), "aria-label": t("close") }, "×")),
     h("p.hint", {}, t("pick_point")),
     h("label", {}, t("f_type"), f.type),
     h("div.grid2", {}, h("label", {}, t("lat"), f.lat), h("label", {}, t("lon"), f.lon)),
@@ -181,7 +150,7 @@ export function openForm(at?: { lat: number; lon: number }) {
     h("label", {}, t("description"), f.description),
     h("div.grid2", {}, h("label", {}, t("scope"), f.scope), h("label", {}, t("tlp"), f.tlp)),
     partnerRow, err,
-    h("div.actions", {}, submit, h("button.ghost", { type: "button", onclick: closePanel }, t("cancel"))));
+    h("div.actions", {}, submit, h("button.ghost", { type: "button", onclick: () => panelClosed() }, t("cancel"))));
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     err.textContent = "";
@@ -202,19 +171,15 @@ export function openForm(at?: { lat: number; lon: number }) {
     submit.disabled = true;
     try {
       const doc = await post<Report>("/reports", spec);
-      formOpen = false; pickPoint(null); clearPick();
-      upsert(doc);
+      reportsReceived([doc]);
       toast(t("filed"));
-      void openReport(doc.id, true);
+      reportSelected(doc.id, true);
     } catch (x) {
       err.textContent = `${t("error")}: ${(x as Error).message}${x instanceof ApiError && x.field ? ` (${x.field})` : ""}`;
     } finally { submit.disabled = false; }
   });
   panel.replaceChildren(form);
   panel.hidden = false;
-  pickPoint(setPoint);
-  if (at) setPoint(at.lat, at.lon);
   f.type.focus();
 }
 
-export function refreshOpen() { if (current) void openReport(current, false); }

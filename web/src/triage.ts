@@ -1,31 +1,27 @@
-// The duty officer's triage queue: new / in progress / validated / returned.
-import { allReports, type Report } from "./api";
+// The duty officer's triage queue: new / in progress / validated / returned, from the store.
+import type { Report } from "./api";
+import { actions } from "./actions";
 import { h } from "./dom";
-import { ago, num, t, tx, when } from "./i18n";
-import { actions, changed, openReport } from "./panel";
-import { HOUR, noteUpdate, state } from "./store";
+import { ago, num, onLanguage, t, tx, when } from "./i18n";
+import { HOUR, reportSelected, state, subscribe, triageToggled } from "./store";
+import { catchUp } from "./sync";
 
 let box: HTMLElement;
 export function initTriage(el: HTMLElement) {
   box = el;
-  changed.push(() => { if (!box.hidden) render(); });
-}
-export function triageOpen() { return !box.hidden; }
-
-export async function toggleTriage(show = box.hidden) {
-  box.hidden = !show;
-  document.body.classList.toggle("triage-open", show);
-  if (!show) return;
-  render();
-  await load();
-  render();
-}
-
-export async function load() {
-  const p = new URLSearchParams({ country: state.me!.country, state: "submitted,returned,validated", since: new Date(Date.now() - 7 * 24 * HOUR).toISOString() });
-  try {
-    for (const r of await allReports(p, 2000, 4000)) { if (!state.reports.has(r.id) || state.reports.get(r.id)!.updated_at <= r.updated_at) state.reports.set(r.id, r); noteUpdate(r); }
-  } catch { /* shown as it is */ }
+  const refresh = () => { if (!box.hidden) render(); };
+  subscribe(["reports", "session"], refresh);
+  onLanguage(refresh);
+  // Opening the queue fetches the last 7 days of one's own open reports.
+  subscribe(["ui"], () => {
+    const show = state.triageOpen;
+    if (box.hidden === !show) return;
+    box.hidden = !show;
+    document.body.classList.toggle("triage-open", show);
+    if (!show) return;
+    render();
+    void catchUp("queue");
+  });
 }
 
 function column(key: string, list: Report[]) {
@@ -37,7 +33,7 @@ function column(key: string, list: Report[]) {
 
 function card(r: Report) {
   return h("li.card", { class: `card${r.urgent ? " urgent" : ""}`, "data-id": r.id },
-    h("button.title", { onclick: () => openReport(r.id) },
+    h("button.title", { onclick: () => reportSelected(r.id) },
       r.urgent ? h("span.badge.urgent", {}, t("urgent")) : null,
       h("b", {}, tx(r.type)), " · ", when(r.observed_at), " · ", ago(r.reported_at)),
     h("div.meta", {}, `${r.owner_agency} · ${r.author}`, r.impact ? h("span", { class: `impact impact-${r.impact}` }, tx(r.impact)) : null,
@@ -47,7 +43,7 @@ function card(r: Report) {
     actions(r, true));
 }
 
-export function render() {
+function render() {
   const mine = [...state.reports.values()].filter((r) => r.owner_country === state.me?.country);
   const dayAgo = new Date(Date.now() - 24 * HOUR).toISOString();
   const cols = {
@@ -57,6 +53,6 @@ export function render() {
     returned: mine.filter((r) => r.state === "returned"),
   };
   box.replaceChildren(
-    h("header", {}, h("h2", {}, t("triage")), h("button.close", { onclick: () => toggleTriage(false), "aria-label": t("close") }, "×")),
+    h("header", {}, h("h2", {}, t("triage")), h("button.close", { onclick: () => triageToggled(false), "aria-label": t("close") }, "×")),
     h("div.cols", {}, Object.entries(cols).map(([k, v]) => column(k, v))));
 }

@@ -1,0 +1,60 @@
+// The one way the page's picture is brought up to date from the node: the first load, the live
+// feed's (re)connection, polling while the feed is down, a changed query and the duty officer's
+// queue all call `catchUp`, and what it fetches enters the store through its actions.
+import { allReports, get, type ChatMessage, type FieldAlert, type Section, type Unit } from "./api";
+import { toast } from "./dom";
+import { t } from "./i18n";
+import {
+  HOUR, busyChanged, fieldLoaded, reportsCaughtUp, sectionsLoaded, serverParams, state, unitsLoaded, windowLoaded,
+} from "./store";
+
+/** `all`: the whole picture (at start, and after the live feed was down: what was removed meanwhile
+ *  disappears), then what changed outside the window; `window`: the reports of the current query;
+ *  `changes`: what changed since the newest update seen (the gap before the feed answered, and
+ *  polling while it is down); `queue`: the duty officer's own open reports of the last 7 days. */
+export type Need = "all" | "window" | "changes" | "queue";
+
+const CHAT_KEEP = 200;
+// A little overlap: an entry committed while the feed was down may carry a slightly older stamp.
+const OVERLAP_MS = 5000;
+
+export async function catchUp(need: Need): Promise<void> {
+  if (need === "window") return loadWindow();
+  if (need === "queue") return loadQueue();
+  if (need === "changes") { await Promise.all([loadChanges(), loadField()]); return; }
+  const since = state.lastUpdate;
+  await Promise.all([loadWindow(), loadUnits(), loadSections(), loadField()]);
+  if (since) await loadChanges(since);
+}
+
+let windowSeq = 0;
+async function loadWindow() {
+  const seq = ++windowSeq;
+  busyChanged(true);
+  try {
+    const items = await allReports(serverParams());
+    if (seq === windowSeq) windowLoaded(items);
+  } catch (e) { toast(`${t("error")}: ${(e as Error).message}`, "error"); } finally { if (seq === windowSeq) busyChanged(false); }
+}
+
+async function loadChanges(since = state.lastUpdate || new Date(Date.now() - 60_000).toISOString()) {
+  const from = new Date(Date.parse(since) - OVERLAP_MS).toISOString();
+  // Polling while the feed is down is how a duty officer hears of an urgent flag meanwhile.
+  const alert = state.live !== "live";
+  try { reportsCaughtUp(await allReports(new URLSearchParams({ updated_since: from }), 2000, 20_000), { alert }); } catch { /* the next round tries again */ }
+}
+
+async function loadQueue() {
+  const p = new URLSearchParams({ country: state.me!.country, state: "submitted,returned,validated", since: new Date(Date.now() - 7 * 24 * HOUR).toISOString() });
+  try { reportsCaughtUp(await allReports(p, 2000, 4000), { alert: false }); } catch { /* shown as it is */ }
+}
+
+// Units, sections and the field are optional layers: the report picture works without them.
+async function loadUnits() { try { unitsLoaded((await get<{ items: Unit[] }>("/units")).items); } catch { /* optional layer */ } }
+async function loadSections() { try { sectionsLoaded((await get<{ items: Section[] }>("/sections")).items); } catch { /* optional layer */ } }
+async function loadField() {
+  try {
+    const [a, c] = await Promise.all([get<{ items: FieldAlert[] }>("/alerts"), get<{ items: ChatMessage[] }>(`/chat?limit=${CHAT_KEEP}`)]);
+    fieldLoaded(a.items, c.items);
+  } catch { /* optional layer */ }
+}
