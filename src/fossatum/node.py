@@ -29,6 +29,7 @@ from .domain.section import check_geometry
 from .domain.text import as_name, name_problem
 from .domain.timeutil import normalise, to_text, utcnow
 from .errors import Conflict, Forbidden, FossatumError, InvalidInput, NotFound, Unauthorized
+from .log import kinds
 from .log.chain import ChainReport, verify_chain, verify_entries
 from .log.signing import NodeKey
 from .policy import actions
@@ -85,7 +86,7 @@ def init_node(data_dir: Path, *, country: str, name: str, clock: Clock = utcnow,
     node_id = f"{country}-{key.public_raw.hex()[:8]}"
     store.set_key(key, node_id)
     with store.transaction() as tx:
-        tx.append(ts=to_text(clock()), author=CLI_ACTOR, kind="node.init",
+        tx.append(ts=to_text(clock()), author=CLI_ACTOR, kind=kinds.NODE_INIT,
                   payload={"node_id": node_id, "country": country, "name": name, "public_key": key.public},
                   audience=_local(country))
     return Node(store, key, clock=clock)
@@ -222,10 +223,10 @@ class Node:
             if tx.execute("SELECT 1 FROM agencies WHERE code = ?", (code,)).fetchone():
                 raise Conflict(f"agency {code} exists already")
             if not tx.execute("SELECT 1 FROM roster WHERE country = ?", (country,)).fetchone():
-                tx.append(ts=now, author=author, kind="roster.added", payload={"country": country},
+                tx.append(ts=now, author=author, kind=kinds.ROSTER_ADDED, payload={"country": country},
                           audience=_local(self.country))
             doc = {"code": code, "name": name.strip(), "country": country}
-            tx.append(ts=now, author=author, kind="agency.added", payload=doc, audience=_local(self.country))
+            tx.append(ts=now, author=author, kind=kinds.AGENCY_ADDED, payload=doc, audience=_local(self.country))
         return doc
 
     def add_user(self, *, actor: User | None, username: str, agency: str, roles: list[str] | frozenset[Role],
@@ -244,8 +245,8 @@ class Node:
         with self.store.transaction() as tx:
             if tx.execute("SELECT 1 FROM users WHERE username = ?", (username,)).fetchone():
                 raise Conflict(f"user {username} exists already")
-            tx.append(ts=now, author=author, kind="user.added", payload=user.to_doc(), audience=_local(self.country))
-            tx.append(ts=now, author=author, kind="user.password_set", payload={"username": username},
+            tx.append(ts=now, author=author, kind=kinds.USER_ADDED, payload=user.to_doc(), audience=_local(self.country))
+            tx.append(ts=now, author=author, kind=kinds.USER_PASSWORD_SET, payload={"username": username},
                       audience=_local(self.country))
             self.store.set_password_hash(tx, username, password_hash, now)
         return user
@@ -259,7 +260,7 @@ class Node:
         password_hash = auth.hash_password(password)
         now = self._now()
         with self.store.transaction() as tx:
-            tx.append(ts=now, author=actor.username if actor else CLI_ACTOR, kind="user.password_set",
+            tx.append(ts=now, author=actor.username if actor else CLI_ACTOR, kind=kinds.USER_PASSWORD_SET,
                       payload={"username": username}, audience=_local(self.country))
             self.store.set_password_hash(tx, username, password_hash, now)
             # Every session, websocket and password-logged TAK device of the user ends.
@@ -295,7 +296,7 @@ class Node:
         updated = User(user.username, user.agency, user.country, user.roles, user.full_name, active)
         now = self._now()
         with self.store.transaction() as tx:
-            tx.append(ts=now, author=author, kind="user.updated", payload=updated.to_doc(),
+            tx.append(ts=now, author=author, kind=kinds.USER_UPDATED, payload=updated.to_doc(),
                       audience=_local(self.country))
             if not active:  # every session and live channel, certificate devices too
                 self.store.revoke_sessions(tx, username, reason=sessions.DISABLED, at=now)
@@ -329,7 +330,7 @@ class Node:
         with self.store.transaction() as tx:
             if tx.execute("SELECT 1 FROM units WHERE id = ?", (doc["id"],)).fetchone():
                 raise Conflict(f"unit {doc['id']} exists already")
-            tx.append(ts=now, author=author, kind="unit.added", payload=doc, audience=audience.to_doc())
+            tx.append(ts=now, author=author, kind=kinds.UNIT_ADDED, payload=doc, audience=audience.to_doc())
         return doc
 
     def move_unit(self, *, actor: User, unit_id: str, position: Position, at: str | None = None) -> dict[str, Any]:
@@ -365,7 +366,7 @@ class Node:
         if newer:
             new.update(position=position.to_doc(), position_at=fix_at)
         payload = new if newer else {**new, "fix": {"at": fix_at, **position.to_doc()}}
-        tx.append(ts=now, author=actor.username, kind="unit.moved", payload=payload, audience=current["audience"])
+        tx.append(ts=now, author=actor.username, kind=kinds.UNIT_MOVED, payload=payload, audience=current["audience"])
         return new
 
     # --- field devices (TAK gateway) ---------------------------------------------------
@@ -397,8 +398,8 @@ class Node:
                 doc = {"id": unit_id, "name": callsign or uid, "kind": "patrol", "callsign": callsign,
                        "owner_agency": actor.agency, "owner_country": actor.country, "audience": audience.to_doc(),
                        "position": None, "position_at": None, "updated_at": now, "device_uid": uid}
-                tx.append(ts=now, author=actor.username, kind="unit.added", payload=doc, audience=audience.to_doc())
-            tx.append(ts=now, author=actor.username, kind="device.registered",
+                tx.append(ts=now, author=actor.username, kind=kinds.UNIT_ADDED, payload=doc, audience=audience.to_doc())
+            tx.append(ts=now, author=actor.username, kind=kinds.DEVICE_REGISTERED,
                       payload={"uid": uid, "username": actor.username, "unit_id": unit_id, "callsign": callsign},
                       audience=_local(self.country))
         return unit_id
@@ -427,7 +428,7 @@ class Node:
         elif partners or tlp is not None:
             raise InvalidInput("partners and TLP need a scope", field="scope")
         with self.store.transaction() as tx:
-            tx.append(ts=self._now(), author=author, kind="agency.field_audience_set",
+            tx.append(ts=self._now(), author=author, kind=kinds.AGENCY_FIELD_AUDIENCE_SET,
                       payload={"code": agency, "field_audience": setting}, audience=_local(self.country))
         return {**agency_doc, "field_audience": setting}
 
@@ -490,7 +491,7 @@ class Node:
                 self.allow(actor, Action.ALERT_RAISE, self._alert_target(held))
                 doc.update({k: held[k] for k in ("owner_agency", "owner_country", "audience", "raised_by")
                             if k in held})
-            tx.append(ts=now, author=actor.username, kind="alert.raised", payload=doc, audience=doc["audience"])
+            tx.append(ts=now, author=actor.username, kind=kinds.ALERT_RAISED, payload=doc, audience=doc["audience"])
         return doc
 
     def cancel_alert(self, *, actor: User, uid: str, device_uid: str = "") -> dict[str, Any]:
@@ -510,7 +511,7 @@ class Node:
             if doc["state"] == "cancelled":
                 raise Conflict("the alert is already cancelled")
             doc = {**doc, "state": "cancelled", "cancelled_by": actor.username, "cancelled_at": now}
-            tx.append(ts=now, author=actor.username, kind="alert.cancelled", payload=doc, audience=doc["audience"])
+            tx.append(ts=now, author=actor.username, kind=kinds.ALERT_CANCELLED, payload=doc, audience=doc["audience"])
         return doc
 
     @staticmethod
@@ -532,7 +533,7 @@ class Node:
         with self.store.transaction() as tx:
             if tx.execute("SELECT 1 FROM chat WHERE id = ?", (doc["id"],)).fetchone():
                 raise Conflict("this chat message is logged already")
-            tx.append(ts=now, author=actor.username, kind="chat.posted", payload=doc, audience=audience.to_doc())
+            tx.append(ts=now, author=actor.username, kind=kinds.CHAT_POSTED, payload=doc, audience=audience.to_doc())
         return doc
 
     def add_section(self, *, actor: User | None, spec: Any, owner_agency: str | None = None) -> dict[str, Any]:
@@ -554,7 +555,7 @@ class Node:
         with self.store.transaction() as tx:
             if tx.execute("SELECT 1 FROM sections WHERE id = ?", (spec.id,)).fetchone():
                 raise Conflict(f"section {spec.id} exists already")
-            tx.append(ts=now, author=author, kind="section.added", payload=doc, audience=audience.to_doc())
+            tx.append(ts=now, author=author, kind=kinds.SECTION_ADDED, payload=doc, audience=audience.to_doc())
             if spec.responsible:
                 self._note_section(tx, author, now, spec.id, responsible=spec.responsible)
         return {**doc, "responsible": spec.responsible}
@@ -563,7 +564,7 @@ class Node:
         """The owner's notes on a section (`SECTION_NOTES`: responsible units, the impact's
         reason) go in a node-internal entry: never replicated, shown by the read paths only to
         whom they concern (policy/redact.py), while the section itself crosses the border."""
-        tx.append(ts=now, author=author, kind="section_notes.set", payload={"id": section_id, **notes},
+        tx.append(ts=now, author=author, kind=kinds.SECTION_NOTES_SET, payload={"id": section_id, **notes},
                   audience=_local(self.country))
 
     def set_section_impact(self, *, actor: User, section_id: str, impact: str, reason: str) -> dict[str, Any]:
@@ -575,7 +576,7 @@ class Node:
             self.allow(actor, Action.SECTION_SET, self._target(tx, "sections", "section", section_id, doc))
             new = {**doc, "impact": impact, "impact_set_by": actor.username, "impact_set_at": now, "updated_at": now}
             public = {**new, **SECTION_NOTES}
-            tx.append(ts=now, author=actor.username, kind="section.impact_set", payload=public,
+            tx.append(ts=now, author=actor.username, kind=kinds.SECTION_IMPACT_SET, payload=public,
                       audience=doc["audience"])
             self._note_section(tx, actor.username, now, section_id, impact_reason=reason)
         return {**new, "impact_reason": reason}
@@ -605,7 +606,7 @@ class Node:
         with self.store.transaction() as tx:
             if self.store.report_doc_for_update(tx, report.id) is not None:
                 raise Conflict(f"report {report.id} exists already")
-            self._record(tx, report, "report.filed", {})
+            self._record(tx, report, kinds.REPORT_FILED, {})
         return report.to_doc()
 
     def file_client_report(self, *, actor: User, spec: ReportIn) -> tuple[dict[str, Any], bool]:
@@ -640,7 +641,7 @@ class Node:
                 if self.store.report_doc_for_update(tx, report.id) is not None:
                     skipped += 1
                     continue
-                self._record(tx, report, "report.filed", {})
+                self._record(tx, report, kinds.REPORT_FILED, {})
                 filed += 1
         return filed, skipped
 
@@ -681,7 +682,7 @@ class Node:
             if content.links != report.content.links:
                 self._check_links(actor, content.links, report_id)
             amended = rules.amend(report, actor=actor, content=content, audience=audience, now=now)
-            self._record(tx, amended, "report.amended", {"fields": sorted(patch.model_fields_set)})
+            self._record(tx, amended, kinds.REPORT_AMENDED, {"fields": sorted(patch.model_fields_set)})
         return amended.to_doc()
 
     def flag_report(self, *, actor: User, report_id: str, urgent: bool, note: str = "") -> dict[str, Any]:
@@ -689,7 +690,7 @@ class Node:
         with self.store.transaction() as tx:
             report = self._load_for_change(tx, actor, report_id, Action.REPORT_FLAG)
             new = rules.flag(report, actor=actor, urgent=urgent, note=note, now=now)
-            self._record(tx, new, "report.flagged", {"urgent": urgent, "note": new.urgent_note})
+            self._record(tx, new, kinds.REPORT_FLAGGED, {"urgent": urgent, "note": new.urgent_note})
         return new.to_doc()
 
     def transition(self, *, actor: User, report_id: str, action: str, reason: str = "") -> dict[str, Any]:
@@ -717,9 +718,9 @@ class Node:
                 new = rules.unclaim(report, actor=actor, now=now)
             else:
                 raise NotFound(f"no action {action!r}")
-            kind = {"submit": "report.submitted", "validate": "report.validated",
-                    "return": "report.returned", "close": "report.closed", "retract": "report.retracted",
-                    "claim": "report.claimed", "unclaim": "report.unclaimed"}[action]
+            kind = {"submit": kinds.REPORT_SUBMITTED, "validate": kinds.REPORT_VALIDATED,
+                    "return": kinds.REPORT_RETURNED, "close": kinds.REPORT_CLOSED, "retract": kinds.REPORT_RETRACTED,
+                    "claim": kinds.REPORT_CLAIMED, "unclaim": kinds.REPORT_UNCLAIMED}[action]
             self._record(tx, new, kind, {"reason": reason} if reason else {})
         return new.to_doc()
 
@@ -739,7 +740,7 @@ class Node:
             if refusal is not None:
                 raise Forbidden(refusal)
             new = rules.release(report, actor=actor, now=now, version=version)
-            self._record(tx, new, "report.released", {"release": new.release.to_doc() if new.release else None})
+            self._record(tx, new, kinds.REPORT_RELEASED, {"release": new.release.to_doc() if new.release else None})
         return new.to_doc()
 
     def report(self, *, viewer: User, report_id: str) -> str:

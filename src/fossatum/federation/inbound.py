@@ -16,8 +16,9 @@ from ..domain import report as rules
 from ..domain.timeutil import parse, to_text, utcnow
 from ..errors import InvalidInput
 from ..log.entry import GENESIS, Entry
+from ..log.kinds import REPORT, object_of
 from ..log.signing import verify_signature
-from ..policy.release import FEDERATED_KINDS, facts_of_entry, partner_may_see
+from ..policy.release import facts_of_entry, partner_may_see
 from ..policy.visibility import Facts
 from ..schemas import nul_field
 from ..store.sqlite import SQLiteStore, Tx
@@ -50,9 +51,6 @@ class Applied:
     purged_ids: list[str] = field(default_factory=list)
 
 
-OBJECT_TABLES = {"report.": "reports", "unit.": "units", "section.": "sections"}
-
-
 def _problem_with_entry(tx: Tx, doc: Any, partner: Partner, own_country: str) -> str | None:
     try:
         entry = Entry.from_doc(doc)
@@ -64,7 +62,8 @@ def _problem_with_entry(tx: Tx, doc: Any, partner: Partner, own_country: str) ->
         return f"{entry.origin}#{entry.seq}: entry does not match its hash"
     if not verify_signature(partner.public_key, entry.hash, entry.sig):
         return f"{entry.origin}#{entry.seq}: bad entry signature"
-    if not entry.kind.startswith(FEDERATED_KINDS):
+    obj = object_of(entry.kind)
+    if obj is None or not obj.federates:
         return f"{entry.origin}#{entry.seq}: kind {entry.kind} is never replicated"
     owner = entry.audience.get("owner_country") if isinstance(entry.audience, dict) else None
     if owner != partner.country:
@@ -86,8 +85,7 @@ def _problem_with_entry(tx: Tx, doc: Any, partner: Partner, own_country: str) ->
                        (entry.origin, entry.object_id)).fetchone()[0]
     if newer is not None and newer > entry.seq:
         return f"{entry.origin}#{entry.seq}: older than #{newer} of {entry.object_id}, already held"
-    table = next(t for prefix, t in OBJECT_TABLES.items() if entry.kind.startswith(prefix))
-    row = tx.execute(f"SELECT origin FROM {table} WHERE id = ?", (entry.object_id,)).fetchone()
+    row = tx.execute(f"SELECT origin FROM {obj.table} WHERE {obj.key} = ?", (entry.object_id,)).fetchone()
     if row is not None and row[0] != entry.origin:
         return f"{entry.origin}#{entry.seq}: object {entry.object_id} belongs to {row[0]}"
     return None
@@ -110,10 +108,11 @@ def _payload_mismatch(entry: Entry) -> str | None:
     """The projected document must say what the signed audience says: same origin, owner
     and release, so that a partner cannot plant an object the receiver takes for another's."""
     audience = entry.audience if isinstance(entry.audience, dict) else {}
-    doc = entry.payload.get("report") if entry.kind.startswith("report.") else entry.payload
-    if not isinstance(doc, dict):
+    obj = object_of(entry.kind)
+    doc = obj.document(entry.payload) if obj is not None else None
+    if obj is None or not isinstance(doc, dict):
         return "malformed payload"
-    if entry.kind.startswith("report.") and doc.get("origin") != entry.origin:
+    if obj.workflow and doc.get("origin") != entry.origin:
         return f"payload claims origin {doc.get('origin')!r}"
     doc_audience = doc.get("audience") if isinstance(doc.get("audience"), dict) else {}
     for name in ("owner_agency", "owner_country"):
@@ -121,10 +120,10 @@ def _payload_mismatch(entry: Entry) -> str | None:
             return f"payload {name} differs from the signed audience"
     # A report's signed `releasable_to` names who holds a released version; it is compared
     # with the document once the receiver knows it is one of them (`_not_a_released_version`).
-    for name in ("scope",) if entry.kind.startswith("report.") else ("scope", "releasable_to"):
+    for name in ("scope",) if obj.workflow else ("scope", "releasable_to"):
         if doc_audience.get(name) != audience.get(name):
             return f"payload audience {name} differs from the signed audience"
-    if entry.kind.startswith("report.") and (doc.get("state") != audience.get("state")
+    if obj.workflow and (doc.get("state") != audience.get("state")
                                              or doc.get("released") != audience.get("released")):
         return "payload state differs from the signed audience"
     return None
@@ -180,7 +179,7 @@ def _not_a_released_version(entry: Entry) -> str | None:
     """Only a released version of a report crosses, to the countries its release decision names."""
     audience = entry.audience if isinstance(entry.audience, dict) else {}
     doc = entry.payload.get("report")
-    if not entry.kind.startswith("report.") or not isinstance(doc, dict):
+    if object_of(entry.kind) is not REPORT or not isinstance(doc, dict):
         return None
     doc_audience = doc.get("audience") if isinstance(doc.get("audience"), dict) else {}
     if doc_audience.get("releasable_to") != audience.get("releasable_to"):

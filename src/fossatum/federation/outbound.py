@@ -15,6 +15,7 @@ from typing import Any
 from ..domain import report as rules
 from ..domain.timeutil import to_text, utcnow
 from ..log.entry import GENESIS, Entry, canonical
+from ..log.kinds import REPORT, object_of
 from ..log.signing import NodeKey
 from ..policy.release import release_decision
 from ..policy.visibility import Facts
@@ -112,7 +113,7 @@ class _Stream:
                 entry = _row_entry(row)
                 latest = latest or entry
                 # The version to send is the released one, which may be older than the latest.
-                wanted = entry.audience.get("release_version") if entry.kind.startswith("report.") else None
+                wanted = entry.audience.get("release_version") if object_of(entry.kind) is REPORT else None
                 if wanted is None or (entry.payload.get("report") or {}).get("version") == wanted:
                     self.decide(entry, recheck=True)
                     break

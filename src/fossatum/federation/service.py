@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from ..domain import audience as aud
 from ..domain.timeutil import to_text, utcnow
 from ..errors import Conflict, InvalidInput, NotFound
+from ..log import kinds
 from ..policy.actions import Action, node_target
 from . import inbound
 from .inbound import Applied, Partner
@@ -89,7 +90,7 @@ class Federation:
             row = tx.execute("SELECT active FROM partners WHERE country = ?", (country,)).fetchone()
             if row and row[0]:
                 raise Conflict(f"{country} is a partner already; remove it first to change its key or URL")
-            tx.append(ts=to_text(self.node.clock()), author="node-admin", kind="partner.added",
+            tx.append(ts=to_text(self.node.clock()), author="node-admin", kind=kinds.PARTNER_ADDED,
                       payload={"country": country, "node_id": partner.node_id, "url": partner.url,
                                "public_key": key, "active": True, "link": link},
                       audience={"scope": "agency", "owner_agency": "", "owner_country": self.node.country, "local": True})
@@ -100,7 +101,7 @@ class Federation:
         self.node.allow(actor, Action.PARTNER_REMOVE, node_target(self.node.country, "partner"))
         partner = self.partner(country)
         with self.node.store.transaction() as tx:
-            tx.append(ts=to_text(self.node.clock()), author="node-admin", kind="partner.updated",
+            tx.append(ts=to_text(self.node.clock()), author="node-admin", kind=kinds.PARTNER_UPDATED,
                       payload={"country": country, "node_id": partner.node_id, "url": partner.url,
                                "public_key": partner.public_key, "active": False, "link": partner.link},
                       audience={"scope": "agency", "owner_agency": "", "owner_country": self.node.country, "local": True})

@@ -28,7 +28,7 @@ from ..domain.taxonomy import ImpactLevel
 from ..domain.text import name_problem, text_problem
 from ..errors import FossatumError
 from ..log.entry import Entry
-from ..store.projector import PROJECTIONS
+from ..log.kinds import ENTRY_KINDS, REPORT, SECTION, UNIT, kind_of
 
 PAYLOAD_MAX = 256 * 1024  # a whole entry payload, as canonical JSON
 DEPTH_MAX = 8
@@ -188,22 +188,23 @@ def _report(payload: dict[str, Any]) -> None:
         raise Refused(f"{where}.uncertainty_m", "must be a distance in metres")
 
 
-KINDS: dict[str, Callable[[dict[str, Any]], None]] = {"section.": _section, "unit.": _unit, "report.": _report}
+# The shape rules of each federated object kind (log/kinds.py), by its name.
+KINDS: dict[str, Callable[[dict[str, Any]], None]] = {SECTION.name: _section, UNIT.name: _unit, REPORT.name: _report}
 
 
 def problem(entry: Entry) -> str | None:
     """What is wrong with the shape of a partner's entry, or None if this node could have written it."""
     try:
-        if entry.kind not in PROJECTIONS:
+        if entry.kind not in ENTRY_KINDS:
             raise Refused("kind", f"{entry.kind!r} is not a kind this node knows")
         if not isinstance(entry.payload, dict):
             raise Refused("payload", "must be an object")
         if len(json.dumps(entry.payload, ensure_ascii=False)) > PAYLOAD_MAX:
             raise Refused("payload", f"larger than {PAYLOAD_MAX} bytes")
         name({"author": entry.author}, "author", "entry")
-        for prefix, check in KINDS.items():  # the kind's own rules first: they name the field precisely
-            if entry.kind.startswith(prefix):
-                check(entry.payload)
+        obj = kind_of(entry.kind).object
+        if obj is not None and obj.name in KINDS:  # the kind's own rules first: they name the field precisely
+            KINDS[obj.name](entry.payload)
         _walk(entry.payload, "payload", 0)
     except Refused as exc:
         return str(exc)

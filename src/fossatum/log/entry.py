@@ -5,7 +5,9 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
+
+from .kinds import object_of
 
 GENESIS = "0" * 64
 
@@ -42,12 +44,12 @@ class Entry:
 
     @property
     def object_id(self) -> str | None:
-        """The report, unit or section this entry is about (None for node-internal entries)."""
-        if self.kind.startswith("report."):
-            return cast("str | None", self.payload.get("report", {}).get("id"))
-        if self.kind.startswith(("unit.", "section.")):
-            return self.payload.get("id")
-        return None
+        """The federated object (report, unit, section …) this entry is about; None otherwise.
+
+        The log's `object_id` column serves replication (purges, tombstones, order per object):
+        field objects (alerts, chat) never cross, so they have none, as in every existing log."""
+        obj = object_of(self.kind)
+        return obj.object_id(self.payload) if obj is not None and obj.federates else None
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> Entry:

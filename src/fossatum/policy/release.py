@@ -14,45 +14,47 @@ from collections.abc import Callable
 
 from ..domain import audience as aud
 from ..log.entry import Entry
+from ..log.kinds import OBJECT_KINDS, REPORT, ObjectKind, object_of
 from .visibility import Facts, may_release
 
-FEDERATED_KINDS = ("report.", "unit.", "section.")
+# Until api/live.py moves onto the change feed (branch `feed`), it asks by prefix.
+FIELD_KINDS = tuple(f"{o.name}." for o in OBJECT_KINDS if not o.federates)
 
 
-FIELD_KINDS = ("alert.", "chat.")
-# A section's owner notes: replicated entries carry them empty (see node.SECTION_NOTES).
-SECTION_NOTES = ("impact_reason", "responsible")
-
-
-def facts_of_field_entry(entry: Entry) -> Facts | None:
-    """Need-to-know facts of a field alert or chat message (seen by this node's viewers only:
-    not federated). No workflow: the audience is the release, as in their tables."""
+def _facts(entry: Entry, obj: ObjectKind) -> Facts:
     a = entry.audience
-    if not isinstance(a, dict) or a.get("local") or not entry.kind.startswith(FIELD_KINDS):
-        return None
     audience = aud.from_doc(a, owner_agency=str(a.get("owner_agency", "")), owner_country=str(a.get("owner_country", "")))
-    return Facts(audience.owner_agency, audience.owner_country, audience.scope, audience.releasable_to,
-                 "active", True, entry.author)
-
-
-def facts_of_entry(entry: Entry) -> Facts | None:
-    """Need-to-know facts carried by an entry; None for node-internal entries."""
-    a = entry.audience
-    if not isinstance(a, dict) or a.get("local") or not entry.kind.startswith(FEDERATED_KINDS):
-        return None
-    audience = aud.from_doc(a, owner_agency=str(a.get("owner_agency", "")), owner_country=str(a.get("owner_country", "")))
-    if entry.kind.startswith("report."):
+    if obj.workflow:  # the signed audience carries the workflow's state, release and author
         state, released, author = str(a.get("state", "draft")), a.get("released") is True, str(a.get("author", ""))
-    else:  # units and sections have no workflow: their audience is their release
+    else:  # no workflow: the audience is the release
         state, released, author = "active", True, entry.author
     return Facts(audience.owner_agency, audience.owner_country, audience.scope, audience.releasable_to,
                  state, released, author)
 
 
+def _object(entry: Entry, *, federated: bool) -> ObjectKind | None:
+    if not isinstance(entry.audience, dict) or entry.audience.get("local"):
+        return None
+    obj = object_of(entry.kind)
+    return obj if obj is not None and obj.federates is federated else None
+
+
+def facts_of_field_entry(entry: Entry) -> Facts | None:
+    """Need-to-know facts of a field alert or chat message (seen by this node's viewers only:
+    not federated). No workflow: the audience is the release, as in their tables."""
+    obj = _object(entry, federated=False)
+    return _facts(entry, obj) if obj is not None else None
+
+
+def facts_of_entry(entry: Entry) -> Facts | None:
+    """Need-to-know facts carried by an entry of a federated object; None for node-internal entries."""
+    obj = _object(entry, federated=True)
+    return _facts(entry, obj) if obj is not None else None
+
+
 def links_of_entry(entry: Entry) -> list[str]:
-    if entry.kind.startswith("report."):
-        return list(entry.payload.get("report", {}).get("links") or [])
-    return []
+    obj = object_of(entry.kind)
+    return obj.links(entry.payload) if obj is not None else []
 
 
 def partner_may_see(facts: Facts | None, country: str) -> bool:
@@ -66,7 +68,8 @@ def release_decision(entry: Entry, country: str, linked: Callable[[str], Facts |
     facts = facts_of_entry(entry)
     if facts is None:
         return False, "node-internal"
-    if entry.kind.startswith("section.") and any(entry.payload.get(n) for n in SECTION_NOTES):
+    obj = object_of(entry.kind)
+    if obj is not None and obj.carries_notes(entry.payload):
         # Written before the notes moved to node-internal entries: the reason and the units stay home.
         return False, "section carries node-internal notes (impact reason, responsible units)"
     if facts.owner_country != origin_country:
@@ -81,7 +84,7 @@ def release_decision(entry: Entry, country: str, linked: Callable[[str], Facts |
         return False, "not in releasable_to"
     if not may_release(facts, country):
         return False, "audience"
-    if entry.kind.startswith("report."):
+    if obj is REPORT:
         version = (entry.payload.get("report") or {}).get("version")
         held = entry.audience.get("release_version", version)  # older entries: each version crossed
         if held != version:

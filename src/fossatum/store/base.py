@@ -19,6 +19,7 @@ from ..domain.org import Role, User
 from ..domain.timeutil import utcnow
 from ..errors import Forbidden, FossatumError, IntegrityError
 from ..log.entry import GENESIS, Entry, canonical
+from ..log.kinds import kind_of
 from ..log.signing import NodeKey
 from ..policy import redact
 from ..policy.predicate import report_doc_sql, visible_sql
@@ -65,14 +66,11 @@ class Tx:
         """Backstop under `policy.actions`: a local entry never changes an object whose origin
         is a partner (its projection would make the copy this node's own, and every later
         entry from its origin would be refused). Also catches a command that forgot to ask."""
-        table = next((t for prefix, t in OWN_TABLES.items() if kind.startswith(prefix)), None)
-        if table is None:
-            return
-        doc = payload.get("report") if kind.startswith("report.") else payload
-        object_id = doc.get("id") if isinstance(doc, dict) else None
-        if not isinstance(object_id, str):
-            return
-        row = self.execute(f"SELECT origin FROM {table} WHERE id = ?", (object_id,)).fetchone()
+        obj = kind_of(kind).object
+        object_id = obj.object_id(payload) if obj is not None and obj.federates else None
+        if obj is None or object_id is None:
+            return  # only federated objects have partner copies (an `origin` column naming the node)
+        row = self.execute(f"SELECT origin FROM {obj.table} WHERE {obj.key} = ?", (object_id,)).fetchone()
         if row is not None and row[0] and row[0] != self._origin:
             raise Forbidden(f"{object_id} is a copy replicated from {row[0]}: read-only on this node")
 
@@ -89,10 +87,6 @@ class Tx:
         )
         projector.apply(self, entry)
         self.appended.append(entry)
-
-
-# Tables of objects that may be a partner's copy (the `origin` column names the node).
-OWN_TABLES = {"report.": "reports", "unit.": "units", "section.": "sections"}
 
 
 def _fields(entry: Entry) -> dict[str, Any]:

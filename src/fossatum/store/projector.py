@@ -15,6 +15,7 @@ from ..domain import audience as aud
 from ..domain import report as report_rules
 from ..domain.section import bbox
 from ..federation.links import legacy_link
+from ..log import kinds
 from ..log.entry import Entry, canonical
 from ..policy.predicate import releasable_text
 from ..policy.visibility import Facts
@@ -110,7 +111,7 @@ def _unit_saved(cur: Cursor, e: Entry) -> None:
 
 # A section's owner notes (node-internal `section_notes.set` entries): kept across later entries
 # of the section, which carry them empty (see Node._note_section).
-SECTION_NOTES = ("responsible", "impact_reason")
+SECTION_NOTES = tuple(kinds.SECTION.owner_notes)
 
 
 def _stored_section(cur: Cursor, section_id: str) -> dict[str, Any] | None:
@@ -230,44 +231,44 @@ def _nothing(cur: Cursor, e: Entry) -> None:
     """Entries that record a fact but change no table (e.g. a password was set)."""
 
 
-PROJECTIONS: dict[str, Callable[[Cursor, Entry], None]] = {
-    "node.init": _node_init,
-    "roster.added": _roster_added,
-    "agency.added": _agency_added,
-    "agency.field_audience_set": _agency_field_audience_set,
-    "user.added": _user_saved,
-    "user.updated": _user_saved,
-    "user.password_set": _nothing,
-    "partner.added": _partner_saved,
-    "partner.updated": _partner_saved,
-    "unit.added": _unit_saved,
-    "unit.updated": _unit_saved,
-    "unit.moved": _unit_saved,
-    "section.added": _section_saved,
-    "section.updated": _section_saved,
-    "section.impact_set": _section_saved,
-    "section_notes.set": _section_noted,
-    "report.filed": _report_saved,
-    "report.amended": _report_saved,
-    "report.submitted": _report_saved,
-    "report.validated": _report_saved,
-    "report.returned": _report_saved,
-    "report.closed": _report_saved,
-    "report.retracted": _report_saved,
-    "report.claimed": _report_saved,
-    "report.unclaimed": _report_saved,
-    "report.flagged": _report_saved,
-    "report.released": _report_saved,
-    "device.registered": _device_registered,
-    "alert.raised": _alert_saved,
-    "alert.cancelled": _alert_saved,
-    "chat.posted": _chat_posted,
+Projection = Callable[[Cursor, Entry], None]
+
+# One projection per object kind (log/kinds.py): every entry of the object carries its new document.
+OBJECT_PROJECTIONS: dict[str, Projection] = {
+    kinds.REPORT.name: _report_saved,
+    kinds.UNIT.name: _unit_saved,
+    kinds.SECTION.name: _section_saved,
+    kinds.ALERT.name: _alert_saved,
+    kinds.CHAT.name: _chat_posted,
 }
+
+# Node-internal entries, one projection per entry kind.
+INTERNAL_PROJECTIONS: dict[str, Projection] = {
+    kinds.NODE_INIT: _node_init,
+    kinds.ROSTER_ADDED: _roster_added,
+    kinds.AGENCY_ADDED: _agency_added,
+    kinds.AGENCY_FIELD_AUDIENCE_SET: _agency_field_audience_set,
+    kinds.USER_ADDED: _user_saved,
+    kinds.USER_UPDATED: _user_saved,
+    kinds.USER_PASSWORD_SET: _nothing,
+    kinds.PARTNER_ADDED: _partner_saved,
+    kinds.PARTNER_UPDATED: _partner_saved,
+    kinds.SECTION_NOTES_SET: _section_noted,
+    kinds.DEVICE_REGISTERED: _device_registered,
+}
+
+PROJECTIONS: dict[str, Projection] = {**OBJECT_PROJECTIONS, **INTERNAL_PROJECTIONS}
+
+
+def projection_of(kind: str) -> Projection:
+    """The projection of an entry kind; ValueError (UnknownKind) for a kind not declared."""
+    entry_kind = kinds.kind_of(kind)
+    key = entry_kind.object.name if entry_kind.object is not None else entry_kind.name
+    try:
+        return PROJECTIONS[key]
+    except KeyError:
+        raise kinds.UnknownKind(f"entry kind {kind!r} has no projection (store/projector.py)") from None
 
 
 def apply(cur: Cursor, entry: Entry) -> None:
-    try:
-        projection = PROJECTIONS[entry.kind]
-    except KeyError:
-        raise ValueError(f"unknown entry kind {entry.kind!r}") from None
-    projection(cur, entry)
+    projection_of(entry.kind)(cur, entry)
