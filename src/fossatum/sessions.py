@@ -23,7 +23,7 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Protocol
 
 log = logging.getLogger("fossatum.sessions")
 
@@ -73,11 +73,18 @@ class Revocation:
 Subscriber = Callable[[list[Revocation]], None]
 
 
+class RevocationStore(Protocol):
+    """What the watcher needs of a store (both backends have it)."""
+
+    def revocation_head(self) -> int: ...
+    def revocations_since(self, seq: int) -> list[tuple[int, str, str | None, str, str]]: ...
+
+
 class SessionWatcher:
     """Polls the store's revocations from a daemon thread and calls each subscriber with every
     poll's new ones (an empty list too: subscribers also check expiry on each tick)."""
 
-    def __init__(self, store: Any, *, interval: float = POLL_SECONDS) -> None:
+    def __init__(self, store: RevocationStore, *, interval: float = POLL_SECONDS) -> None:
         self.store = store
         self.interval = interval
         self._last = store.revocation_head()

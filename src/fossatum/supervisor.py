@@ -26,6 +26,7 @@ import threading
 import time
 from dataclasses import dataclass
 from multiprocessing.context import SpawnProcess
+from multiprocessing.synchronize import Event
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +51,7 @@ def _say(line: str) -> None:
 class _Slot:
     index: int
     process: SpawnProcess
-    ready: Any  # multiprocessing Event, set once the worker accepts connections
+    ready: Event  # set once the worker accepts connections
     started: float
     failures: int = 0
     restart_at: float = 0.0
@@ -169,7 +170,7 @@ class Supervisor:
 
 
 def work(index: int, data_dir: str, values: dict[str, Any], sock: socket.socket, cot: list[str],
-         supervisor: int, ready: Any) -> None:
+         supervisor: int, ready: Event) -> None:
     """A worker process: open the node, serve on the supervisor's socket until told to stop."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the supervisor's (see _serve)
     # The DBA sees which worker holds a connection (pg_stat_activity.application_name), unless

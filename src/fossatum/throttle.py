@@ -23,7 +23,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Protocol
 
 from .errors import TooManyRequests
 
@@ -35,8 +35,19 @@ KNOWN_FOR = 30 * 86400.0
 PRUNE_EVERY = 64  # on average, one failure in this many prunes stale rows
 
 
+class ThrottleStore(Protocol):
+    """What the throttle needs of a store (both backends have it)."""
+
+    def throttle_rows(self, account: str, address: str) -> dict[tuple[str, str], tuple[int, float, float, float]]: ...
+    def throttle_failing_addresses(self, account: str, since: float) -> int: ...
+    def throttle_failed(self, account: str, address: str, now: float, window: float) -> int: ...
+    def throttle_block(self, account: str, address: str, until: float) -> None: ...
+    def throttle_succeeded(self, account: str, address: str, now: float) -> None: ...
+    def throttle_prune(self, before: float) -> None: ...
+
+
 class LoginThrottle:
-    def __init__(self, store: Any, *, free: int = 5, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, store: ThrottleStore, *, free: int = 5, clock: Callable[[], float] = time.time) -> None:
         self.store = store
         self.free = free
         self.clock = clock

@@ -15,7 +15,8 @@ _bearer = HTTPBearer(auto_error=False)
 
 
 def get_node(request: Request) -> Node:
-    return request.app.state.node
+    node: Node = request.app.state.node  # set by create_app
+    return node
 
 
 def get_token(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> str:

@@ -26,10 +26,11 @@ is done by the guard with the same context, so serving TLS and the guard compose
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import ssl
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +38,7 @@ import h11
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from ..settings import Settings
 from .client_address import Network, _trusted, parse_trusted
 
 log = logging.getLogger("fossatum.guard")
@@ -53,7 +55,7 @@ class Limits:
     uncapped: tuple[Network, ...] = ()
 
     @classmethod
-    def of(cls, settings: Any) -> Limits:
+    def of(cls, settings: Settings) -> Limits:
         return cls(float(settings.http_header_seconds), float(settings.http_body_seconds),
                    float(settings.http_idle_seconds), int(settings.http_per_address),
                    parse_trusted(str(settings.trusted_proxies)))
@@ -128,7 +130,7 @@ class GuardedH11(H11Protocol):
         self.transport.abort()
 
 
-def _peer(client: Any) -> str:
+def _peer(client: tuple[str, int] | None) -> str:
     return f"{client[0]}:{client[1]}" if client else "?"
 
 
@@ -282,7 +284,7 @@ class GuardedServer(uvicorn.Server):
 
     def __init__(self, config: uvicorn.Config, limits: Limits) -> None:
         config.timeout_keep_alive = int(max(1, limits.idle_seconds))
-        config.http = GuardedH11  # type: ignore[assignment]
+        config.http = GuardedH11
         super().__init__(config)
         self.limits = limits
         self.addresses = Addresses(limits.per_address, limits.uncapped)
@@ -316,7 +318,6 @@ class GuardedServer(uvicorn.Server):
                 guard.abort()
         await super().shutdown(sockets)
 
-    def capture_signals(self):  # type: ignore[no-untyped-def,override]
-        import contextlib
-
-        return contextlib.nullcontext()  # the process's signals belong to `fossatum serve`
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield  # the process's signals belong to `fossatum serve`

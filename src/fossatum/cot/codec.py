@@ -12,6 +12,7 @@ import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from xml.etree.ElementTree import Element, ParseError
 from xml.sax.saxutils import escape, quoteattr
 
@@ -310,7 +311,7 @@ def section_uid(section_id: str) -> str:
     return f"fossatum.section.{section_id}"
 
 
-def report_event(doc: dict, now: datetime, *, stale_hours: int) -> bytes:
+def report_event(doc: dict[str, Any], now: datetime, *, stale_hours: int) -> bytes:
     """A validated report as a CoT atom with its APP-6 type, stale after `stale_hours`."""
     seen = _stored(doc.get("observed_at"), now)
     salute = doc.get("salute") or {}
@@ -331,7 +332,7 @@ def report_event(doc: dict, now: datetime, *, stale_hours: int) -> bytes:
                      ce=float(doc.get("uncertainty_m") or UNKNOWN), detail=detail)
 
 
-def unit_event(doc: dict, now: datetime, *, stale_minutes: int) -> bytes | None:
+def unit_event(doc: dict[str, Any], now: datetime, *, stale_minutes: int) -> bytes | None:
     """A unit's last known position as a friendly atom; None without a position."""
     position = doc.get("position")
     if not position:
@@ -347,7 +348,7 @@ def unit_event(doc: dict, now: datetime, *, stale_minutes: int) -> bytes | None:
                      how="m-g", detail=detail)
 
 
-def section_event(doc: dict, now: datetime, *, stale_hours: int) -> bytes:
+def section_event(doc: dict[str, Any], now: datetime, *, stale_hours: int) -> bytes:
     """A border section as a drawn shape (u-d-f), coloured and remarked by its impact level."""
     geometry = doc["geometry"]
     ring = geometry["coordinates"] if geometry["type"] == "LineString" else geometry["coordinates"][0]
@@ -364,7 +365,7 @@ def section_event(doc: dict, now: datetime, *, stale_hours: int) -> bytes:
                      lat=(min(lats) + max(lats)) / 2, lon=(min(lons) + max(lons)) / 2, how="h-e", detail=detail)
 
 
-def alert_event(doc: dict, now: datetime) -> bytes:
+def alert_event(doc: dict[str, Any], now: datetime) -> bytes:
     """An alert raised by a device, relayed to devices that may see it (cancel → b-a-o-can)."""
     at = _stored(doc.get("at"), now)
     cancelled = doc.get("state") == "cancelled"
@@ -377,7 +378,7 @@ def alert_event(doc: dict, now: datetime) -> bytes:
                      lat=doc["position"]["lat"], lon=doc["position"]["lon"], how="h-e", detail=detail)
 
 
-def chat_event(doc: dict, now: datetime) -> bytes:
+def chat_event(doc: dict[str, Any], now: datetime) -> bytes:
     """A GeoChat message as ATAK shows it (rendered from the stored message, not echoed)."""
     at = _stored(doc.get("at"), now)
     sender, room, message_id = doc["sender_uid"], doc["room"], doc["message_id"]

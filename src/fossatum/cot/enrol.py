@@ -33,7 +33,7 @@ import binascii
 import logging
 import socket
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape, quoteattr
 
 import uvicorn
@@ -55,6 +55,9 @@ from ..domain.org import User
 from ..errors import FossatumError, TooManyRequests, Unauthorized
 from .csr import BadCsr, accepted_key, read_csr
 from .pki import DEVICE_DAYS
+
+if TYPE_CHECKING:
+    from .server import CotServer
 
 log = logging.getLogger("fossatum.cot")
 MAX_BODY = 64 * 1024
@@ -84,7 +87,7 @@ def _credentials(request: Request) -> tuple[str, str]:
 class Enrolment:
     """The enrolment endpoints of one gateway (its node, CA, throttle and writer thread)."""
 
-    def __init__(self, gateway: Any) -> None:
+    def __init__(self, gateway: CotServer) -> None:
         self.gateway = gateway
         self.node = gateway.node
         self.authority = gateway.authority

@@ -192,6 +192,6 @@ def to_proto(xml: bytes) -> bytes:
 
 
 def frame_proto(message: TakMessage) -> bytes:
-    payload = message.SerializeToString()
+    payload: bytes = message.SerializeToString()
     return bytes([MAGIC]) + _varint(len(payload)) + payload
 

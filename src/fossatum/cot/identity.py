@@ -15,17 +15,20 @@ import hmac
 import secrets
 import time
 from concurrent.futures import Executor
-from typing import Any
+from typing import TYPE_CHECKING
 
 from .. import auth
 from ..domain.org import User
 from ..errors import Unauthorized
 
+if TYPE_CHECKING:
+    from ..node import Node
+
 CACHE_SECONDS = 600.0
 
 
 class Identity:
-    def __init__(self, node: Any, *, executor: Executor | None = None) -> None:
+    def __init__(self, node: Node, *, executor: Executor | None = None) -> None:
         self.node = node
         self.executor = executor
         self._secret = secrets.token_bytes(32)

@@ -15,8 +15,9 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from ..domain.audience import TLP
 from ..domain.geo import Position
 from ..domain.org import User
 from ..domain.taxonomy import REPORT_TYPES
@@ -25,6 +26,9 @@ from ..errors import Conflict, FossatumError
 from ..schemas import LocationIn, ReportIn, ReportPatch
 from . import codec
 from .codec import CotEvent
+
+if TYPE_CHECKING:
+    from ..node import Node
 
 log = logging.getLogger("fossatum.cot")
 BATCH = 5000  # device events per transaction at most (a backlog drains in few commits)
@@ -41,7 +45,7 @@ class Item:
 
 
 class Ingest:
-    def __init__(self, node: Any, *, report_scope: str = "national", queue: int = 10_000) -> None:
+    def __init__(self, node: Node, *, report_scope: str = "national", queue: int = 10_000) -> None:
         self.node = node
         self.report_scope = report_scope
         self.queue: asyncio.Queue[Item] = asyncio.Queue(queue)
@@ -124,7 +128,7 @@ class Ingest:
         audience, tlp = self.node.field_report_audience(item.user.agency, self.report_scope)
         spec = ReportIn(id=report_id, type=report_type, observed_at=to_text(codec.observed_at(e, now)),
                         location=location, uncertainty_m=uncertainty, description=description,
-                        audience=audience, tlp=tlp)
+                        audience=audience, tlp=None if tlp is None else TLP(tlp))
         try:
             return self.node.file_report(actor=item.user, spec=spec)
         except Conflict:

@@ -44,10 +44,11 @@ import json
 import os
 import re
 import secrets
+import ssl
 import tempfile
 import threading
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -174,18 +175,21 @@ class Authority:
         assert isinstance(key, ec.EllipticCurvePrivateKey)
         return key, x509.load_pem_x509_certificate(self.ca_path.read_bytes())
 
-    def _issue(self, common_name: str, *, server: bool, names: list[str] = (), days: int = DEVICE_DAYS,
+    def _issue(self, common_name: str, *, server: bool, names: Sequence[str] = (), days: int = DEVICE_DAYS,
                public_key: CertificatePublicKeyTypes | None = None,
                ) -> tuple[ec.EllipticCurvePrivateKey | None, x509.Certificate]:
         """A certificate of the CA: for a new key, or for `public_key` (a CSR's) with no key returned."""
         ca_key, ca_cert = self._ca()
-        key = ec.generate_private_key(ec.SECP256R1()) if public_key is None else None
+        key: ec.EllipticCurvePrivateKey | None = None
+        if public_key is None:
+            key = ec.generate_private_key(ec.SECP256R1())
+            public_key = key.public_key()
         now = _now()
         usage = ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH
         builder = (x509.CertificateBuilder()
                    .subject_name(x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Fossatum"),
                                             x509.NameAttribute(NameOID.COMMON_NAME, common_name[:64])]))
-                   .issuer_name(ca_cert.subject).public_key(key.public_key() if key else public_key)
+                   .issuer_name(ca_cert.subject).public_key(public_key)
                    .serial_number(x509.random_serial_number())
                    .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=days))
                    .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
@@ -212,10 +216,8 @@ class Authority:
         _write_public(self.dir / "server.pem", cert.public_bytes(serialization.Encoding.PEM)
                       + self.ca_path.read_bytes())
 
-    def server_context(self) -> Any:
+    def server_context(self) -> ssl.SSLContext:
         """An SSL context for the TLS listener: client certificates of this CA are required."""
-        import ssl
-
         self.ensure()
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.minimum_version = ssl.TLSVersion.TLSv1_2
@@ -228,9 +230,10 @@ class Authority:
     def _load(self) -> dict[str, dict[str, Any]]:
         path = self.dir / REGISTER
         try:
-            return json.loads(path.read_text())["devices"]
+            devices: dict[str, dict[str, Any]] = json.loads(path.read_text())["devices"]
         except FileNotFoundError:
             return {}
+        return devices
 
     def _save(self, devices: dict[str, dict[str, Any]]) -> None:
         _write_private(self.dir / REGISTER, json.dumps({"devices": devices}, indent=1, sort_keys=True).encode())

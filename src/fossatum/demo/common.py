@@ -4,6 +4,7 @@ the drawing of a report's content (type, SALUTE, grade, impact, reaction, place)
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import random
@@ -40,7 +41,8 @@ def act(node: Node, actor: User, report_id: str, action: str, reason: str = "") 
 
 def load_border() -> dict[str, Any]:
     """The border sections and places: `border.json`, the one copy, shipped in this package."""
-    return json.loads(resources.files("fossatum.demo").joinpath("border.json").read_text(encoding="utf-8"))
+    border: dict[str, Any] = json.loads(resources.files("fossatum.demo").joinpath("border.json").read_text(encoding="utf-8"))
+    return border
 
 
 # --- geometry (a few degrees of the border strip: planar is fine) ------------------------
@@ -104,15 +106,20 @@ class Timeline:
     """Actions at moments; run in time order with the node clock set to each moment."""
 
     def __init__(self) -> None:
-        self.events: list[tuple[datetime, int, Callable[[], None]]] = []
+        self.events: list[tuple[datetime, int, Callable[[], object]]] = []
 
-    def at(self, when: datetime, action: Callable[[], None]) -> None:
+    def at(self, when: datetime, action: Callable[[], object]) -> None:
+        """`action` at `when` (what it returns is dropped)."""
         self.events.append((when, len(self.events), action))
 
     def run(self, node: Node) -> None:
         for when, _, action in sorted(self.events, key=lambda e: (e[0], e[1])):
-            node.clock = lambda when=when: when
+            node.clock = functools.partial(_fixed, when)
             action()
+
+
+def _fixed(when: datetime) -> datetime:
+    return when
 
 
 def report_content(rng: random.Random, kind: str, author: User, point: tuple[float, float], observed_at: str,

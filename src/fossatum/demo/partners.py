@@ -10,6 +10,7 @@ to now, replayed on a timeline like the Tunisian node.
 
 from __future__ import annotations
 
+import functools
 import random
 import uuid
 from collections.abc import Callable
@@ -191,8 +192,8 @@ class _Planner:
             kind = self._pick(side.types)
             ring = rng.choices([a[0] for a in self.areas], [a[1] for a in self.areas])[0]
             point = self._point(ring)
-            timeline.at(reported, lambda r=report_id, a=author, o=observed, k=kind, p=point, au=audience, t=tlp,
-                        d=fate == "draft": self._file(r, a, o, k, p, au, t, d))
+            timeline.at(reported, functools.partial(self._file, report_id, author, observed, kind, point, audience, tlp,
+                                                    fate == "draft"))
             steps: list[tuple[str, User, str]] = []
             decider = releaser(self.users, author)
             if fate in ("validated", "closed"):
@@ -208,7 +209,7 @@ class _Planner:
                 when += timedelta(minutes=rng.uniform(4, 90))
                 if when >= self.now:
                     break
-                timeline.at(when, lambda r=report_id, a=action, u=actor, why=reason: act(self.node, u, r, a, why))
+                timeline.at(when, functools.partial(act, self.node, actor, report_id, action, reason))
 
     def _point(self, ring: list[list[float]]) -> tuple[float, float]:
         for _ in range(20):

@@ -10,6 +10,7 @@ with times relative to now.
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 import uuid
@@ -142,8 +143,8 @@ def _plan_moves(timeline: Timeline, node: Node, rng: random.Random, users: dict[
             point = random_point(rng, ring, near=point, radius=0.025)
             when = now - timedelta(hours=hours * (moves - i) / moves) + timedelta(minutes=rng.uniform(-8, 8))
             position = from_degrees(point[1], point[0])
-            timeline.at(min(when, now - timedelta(minutes=2)), lambda u=unit_id, a=users[username], p=position:
-                        node.move_unit(actor=a, unit_id=u, position=p))
+            timeline.at(min(when, now - timedelta(minutes=2)),
+                        functools.partial(node.move_unit, actor=users[username], unit_id=unit_id, position=position))
 
 class _ReportPlanner:
     """Draws the reports and the steps of their workflow onto the timeline."""
@@ -168,14 +169,14 @@ class _ReportPlanner:
             audience = self._audience(author)
             steps = self._workflow(author, self._officer(author, audience[0]["scope"]), audience[0]["scope"])
             follow_up = rng.random() < 0.18
-            timeline.at(reported, lambda r=report_id, s=section, a=author, o=observed, au=audience, f=follow_up,
-                        d=steps[0][0] == "draft": self._file(r, s, a, o, au, f, d))
+            timeline.at(reported, functools.partial(self._file, report_id, section, author, observed, audience,
+                                                    follow_up, steps[0][0] == "draft"))
             when = reported
             for action, actor, reason in steps[1:]:
                 when += timedelta(minutes=rng.uniform(4, 120))
                 if when >= self.now:
                     break  # not done yet: the report waits in its current state
-                timeline.at(when, lambda r=report_id, a=action, u=actor, why=reason: self._step(r, a, u, why))
+                timeline.at(when, functools.partial(self._step, report_id, action, actor, reason))
 
     def _author(self, section: dict[str, Any]) -> User:
         mountains = IMPACT_WEIGHT[section["impact"]] >= 4

@@ -32,10 +32,11 @@ import httpx
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from ..errors import FossatumError
 from ..log.signing import NodeKey, verify_signature
+from ..settings import Settings
 
 AUTO_FILE = "tls-auto.pem"
 # OID 2.25.<UUID> (ITU-T X.667): a unique arc without registration; fixed for ever.
@@ -101,7 +102,7 @@ def make_auto_certificate(key: NodeKey, node_id: str, hosts: Iterable[str] = (),
             .not_valid_after(not_after)
             .add_extension(x509.SubjectAlternativeName(names), critical=False)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.ExtendedKeyUsage([x509.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
             .add_extension(x509.UnrecognizedExtension(BINDING_OID, _der_octets(sig)), critical=False)
             .sign(private, hashes.SHA256()))
     return (private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
@@ -211,7 +212,7 @@ class ServingTls:
         return self.reload_if_changed()
 
 
-def serving_tls(settings: Any, data_dir: Path, key: NodeKey, node_id: str, host: str) -> ServingTls | None:
+def serving_tls(settings: Settings, data_dir: Path, key: NodeKey, node_id: str, host: str) -> ServingTls | None:
     """From the settings `tls`, `tls_cert`, `tls_key`: how the server serves TLS, or None for plain HTTP."""
     mode = (settings.tls or "off").lower()
     cert, keyfile = settings.tls_cert, settings.tls_key
@@ -230,7 +231,7 @@ def serving_tls(settings: Any, data_dir: Path, key: NodeKey, node_id: str, host:
     return None
 
 
-def serving_context(settings: Any, data_dir: Path, key: NodeKey, node_id: str, host: str) -> ssl.SSLContext | None:
+def serving_context(settings: Settings, data_dir: Path, key: NodeKey, node_id: str, host: str) -> ssl.SSLContext | None:
     served = serving_tls(settings, data_dir, key, node_id, host)
     return served.context if served else None
 

@@ -30,7 +30,8 @@ class LinkDown(FossatumError):
 
 
 class Transport(Protocol):
-    def fetch(self, partner: Partner, after: int, limit: int) -> dict[str, Any]: ...
+    # A page as the partner sent it, parsed but unchecked: the caller checks its shape.
+    def fetch(self, partner: Partner, after: int, limit: int) -> object: ...
     def notify(self, partner: Partner, last: int) -> None: ...
 
 
@@ -82,7 +83,7 @@ class HttpTransport:
             raise LinkDown(f"{partner.country} answered {response.status_code}: {detail}")
         return response
 
-    def fetch(self, partner: Partner, after: int, limit: int) -> dict[str, Any]:
+    def fetch(self, partner: Partner, after: int, limit: int) -> object:
         path = f"{STREAM_PATH}?{urlencode({'after': after, 'limit': limit})}"
         try:
             return self._call("GET", partner, path).json()
@@ -108,7 +109,7 @@ class LocalTransport:
         self._notify = notify
         self.down: set[str] = set()
 
-    def fetch(self, partner: Partner, after: int, limit: int) -> dict[str, Any]:
+    def fetch(self, partner: Partner, after: int, limit: int) -> object:
         if partner.country in self.down:
             raise LinkDown(f"{partner.country} unreachable (link cut)")
         return json.loads(json.dumps(self._serve(self.country, partner.country, after, limit)))
