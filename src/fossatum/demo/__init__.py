@@ -26,7 +26,12 @@ from ..errors import FossatumError
 from ..federation.transport import LocalTransport
 from ..node import KEY_FILE, Node, init_node, open_node
 from ..store.sqlite import DB_FILE
-from .common import PASSWORD, border_lon, inside, load_border  # noqa: F401  (public names of the demo)
+
+# The public names of the demo (`X as X`: re-exported for the CLI and the tests).
+from .common import PASSWORD as PASSWORD
+from .common import border_lon as border_lon
+from .common import inside as inside
+from .common import load_border as load_border
 from .partners import SIDES, populate
 from .tun import COUNTRY, NAME, logins  # noqa: F401
 from .tun import build as build_tun
