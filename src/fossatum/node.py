@@ -21,13 +21,15 @@ from . import auth, datadir, sessions
 from .domain import audience as aud
 from .domain import report as rules
 from .domain.audience import Audience, Scope
+from .domain.field import Alert, ChatMessage
 from .domain.geo import Position
 from .domain.ids import client_object_id
 from .domain.org import Role, User, check_agency_code, check_username, parse_roles
 from .domain.report import Report
-from .domain.section import check_geometry
+from .domain.section import Section, check_geometry
 from .domain.text import as_name, name_problem
 from .domain.timeutil import normalise, to_text, utcnow
+from .domain.unit import Unit
 from .errors import Conflict, Forbidden, FossatumError, InvalidInput, NotFound, Unauthorized
 from .log import kinds
 from .log.chain import ChainReport, verify_chain, verify_entries
@@ -48,8 +50,6 @@ if TYPE_CHECKING:
     Store = SQLiteStore | PostgresStore
 
 KEY_FILE = "node.key"
-# Fields of a section that are its owner's notes, with their empty value in replicated entries.
-SECTION_NOTES: dict[str, Any] = {"responsible": {}, "impact_reason": ""}
 CLI_ACTOR = "node-admin"
 
 Clock = Callable[[], datetime]
@@ -323,15 +323,15 @@ class Node:
                                  requested=spec.audience, tlp=None, default_scope=Scope.NATIONAL)
         now = self._now()
         position = spec.location.position() if spec.location else None
-        doc = {"id": spec.id or f"unit-{uuid.uuid4().hex[:12]}", "name": spec.name, "kind": spec.kind.value,
-               "callsign": spec.callsign, "owner_agency": spec.agency, "owner_country": agency_doc["country"],
-               "audience": audience.to_doc(), "position": position.to_doc() if position else None,
-               "position_at": now if position else None, "updated_at": now}
+        unit = Unit(id=spec.id or f"unit-{uuid.uuid4().hex[:12]}", name=spec.name, kind=spec.kind.value,
+                    callsign=spec.callsign, owner_agency=spec.agency, owner_country=agency_doc["country"],
+                    audience=audience.to_doc(), position=position.to_doc() if position else None,
+                    position_at=now if position else None, updated_at=now)
         with self.store.transaction() as tx:
-            if tx.execute("SELECT 1 FROM units WHERE id = ?", (doc["id"],)).fetchone():
-                raise Conflict(f"unit {doc['id']} exists already")
-            tx.append(ts=now, author=author, kind=kinds.UNIT_ADDED, payload=doc, audience=audience.to_doc())
-        return doc
+            if tx.execute("SELECT 1 FROM units WHERE id = ?", (unit.id,)).fetchone():
+                raise Conflict(f"unit {unit.id} exists already")
+            tx.append(ts=now, author=author, kind=kinds.UNIT_ADDED, payload=unit.to_doc(), audience=audience.to_doc())
+        return unit.to_doc()
 
     def move_unit(self, *, actor: User, unit_id: str, position: Position, at: str | None = None) -> dict[str, Any]:
         """A new last-known position (blue force); older fixes arriving late go to history only."""
@@ -361,11 +361,9 @@ class Node:
         fix_at = normalise(fix_at, field="at")
         if fix_at > now:
             raise InvalidInput("the position time is in the future", field="at")
-        newer = current.get("position_at") is None or fix_at >= current["position_at"]
-        new = {**current, "updated_at": now}
-        if newer:
-            new.update(position=position.to_doc(), position_at=fix_at)
-        payload = new if newer else {**new, "fix": {"at": fix_at, **position.to_doc()}}
+        moved, late_fix = Unit.from_doc(current).moved(position.to_doc(), fix_at, now=now)
+        new = moved.to_doc()
+        payload = new if late_fix is None else {**new, "fix": late_fix}
         tx.append(ts=now, author=actor.username, kind=kinds.UNIT_MOVED, payload=payload, audience=current["audience"])
         return new
 
@@ -395,10 +393,11 @@ class Node:
                     unit_id = f"dev-{uuid.uuid5(uuid.NAMESPACE_URL, uid).hex[:16]}"
                 audience = self._resolve(owner_agency=actor.agency, owner_country=actor.country, requested=None,
                                          default_scope=Scope.NATIONAL)
-                doc = {"id": unit_id, "name": callsign or uid, "kind": "patrol", "callsign": callsign,
-                       "owner_agency": actor.agency, "owner_country": actor.country, "audience": audience.to_doc(),
-                       "position": None, "position_at": None, "updated_at": now, "device_uid": uid}
-                tx.append(ts=now, author=actor.username, kind=kinds.UNIT_ADDED, payload=doc, audience=audience.to_doc())
+                unit = Unit(id=unit_id, name=callsign or uid, kind="patrol", callsign=callsign,
+                            owner_agency=actor.agency, owner_country=actor.country, audience=audience.to_doc(),
+                            position=None, position_at=None, updated_at=now, device_uid=uid)
+                tx.append(ts=now, author=actor.username, kind=kinds.UNIT_ADDED, payload=unit.to_doc(),
+                          audience=audience.to_doc())
             tx.append(ts=now, author=actor.username, kind=kinds.DEVICE_REGISTERED,
                       payload={"uid": uid, "username": actor.username, "unit_id": unit_id, "callsign": callsign},
                       audience=_local(self.country))
@@ -477,20 +476,19 @@ class Node:
         now = self._now()
         audience = self._alert_audience(actor)
         alert_id = self.alert_id(device_uid, uid)
-        doc = {"uid": alert_id, "claimed_uid": uid, "device_uid": device_uid, "kind": kind, "state": "raised",
-               "position": position.to_doc(), "callsign": callsign,
-               "text": text[:2000], "at": min(at or now, now), "raised_by": actor.username,
-               "owner_agency": actor.agency, "owner_country": actor.country, "audience": audience.to_doc()}
+        alert = Alert(uid=alert_id, claimed_uid=uid, device_uid=device_uid, kind=kind, state="raised",
+                      position=position.to_doc(), callsign=callsign, text=text[:2000], at=min(at or now, now),
+                      raised_by=actor.username, owner_agency=actor.agency, owner_country=actor.country,
+                      audience=audience.to_doc())
         with self.store.transaction() as tx:
             row = tx.execute("SELECT doc FROM alerts WHERE uid = ?", (alert_id,)).fetchone()
             if row is None:
                 self.allow(actor, Action.ALERT_RAISE, new_target("alert", actor, node_country=self.country))
             else:
-                # Never taken over: the alert keeps its owner, raiser and audience.
                 held = json.loads(row[0])
                 self.allow(actor, Action.ALERT_RAISE, self._alert_target(held))
-                doc.update({k: held[k] for k in ("owner_agency", "owner_country", "audience", "raised_by")
-                            if k in held})
+                alert = alert.kept_by(Alert.from_doc(held))
+            doc = alert.to_doc()
             tx.append(ts=now, author=actor.username, kind=kinds.ALERT_RAISED, payload=doc, audience=doc["audience"])
         return doc
 
@@ -510,7 +508,7 @@ class Node:
             self.allow(actor, Action.ALERT_CANCEL, self._alert_target(doc))
             if doc["state"] == "cancelled":
                 raise Conflict("the alert is already cancelled")
-            doc = {**doc, "state": "cancelled", "cancelled_by": actor.username, "cancelled_at": now}
+            doc = Alert.from_doc(doc).cancelled(by=actor.username, at=now).to_doc()
             tx.append(ts=now, author=actor.username, kind=kinds.ALERT_CANCELLED, payload=doc, audience=doc["audience"])
         return doc
 
@@ -526,10 +524,11 @@ class Node:
         self.allow(actor, Action.CHAT_POST, new_target("chat", actor, node_country=self.country))
         now = self._now()
         audience = self._field_audience(actor, "national" if room == "All Chat Rooms" else "agency")
-        doc = {"id": f"{sender_uid}:{message_id}"[:300], "message_id": message_id, "room": room[:200],
-               "text": text[:4000], "sender_uid": sender_uid, "callsign": callsign, "position": position.to_doc(),
-               "at": min(at or now, now), "author": actor.username, "owner_agency": actor.agency,
-               "owner_country": actor.country, "audience": audience.to_doc()}
+        doc = ChatMessage(
+            id=f"{sender_uid}:{message_id}"[:300], message_id=message_id, room=room[:200], text=text[:4000],
+            sender_uid=sender_uid, callsign=callsign, position=position.to_doc(), at=min(at or now, now),
+            author=actor.username, owner_agency=actor.agency, owner_country=actor.country, audience=audience.to_doc(),
+        ).to_doc()
         with self.store.transaction() as tx:
             if tx.execute("SELECT 1 FROM chat WHERE id = ?", (doc["id"],)).fetchone():
                 raise Conflict("this chat message is logged already")
@@ -548,10 +547,10 @@ class Node:
         audience = self._resolve(owner_agency=agency, owner_country=self.country, requested=spec.audience,
                                  tlp=None, default_scope=Scope.ALL_PARTNERS)
         now = self._now()
-        doc = {"id": spec.id, "name": spec.name, "terrain": spec.terrain, "geometry": geometry,
-               "responsible": {}, "impact": spec.impact.value, "impact_set_by": author,
-               "impact_set_at": now, "impact_reason": "", "owner_agency": agency, "owner_country": self.country,
-               "audience": audience.to_doc(), "created_by": author, "updated_at": now}
+        doc = Section(id=spec.id, name=spec.name, terrain=spec.terrain, geometry=geometry, responsible={},
+                      impact=spec.impact.value, impact_set_by=author, impact_set_at=now, impact_reason="",
+                      owner_agency=agency, owner_country=self.country, audience=audience.to_doc(), created_by=author,
+                      updated_at=now).to_doc()
         with self.store.transaction() as tx:
             if tx.execute("SELECT 1 FROM sections WHERE id = ?", (spec.id,)).fetchone():
                 raise Conflict(f"section {spec.id} exists already")
@@ -561,7 +560,7 @@ class Node:
         return {**doc, "responsible": spec.responsible}
 
     def _note_section(self, tx: Any, author: str, now: str, section_id: str, **notes: Any) -> None:
-        """The owner's notes on a section (`SECTION_NOTES`: responsible units, the impact's
+        """The owner's notes on a section (`section.OWNER_NOTES`: responsible units, the impact's
         reason) go in a node-internal entry: never replicated, shown by the read paths only to
         whom they concern (policy/redact.py), while the section itself crosses the border."""
         tx.append(ts=now, author=author, kind=kinds.SECTION_NOTES_SET, payload={"id": section_id, **notes},
@@ -574,12 +573,11 @@ class Node:
         with self.store.transaction() as tx:
             doc = json.loads(tx.execute("SELECT doc FROM sections WHERE id = ?", (section_id,)).fetchone()[0])
             self.allow(actor, Action.SECTION_SET, self._target(tx, "sections", "section", section_id, doc))
-            new = {**doc, "impact": impact, "impact_set_by": actor.username, "impact_set_at": now, "updated_at": now}
-            public = {**new, **SECTION_NOTES}
-            tx.append(ts=now, author=actor.username, kind=kinds.SECTION_IMPACT_SET, payload=public,
+            new = Section.from_doc(doc).with_impact(impact, by=actor.username, now=now)
+            tx.append(ts=now, author=actor.username, kind=kinds.SECTION_IMPACT_SET, payload=new.public().to_doc(),
                       audience=doc["audience"])
             self._note_section(tx, actor.username, now, section_id, impact_reason=reason)
-        return {**new, "impact_reason": reason}
+        return {**new.to_doc(), "impact_reason": reason}
 
     # --- reports -----------------------------------------------------------------------
     def _check_links(self, actor: User, links: tuple[str, ...], own_id: str) -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import InvalidInput
@@ -36,3 +39,52 @@ def bbox(geometry: dict[str, Any]) -> tuple[float, float, float, float]:
     lons = [p[0] for ring in rings for p in ring]
     lats = [p[1] for ring in rings for p in ring]
     return min(lons), min(lats), max(lons), max(lats)
+
+
+_KNOWN = ("id", "name", "terrain", "geometry", "responsible", "impact", "impact_set_by", "impact_set_at",
+          "impact_reason", "owner_agency", "owner_country", "audience", "created_by", "updated_at")
+# The owner's notes on a section: node-internal; the entries that cross carry them empty (`public`).
+OWNER_NOTES = ("responsible", "impact_reason")
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    """A border section. `responsible` (country -> units) and `impact_reason` are its owner's
+    notes (`OWNER_NOTES`): kept in node-internal entries, carried empty by
+    the entries that cross to partners (`public`)."""
+
+    id: str
+    name: str
+    terrain: str
+    geometry: Mapping[str, Any]
+    responsible: Mapping[str, Any]
+    impact: str
+    impact_set_by: str
+    impact_set_at: str
+    impact_reason: str
+    owner_agency: str
+    owner_country: str
+    audience: Mapping[str, Any]
+    created_by: str
+    updated_at: str
+    extra: Mapping[str, Any] = field(default_factory=dict)  # keys of a later version or a partner, kept
+
+    def to_doc(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "terrain": self.terrain, "geometry": self.geometry,
+                "responsible": self.responsible, "impact": self.impact, "impact_set_by": self.impact_set_by,
+                "impact_set_at": self.impact_set_at, "impact_reason": self.impact_reason,
+                "owner_agency": self.owner_agency, "owner_country": self.owner_country,
+                "audience": dict(self.audience), "created_by": self.created_by, "updated_at": self.updated_at,
+                **self.extra}
+
+    @classmethod
+    def from_doc(cls, doc: Mapping[str, Any]) -> Section:
+        """A section document as this node writes it (KeyError if a field is missing)."""
+        return cls(**{k: doc[k] for k in _KNOWN}, extra={k: v for k, v in doc.items() if k not in _KNOWN})
+
+    def with_impact(self, impact: str, *, by: str, now: str) -> Section:
+        return dataclasses.replace(self, impact=impact, impact_set_by=by, impact_set_at=now, updated_at=now)
+
+    def public(self) -> Section:
+        """As its entries that may cross carry it: the owner's notes empty."""
+        return dataclasses.replace(self, responsible={}, impact_reason="")

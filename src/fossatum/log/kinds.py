@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Final
 
+from ..domain import section
+
 
 class UnknownKind(ValueError):
     """An entry kind this node does not know (never projected, never accepted)."""
@@ -41,9 +43,8 @@ class ObjectKind:
     # Fields naming other objects: field -> the object kind it names (a list of ids, or a
     # mapping of lists). Links to reports are containment: a child never travels wider than them.
     references: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
-    # The owner's notes: field -> its empty value. Node-internal: entries that cross carry them
-    # empty, and a viewer outside the owner country gets the empty value.
-    owner_notes: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    # The owner's notes: node-internal, entries that cross carry them empty.
+    owner_notes: tuple[str, ...] = ()
     free_text: bool = False  # a reference that names no object here is an owner's note
 
     def document(self, payload: Any) -> Any:
@@ -81,7 +82,7 @@ REPORT: Final = ObjectKind("report", "reports", federates=True, envelope="report
 UNIT: Final = ObjectKind("unit", "units", federates=True)
 SECTION: Final = ObjectKind("section", "sections", federates=True,
                             references=MappingProxyType({"responsible": "unit"}),
-                            owner_notes=MappingProxyType({"responsible": {}, "impact_reason": ""}), free_text=True)
+                            owner_notes=section.OWNER_NOTES, free_text=True)
 ALERT: Final = ObjectKind("alert", "alerts", federates=False, key="uid")
 CHAT: Final = ObjectKind("chat", "chat", federates=False)
 
