@@ -391,7 +391,7 @@ def test_the_server_socket_is_tcp_so_that_asyncio_disables_nagle() -> None:
     TCP; without it every small response waited ~40 ms for a delayed ACK."""
     import socket as socket_mod
 
-    from fossatum.cli import listening_socket
+    from fossatum.runtime import listening_socket
 
     sock = listening_socket("127.0.0.1", 0)
     try:
@@ -401,8 +401,8 @@ def test_the_server_socket_is_tcp_so_that_asyncio_disables_nagle() -> None:
 
 
 def test_a_port_in_use_is_one_clear_error() -> None:
-    from fossatum.cli import listening_socket
     from fossatum.errors import FossatumError
+    from fossatum.runtime import listening_socket
 
     first = listening_socket("127.0.0.1", 0)
     first.listen()

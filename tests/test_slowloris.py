@@ -23,10 +23,10 @@ import uvicorn
 from cot.harness import client_tls
 from fossatum.api.app import create_app
 from fossatum.api.guard import GuardedServer, Limits
-from fossatum.cli import listening_socket
 from fossatum.cot.pki import Authority
 from fossatum.cot.server import CotServer
 from fossatum.node import Node
+from fossatum.runtime import listening_socket
 from fossatum.settings import load
 
 CAP = 6

@@ -7,12 +7,9 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import ssl
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 from pydantic import ValidationError
@@ -21,14 +18,10 @@ from . import datadir
 from . import settings as settings_mod
 from .domain.audience import TLP, Scope
 from .errors import FossatumError, InvalidInput, NotFound
-from .federation.links import is_loopback
 from .node import Node, init_node, open_node
 from .policy.actions import Action, node_target, require
 from .schemas import first_error
 from .store.query import ReportQuery, decode_cursor
-
-if TYPE_CHECKING:
-    from .federation.tls import ServingTls
 
 DATA = click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path),
                     envvar="FOSSATUM_DATA", default="./fossatum-data", show_default=True,
@@ -63,15 +56,14 @@ def cli() -> None:
 def init(data_dir: Path, country: str, name: str, database_url: str | None) -> None:
     """Create a node: key, database and the first log entry."""
     conf = settings_mod.load(database_url=database_url)
-    node = init_node(data_dir, country=country.upper(), name=name, database_url=conf.database_url or None)
-    where = ""
-    if conf.database_url:
-        from .store.postgres import redact
+    with init_node(data_dir, country=country.upper(), name=name, database_url=conf.database_url or None) as node:
+        where = ""
+        if conf.database_url:
+            from .store.postgres import redact
 
-        where = f" (database {redact(conf.database_url)})"
-    click.echo(f"initialised node {node.node_id} ({name}) in {data_dir}{where}")
-    click.echo(f"public key: {node.key.public}")
-    node.close()
+            where = f" (database {redact(conf.database_url)})"
+        click.echo(f"initialised node {node.node_id} ({name}) in {data_dir}{where}")
+        click.echo(f"public key: {node.key.public}")
 
 
 @cli.group()
@@ -86,19 +78,17 @@ def agency() -> None:
 @click.option("--country", required=True, help="ISO 3166 alpha-3 code.")
 def agency_add(data_dir: Path, code: str, name: str, country: str) -> None:
     """Register an agency."""
-    node = _open(data_dir)
-    doc = node.add_agency(actor=None, code=code, name=name, country=country.upper())
-    click.echo(f"added agency {doc['code']} ({doc['country']})")
-    node.close()
+    with _open(data_dir) as node:
+        doc = node.add_agency(actor=None, code=code, name=name, country=country.upper())
+        click.echo(f"added agency {doc['code']} ({doc['country']})")
 
 
 @agency.command("list")
 @DATA
 def agency_list(data_dir: Path) -> None:
-    node = _open(data_dir)
-    for a in node.store.agencies():
-        click.echo(f"{a['code']}\t{a['country']}\t{a['name']}\tfield: {_field_audience_text(a['field_audience'])}")
-    node.close()
+    with _open(data_dir) as node:
+        for a in node.store.agencies():
+            click.echo(f"{a['code']}\t{a['country']}\t{a['name']}\tfield: {_field_audience_text(a['field_audience'])}")
 
 
 def _field_audience_text(setting: dict[str, Any] | None) -> str:
@@ -121,12 +111,9 @@ def agency_set_field_audience(data_dir: Path, code: str, scope: str | None, part
     """Set the default audience of reports filed from an agency's field devices."""
     if clear == (scope is not None):
         raise click.UsageError("give either --scope or --clear")
-    node = _open(data_dir)
-    try:
+    with _open(data_dir) as node:
         doc = node.set_field_audience(actor=None, agency=code, scope=scope,
                                       partners=[p.upper() for p in partners], tlp=tlp)
-    finally:
-        node.close()
     click.echo(f"field audience of {doc['code']}: {_field_audience_text(doc['field_audience'])}")
 
 
@@ -156,12 +143,11 @@ def _read_password(password_stdin: bool) -> str:
 def user_add(data_dir: Path, username: str, agency_code: str, roles: tuple[str, ...], full_name: str,
              password_stdin: bool) -> None:
     """Create an account."""
-    node = _open(data_dir)
-    password = _read_password(password_stdin)
-    created = node.add_user(actor=None, username=username, agency=agency_code, roles=list(roles),
-                            password=password, full_name=full_name)
-    click.echo(f"added user {created.username} ({created.agency}, {', '.join(sorted(created.roles))})")
-    node.close()
+    with _open(data_dir) as node:
+        password = _read_password(password_stdin)
+        created = node.add_user(actor=None, username=username, agency=agency_code, roles=list(roles),
+                                password=password, full_name=full_name)
+        click.echo(f"added user {created.username} ({created.agency}, {', '.join(sorted(created.roles))})")
 
 
 @user.command("passwd")
@@ -170,10 +156,9 @@ def user_add(data_dir: Path, username: str, agency_code: str, roles: tuple[str, 
 @click.option("--password-stdin", is_flag=True)
 def user_passwd(data_dir: Path, username: str, password_stdin: bool) -> None:
     """Set a new password: the user's sessions, websockets and password-logged TAK devices end."""
-    node = _open(data_dir)
-    node.set_password(actor=None, username=username, password=_read_password(password_stdin))
-    click.echo(f"password set for {username}")
-    node.close()
+    with _open(data_dir) as node:
+        node.set_password(actor=None, username=username, password=_read_password(password_stdin))
+        click.echo(f"password set for {username}")
 
 
 @user.command("disable")
@@ -181,11 +166,8 @@ def user_passwd(data_dir: Path, username: str, password_stdin: bool) -> None:
 @click.option("--username", required=True)
 def user_disable(data_dir: Path, username: str) -> None:
     """Disable an account: logins refused; its sessions, websockets and TAK devices end within seconds."""
-    node = _open(data_dir)
-    try:
+    with _open(data_dir) as node:
         node.set_user_active(actor=None, username=username, active=False)
-    finally:
-        node.close()
     click.echo(f"disabled {username}; its sessions and live connections are ended")
 
 
@@ -194,21 +176,17 @@ def user_disable(data_dir: Path, username: str) -> None:
 @click.option("--username", required=True)
 def user_enable(data_dir: Path, username: str) -> None:
     """Enable a disabled account again (it logs in anew)."""
-    node = _open(data_dir)
-    try:
+    with _open(data_dir) as node:
         node.set_user_active(actor=None, username=username, active=True)
-    finally:
-        node.close()
     click.echo(f"enabled {username}")
 
 
 @user.command("list")
 @DATA
 def user_list(data_dir: Path) -> None:
-    node = _open(data_dir)
-    for u in node.store.users():
-        click.echo(f"{u.username}\t{u.agency}\t{u.country}\t{','.join(sorted(u.roles))}\t{'active' if u.active else 'disabled'}")
-    node.close()
+    with _open(data_dir) as node:
+        for u in node.store.users():
+            click.echo(f"{u.username}\t{u.agency}\t{u.country}\t{','.join(sorted(u.roles))}\t{'active' if u.active else 'disabled'}")
 
 
 @cli.command()
@@ -235,203 +213,14 @@ def serve(data_dir: Path, host: str | None, port: int | None, cot_urls: tuple[st
     conf = settings_mod.load(host=host, port=port, cot=",".join(cot_urls) or None, database_url=database_url,
                              workers=workers, tls=tls_mode, tls_cert=tls_cert, tls_key=tls_key)
     cot = [u for u in conf.cot.split(",") if u.strip()]
+    # Imported here: the other commands do without the web server's modules (a quicker start).
+    from . import runtime
+    from .supervisor import Supervisor
+
     if conf.workers > 1:
-        from .supervisor import Supervisor
-
         Supervisor(data_dir, conf, cot=cot).run()
-        return
-    node = open_node(data_dir, settings=conf)
-    _serve(node, conf.host, conf.port, cot=cot)
-
-
-def listening_socket(host: str, port: int) -> socket.socket:
-    """A bound TCP socket for uvicorn; a port in use is one clear error."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    # IPPROTO_TCP explicitly: asyncio turns Nagle off (TCP_NODELAY) only on sockets whose
-    # proto says TCP; with proto 0 every small response waited ~40 ms for a delayed ACK.
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        raise FossatumError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-    sock.set_inheritable(True)
-    return sock
-
-
-def base_url(host: str, port: int, tls: bool = False) -> str:
-    shown = f"[{host}]" if ":" in host else host
-    return f"{'https' if tls else 'http'}://{shown}:{port}/"
-
-
-TLS_STOP_SECONDS = 5
-
-
-def _tls_of(node: Node, host: str, *, auto: bool = False) -> ServingTls | None:
-    """The node's TLS from its settings (--tls auto, --tls-cert/--tls-key), or with `auto`
-    its node-key-bound certificate regardless (the demo's partner listeners)."""
-    from .federation import tls
-
-    settings = settings_mod.load(tls="auto", tls_cert="", tls_key="") if auto else node.settings
-    return tls.serving_tls(settings, node.data_dir, node.key, node.node_id, host)
-
-
-def _serve(node: Node, host: str, port: int, banner: list[str] | None = None, *,
-           also: list[tuple[Node, int]] | None = None, cot: list[str] | None = None,
-           sock: socket.socket | None = None, worker: int = 1, federation: bool = True,
-           ready: Callable[[], None] | None = None, tls_also: list[tuple[Node, int]] | None = None) -> None:
-    """Serve `node` on `port` — and each `(node, port)` of `also` beside it, in the same process.
-
-    One uvicorn server per node on one event loop, each node with its own federation
-    worker and HTTP transport. Ctrl-C (or SIGTERM) stops them all; a second one forces it.
-    As worker `worker` of `fossatum serve --workers N` (see supervisor.py) it serves on the
-    supervisor's socket `sock`, prints no banner, calls `ready` once it accepts, and runs the
-    federation only if `federation` (partners' notices are passed on to the process that does).
-    Each node serves TLS as its settings say; `tls_also` adds, per `(node, port)`, a listener
-    with the node's key-bound certificate (the demo: pages on HTTP, partners over TLS).
-    """
-    import asyncio
-    import contextlib
-    import signal
-
-    import uvicorn
-
-    from .api.app import create_app
-    from .api.guard import GuardedServer, Limits
-    from .federation.tls import ServingTls
-    from .federation.transport import HttpTransport
-    from .federation.worker import Relay, Worker
-
-    class _Server(GuardedServer):  # header/body/idle deadlines and a per-address cap (api/guard.py)
-        @contextlib.contextmanager
-        def capture_signals(self):  # type: ignore[no-untyped-def,override]
-            yield  # the signals are handled once for all the servers, below
-
-    served = [(node, port), *(also or [])]
-    listeners = [(each, each_port, _tls_of(each, host)) for each, each_port in served]
-    listeners += [(each, each_port, _tls_of(each, host, auto=True)) for each, each_port in tls_also or []]
-    sockets: list[socket.socket] = []
-    workers: list[Worker] = []
-    servers: list[_Server] = []
-    try:
-        for _, each_port, _ in listeners:  # bind every port first: a port in use is one clear line
-            sockets.append(sock if sock is not None else listening_socket(host, each_port))
-        apps = {}
-        for each, _ in served:
-            each.federation.transport = HttpTransport(each.key, each.node_id, ca_file=each.settings.tls_ca)
-            app = create_app(each, worker=worker)
-            if federation:
-                app.state.worker = Worker(each.federation, interval=each.settings.sync_interval)
-                workers.append(app.state.worker)
-            else:
-                app.state.worker = Relay(each.federation)
-            apps[each.node_id] = app
-        for index, (each, each_port, served_tls) in enumerate(listeners):
-            context = served_tls.context if served_tls else None
-            factory = None if context is None else (lambda config, default, context=context: context)
-            # proxy_headers off: uvicorn would believe X-Forwarded-For from any local peer; the
-            # login throttle believes it only from FOSSATUM_TRUSTED_PROXIES (api/client_address.py).
-            # A TLS connection closes with an exchange of close_notify: a partner that keeps an
-            # idle connection and does not answer would hold the stop for ever; bounded here.
-            servers.append(_Server(uvicorn.Config(
-                apps[each.node_id], host=host, port=each_port, log_level="warning", access_log=False,
-                proxy_headers=False, ssl_context_factory=factory, timeout_graceful_shutdown=TLS_STOP_SECONDS if context else None),
-                Limits.of(each.settings)))
-            if sock is not None:
-                continue
-            if index < len(served):
-                click.echo(f"Fossatum node {each.node_id} ({each.name}) at {base_url(host, each_port, context is not None)}")
-                if context is None and not is_loopback(host):
-                    click.echo(f"warning: {each.node_id} serves plain HTTP on {host}: partners and browsers reach it "
-                               "unencrypted; serve it with --tls auto or --tls-cert/--tls-key", err=True)
-            else:
-                click.echo(f"Partners reach {each.node_id} over TLS (pinned to its key) at {base_url(host, each_port, True)}")
-        for line in banner or []:
-            click.echo(line)
-        sys.stdout.flush()
-
-        def stop(signum: int, frame: object) -> None:
-            for server in servers:
-                if server.should_exit:
-                    server.force_exit = True
-                server.should_exit = True
-
-        def stop_federation() -> None:
-            for each_worker in workers:
-                each_worker.request_stop()
-            for each_worker in workers:
-                each_worker.stop()
-            for each, _ in served:
-                if isinstance(each.federation.transport, HttpTransport):
-                    each.federation.transport.close()
-
-        async def let_partners_go() -> None:
-            """Once asked to stop: end the federation first, so that the partner clients in this
-            process (the demo) close their TLS connections and each server stops at once."""
-            while not any(server.should_exit for server in servers):
-                await asyncio.sleep(0.1)
-            await asyncio.get_running_loop().run_in_executor(None, stop_federation)
-
-        async def refresh_certificates() -> None:
-            """Renew tls-auto.pem before it expires, take up a replaced CA-issued certificate."""
-            loop = asyncio.get_running_loop()
-            renewing = [t for _, _, t in listeners if t is not None]
-            while renewing:
-                await asyncio.sleep(ServingTls.REFRESH_SECONDS)
-                for served_tls in renewing:
-                    try:
-                        await loop.run_in_executor(None, served_tls.renew_files)
-                        if served_tls.reload_if_changed():
-                            click.echo("TLS certificate renewed: " + served_tls.files[0], err=True)
-                    except (OSError, ssl.SSLError, FossatumError) as exc:  # keep serving the current one
-                        click.echo(f"warning: TLS certificate not renewed: {exc}", err=True)
-
-        async def run_all() -> None:
-            gateway = None
-            if cot:  # the TAK gateway of the first node, on the same loop
-                from .cot.server import CotServer
-
-                gateway = CotServer(node)
-                await gateway.start(cot)
-                click.echo("TAK gateway at " + ", ".join(gateway.listening))
-                sys.stdout.flush()
-            tasks = [asyncio.ensure_future(server.serve(sockets=[sock])) for server, sock in zip(servers, sockets)]
-            stopping = asyncio.ensure_future(let_partners_go())
-            renewing = asyncio.ensure_future(refresh_certificates())
-            try:
-                while not all(server.started for server in servers) and not any(t.done() for t in tasks):
-                    await asyncio.sleep(0.02)
-                for each_worker in workers:  # once every node listens: no "unreachable" at start-up
-                    each_worker.start()
-                if ready is not None and all(server.started for server in servers):
-                    ready()
-                await asyncio.gather(*tasks)
-            finally:
-                stopping.cancel()
-                renewing.cancel()
-                if gateway is not None:
-                    await gateway.stop()
-
-        # A worker of several stops on the supervisor's SIGTERM; the terminal's Ctrl-C (sent to
-        # the whole process group) is the supervisor's to handle, so that each stop is graceful.
-        handled = (signal.SIGINT, signal.SIGTERM) if sock is None else (signal.SIGTERM,)
-        previous = {sig: signal.signal(sig, stop) for sig in handled}
-        try:
-            asyncio.run(run_all())
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
-    finally:
-        for each_worker in workers:
-            each_worker.stop()
-        for each, _ in served:
-            transport = each.federation.transport
-            if isinstance(transport, HttpTransport):
-                transport.close()
-            each.close()
-        for each_sock in sockets:
-            each_sock.close()
+    else:
+        runtime.serve_node(data_dir, conf, cot=cot)
 
 
 @cli.command()
@@ -451,12 +240,13 @@ def _serve(node: Node, host: str, port: int, banner: list[str] | None = None, *,
 def demo(data_dir: Path, host: str, port: int, setup_only: bool, fresh: bool, cot_urls: tuple[str, ...],
          database_url: str | None) -> None:
     """Create (or reuse) three federated demo nodes — Tunisia, Algeria, Libya — and serve them."""
-    from .demo import COUNTRIES, PASSWORD, ensure, ports, tls_ports
+    from . import runtime  # (see serve)
+    from .demo import PASSWORD
 
     if not 0 < port <= 65530:
         raise InvalidInput("expected a port from 1 to 65530 (the next five are used too)", field="port")
     database_url = settings_mod.load(database_url=database_url).database_url or None
-    ready = ensure(data_dir, fresh=fresh, host=host, port=port, database_url=database_url)
+    ready = runtime.open_demo(data_dir, fresh=fresh, host=host, port=port, database_url=database_url)
     lines = [f"Demo logins (password for all: {PASSWORD}):"]
     for country, node in ready.nodes.items():
         lines.append(f"  {node.name} — {ready.urls[country]}/")
@@ -473,12 +263,7 @@ def demo(data_dir: Path, host: str, port: int, setup_only: bool, fresh: bool, co
             click.echo(line)
         ready.close()
         return
-    nodes = list(ready.nodes.values())
-    numbers = ports(port)
-    tls_numbers = tls_ports(port)
-    _serve(nodes[0], host, numbers["TUN"], banner=lines,
-           also=[(ready.nodes[c], numbers[c]) for c in COUNTRIES[1:]], cot=list(cot_urls),
-           tls_also=[(ready.nodes[c], tls_numbers[c]) for c in COUNTRIES])
+    runtime.serve_demo(ready, host, port, banner=lines, cot=list(cot_urls))
 
 
 @cli.group()
@@ -490,10 +275,9 @@ def key() -> None:
 @DATA
 def key_show(data_dir: Path) -> None:
     """Print the public key (first line, alone) and its fingerprint."""
-    node = _open(data_dir)
-    click.echo(node.key.public)
-    click.echo(f"fingerprint {node.key.fingerprint}  node {node.node_id}")
-    node.close()
+    with _open(data_dir) as node:
+        click.echo(node.key.public)
+        click.echo(f"fingerprint {node.key.fingerprint}  node {node.node_id}")
 
 
 @cli.group()
@@ -513,12 +297,9 @@ def partner() -> None:
               help="Accept a plain http:// URL that is not on loopback (clear text between centres; flagged).")
 def partner_add(data_dir: Path, country: str, url: str, public_key: str, verify: str, insecure: bool) -> None:
     """Register a partner node (puts its country on the roster)."""
-    node = _open(data_dir)
-    try:
+    with _open(data_dir) as node:
         added = node.federation.add_partner(country=country.upper(), url=url, key=public_key, actor=None,
                                             insecure=insecure, verify=verify)
-    finally:
-        node.close()
     click.echo(f"added partner {added.country} (node {added.node_id}) at {added.url} ({_link_text(added.link)})")
     if added.link == "insecure":
         click.echo(f"warning: the link to {added.country} is plain HTTP across the network (--insecure)", err=True)
@@ -535,10 +316,9 @@ def _link_text(link: str) -> str:
 @partner.command("list")
 @DATA
 def partner_list(data_dir: Path) -> None:
-    node = _open(data_dir)
-    for p in node.federation.partners(include_inactive=True):
-        click.echo(f"{p.country}\t{p.node_id}\t{p.url}\t{'active' if p.active else 'removed'}\t{_link_text(p.link)}")
-    node.close()
+    with _open(data_dir) as node:
+        for p in node.federation.partners(include_inactive=True):
+            click.echo(f"{p.country}\t{p.node_id}\t{p.url}\t{'active' if p.active else 'removed'}\t{_link_text(p.link)}")
 
 
 @partner.command("remove")
@@ -546,10 +326,9 @@ def partner_list(data_dir: Path) -> None:
 @click.option("--country", required=True)
 def partner_remove(data_dir: Path, country: str) -> None:
     """Stop replicating with a partner (what it released here stays, read-only)."""
-    node = _open(data_dir)
-    node.federation.remove_partner(country.upper(), actor=None)
-    click.echo(f"removed partner {country.upper()}")
-    node.close()
+    with _open(data_dir) as node:
+        node.federation.remove_partner(country.upper(), actor=None)
+        click.echo(f"removed partner {country.upper()}")
 
 
 @cli.group()
@@ -561,10 +340,9 @@ def sync() -> None:
 @DATA
 def sync_status(data_dir: Path) -> None:
     """Per partner: last sent / acknowledged stream item, lag, last contact, last error."""
-    node = _open(data_dir)
-    node.federation.release_all()
-    rows = node.federation.status()
-    node.close()
+    with _open(data_dir) as node:
+        node.federation.release_all()
+        rows = node.federation.status()
     if not rows:
         click.echo("no partners")
         return
@@ -582,11 +360,10 @@ def sync_status(data_dir: Path) -> None:
 @click.option("--limit", default=50, show_default=True)
 def sync_audit(data_dir: Path, country: str | None, limit: int) -> None:
     """Release decisions and received batches, newest first."""
-    node = _open(data_dir)
-    for a in node.federation.audit(partner=country, limit=limit):
-        click.echo(f"{a['at']} {a['direction']:<3} {a['partner']} {a['decision']:<8} {a['rule']:<24} "
-                   f"{a['object_id'] or '-'} {a['detail']}")
-    node.close()
+    with _open(data_dir) as node:
+        for a in node.federation.audit(partner=country, limit=limit):
+            click.echo(f"{a['at']} {a['direction']:<3} {a['partner']} {a['decision']:<8} {a['rule']:<24} "
+                       f"{a['object_id'] or '-'} {a['detail']}")
 
 
 @cli.group()
@@ -639,8 +416,7 @@ def device_add(data_dir: Path, username: str, callsign: str, uid: str, host: str
     enrolment link (for a TAK client to get a certificate of its own key over HTTPS)."""
     from .cot.pki import Authority
 
-    node = _open(data_dir)
-    try:
+    with _open(data_dir) as node:
         node.allow(None, Action.DEVICE_ENROL, node_target(node.country, "device", creator=username))
         user = node.store.user(username)
         if user is None or not user.active:
@@ -649,8 +425,6 @@ def device_add(data_dir: Path, username: str, callsign: str, uid: str, host: str
         issued = Authority(data_dir, node_name=node.name).add_device(
             username=username, callsign=callsign, uid=uid, unit_id=unit_id, host=host, port=port,
             enrol_port=enrol_port, enrol_hours=enrol_hours)
-    finally:
-        node.close()
     r = issued.record
     click.echo(f"device {r['name']}: certificate {r['serial']} for user {username}"
                + (f", unit {unit_id}" if unit_id else "") + f", valid until {r['expires_at'][:10]}")
@@ -708,10 +482,9 @@ def device_revoke(data_dir: Path, which: str) -> None:
 @DATABASE_URL
 def verify(data_dir: Path, database_url: str | None) -> None:
     """Check the whole log: sequence, hash chain and signatures."""
-    node = _open(data_dir, database_url)
-    node.store.check_integrity()
-    results = node.verify()
-    node.close()
+    with _open(data_dir, database_url) as node:
+        node.store.check_integrity()
+        results = node.verify()
     bad = [p for r in results for p in r.problems]
     for r in results:
         click.echo(f"{r.origin}: {r.entries} entries, {'ok' if r.ok else f'{len(r.problems)} problem(s)'}")
@@ -726,12 +499,9 @@ def verify(data_dir: Path, database_url: str | None) -> None:
 @DATABASE_URL
 def migrate(data_dir: Path, database_url: str | None) -> None:
     """Apply the schema migrations the node's database lacks (every start does it too)."""
-    node = _open(data_dir, database_url)
-    try:
+    with _open(data_dir, database_url) as node:
         version = node.store.migrate()
         backend = node.store.backend
-    finally:
-        node.close()
     click.echo(f"{backend} schema at version {version}")
 
 
@@ -740,11 +510,10 @@ def migrate(data_dir: Path, database_url: str | None) -> None:
 @DATABASE_URL
 def rebuild(data_dir: Path, database_url: str | None) -> None:
     """Recreate every table from the log."""
-    node = _open(data_dir, database_url)
-    total = node.store.log_size()
-    with click.progressbar(length=total, label="replaying log", file=sys.stderr) as bar:
-        replayed = node.store.rebuild(progress=bar.update)
-    node.close()
+    with _open(data_dir, database_url) as node:
+        total = node.store.log_size()
+        with click.progressbar(length=total, label="replaying log", file=sys.stderr) as bar:
+            replayed = node.store.rebuild(progress=bar.update)
     click.echo(f"rebuilt from {replayed} entries")
 
 
@@ -762,24 +531,23 @@ def _as_user(node: Node, username: str) -> Any:
 @DATABASE_URL
 def export_cmd(data_dir: Path, as_user: str | None, output: Any, database_url: str | None) -> None:
     """Export reports as JSON lines (one report document a line)."""
-    node = _open(data_dir, database_url)
-    count = 0
-    if as_user:
-        viewer = _as_user(node, as_user)
-        query = ReportQuery(limit=node.settings.page_max)
-        while True:
-            page = node.reports(viewer=viewer, query=query)
-            for doc in page.items:
+    with _open(data_dir, database_url) as node:
+        count = 0
+        if as_user:
+            viewer = _as_user(node, as_user)
+            query = ReportQuery(limit=node.settings.page_max)
+            while True:
+                page = node.reports(viewer=viewer, query=query)
+                for doc in page.items:
+                    output.write(doc + "\n")
+                    count += 1
+                if page.next is None:
+                    break
+                query = ReportQuery(after=decode_cursor(page.next), limit=query.limit)
+        else:
+            for doc in node.store.own_report_docs():
                 output.write(doc + "\n")
                 count += 1
-            if page.next is None:
-                break
-            query = ReportQuery(after=decode_cursor(page.next), limit=query.limit)
-    else:
-        for doc in node.store.own_report_docs():
-            output.write(doc + "\n")
-            count += 1
-    node.close()
     click.echo(f"exported {count} reports", err=True)
 
 
@@ -792,10 +560,9 @@ def import_cmd(data_dir: Path, as_user: str, source: Any, database_url: str | No
     """Import reports from JSON lines (the API's report shape); all or nothing."""
     from . import transfer
 
-    node = _open(data_dir, database_url)
-    author = _as_user(node, as_user)
-    imported, skipped = transfer.import_lines(node, author=author, lines=source)
-    node.close()
+    with _open(data_dir, database_url) as node:
+        author = _as_user(node, as_user)
+        imported, skipped = transfer.import_lines(node, author=author, lines=source)
     click.echo(f"imported {imported} reports" + (f", skipped {skipped} already present" if skipped else ""))
 
 

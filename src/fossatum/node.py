@@ -31,6 +31,8 @@ from .domain.text import as_name, name_problem
 from .domain.timeutil import normalise, to_text, utcnow
 from .domain.unit import Unit
 from .errors import Conflict, Forbidden, FossatumError, InvalidInput, NotFound, Unauthorized
+from .federation.service import Federation
+from .federation.transport import Connect
 from .log import kinds
 from .log.chain import ChainReport, verify_chain, verify_entries
 from .log.signing import NodeKey
@@ -44,7 +46,8 @@ from .store.sqlite import DB_FILE, SQLiteStore
 from .throttle import LoginThrottle
 
 if TYPE_CHECKING:
-    from .federation.service import Federation
+    from types import TracebackType
+
     from .store.postgres import PostgresStore
 
     Store = SQLiteStore | PostgresStore
@@ -93,8 +96,9 @@ def init_node(data_dir: Path, *, country: str, name: str, clock: Clock = utcnow,
 
 
 def open_node(data_dir: Path, *, settings: Settings | None = None, clock: Clock = utcnow,
-              database_url: str | None = None) -> Node:
-    """Open a node; its database is PostgreSQL if `database_url` (or the setting) names one."""
+              database_url: str | None = None, connect: Connect | None = None) -> Node:
+    """Open a node; its database is PostgreSQL if `database_url` (or the setting) names one.
+    `connect` makes the transport its federation reaches partners with (none: it only serves)."""
     data_dir = Path(data_dir)
     database_url = database_url or (settings.database_url if settings else None)
     if not database_url and not (data_dir / DB_FILE).exists():
@@ -111,7 +115,7 @@ def open_node(data_dir: Path, *, settings: Settings | None = None, clock: Clock 
     if store.meta("public_key") != key.public:
         store.close()
         raise Conflict(f"the database holds node {store.origin}, whose key is not the one in {data_dir}")
-    return Node(store, key, settings=settings, clock=clock)
+    return Node(store, key, settings=settings, clock=clock, connect=connect)
 
 
 def _local(country: str) -> dict[str, Any]:
@@ -137,14 +141,17 @@ class Page:
 
 
 class Node:
+    """Closed by `close()`, or at the end of `with open_node(...) as node:`."""
+
     def __init__(self, store: Store, key: NodeKey, *, settings: Settings | None = None,
-                 clock: Clock = utcnow) -> None:
+                 clock: Clock = utcnow, connect: Connect | None = None) -> None:
         self.store = store
         self.key = key
         self.settings = settings or load({})
         self.clock = clock
         self.throttle = LoginThrottle(store, free=self.settings.login_free_failures)
-        self._federation: Federation | None = None
+        # The federation sees this node through a narrow interface (federation/host.py).
+        self.federation = Federation(self, connect(key, self.node_id) if connect else None)
         self._sessions: sessions.SessionWatcher | None = None
 
     @property
@@ -153,14 +160,6 @@ class Node:
         if self._sessions is None:
             self._sessions = sessions.SessionWatcher(self.store)
         return self._sessions
-
-    @property
-    def federation(self) -> Federation:
-        if self._federation is None:
-            from .federation.service import Federation
-
-            self._federation = Federation(self)
-        return self._federation
 
     # --- identity ----------------------------------------------------------------------
     @property
@@ -189,6 +188,13 @@ class Node:
         if self._sessions is not None:
             self._sessions.stop()
         self.store.close()
+
+    def __enter__(self) -> Node:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        self.close()
 
     def _now(self) -> str:
         return to_text(self.clock())

@@ -32,7 +32,9 @@ from typing import Any
 
 import click
 
+from . import runtime
 from .errors import FossatumError
+from .federation.tls import serving_context
 from .settings import Settings
 
 STOP_SECONDS = 10.0
@@ -75,9 +77,7 @@ class Supervisor:
                 "the workers of a SQLite node would not see each other's changes; serve it with --workers 1")
         node_line = self._check_node()
         host, port = self.settings.host, self.settings.port
-        from .cli import base_url, listening_socket
-
-        sock = listening_socket(host, port)
+        sock = runtime.listening_socket(host, port)
         previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
             sock.listen(BACKLOG)
@@ -86,7 +86,7 @@ class Supervisor:
                 raise click.exceptions.Exit(1)  # the worker printed its one line
             if self._stop.is_set():
                 return
-            click.echo(f"{node_line} at {base_url(host, port, self.tls)} with {self.count} workers "
+            click.echo(f"{node_line} at {runtime.base_url(host, port, self.tls)} with {self.count} workers "
                        f"(pids {', '.join(str(s.process.pid) for s in self._slots)})")
             sys.stdout.flush()
             while not self._stop.wait(0.2):
@@ -101,16 +101,10 @@ class Supervisor:
     def _check_node(self) -> str:
         """Open the node once here: a bad URL, a missing node or a schema to migrate is dealt
         with (one clear line) before any worker starts."""
-        from .federation.tls import serving_context
-        from .node import open_node
-
-        node = open_node(self.data_dir, settings=self.settings)
-        try:
+        with runtime.open_serving_node(self.data_dir, self.settings) as node:
             # TLS files are checked (and tls-auto.pem made) once, before the workers read them
             self.tls = serving_context(self.settings, node.data_dir, node.key, node.node_id, self.settings.host) is not None
             return f"Fossatum node {node.node_id} ({node.name})"
-        finally:
-            node.close()
 
     def _on_signal(self, signum: int, frame: object) -> None:
         self._stop.set()
@@ -172,26 +166,24 @@ class Supervisor:
 def work(index: int, data_dir: str, values: dict[str, Any], sock: socket.socket, cot: list[str],
          supervisor: int, ready: Event) -> None:
     """A worker process: open the node, serve on the supervisor's socket until told to stop."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the supervisor's (see _serve)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the supervisor's (see runtime.serve)
     # The DBA sees which worker holds a connection (pg_stat_activity.application_name), unless
     # the URL or the environment names the application already.
     os.environ.setdefault("PGAPPNAME", f"fossatum-worker-{index}")
     threading.Thread(target=_orphan_watch, args=(supervisor,), name="supervisor-watch", daemon=True).start()
-    from .cli import _serve
-    from .node import open_node
-
     settings = Settings(values)
     try:
-        node = open_node(Path(data_dir), settings=settings)
+        node = runtime.open_serving_node(Path(data_dir), settings)
     except FossatumError as exc:
         click.echo(f"error: worker {index}: {exc}", err=True)
         sys.exit(1)
-    try:
-        _serve(node, settings.host, settings.port, cot=cot, sock=sock, worker=index, federation=index == 1,
-               ready=ready.set)
-    except (FossatumError, OSError) as exc:  # e.g. the TAK gateway's port is in use
-        click.echo(f"error: worker {index}: {exc}", err=True)
-        sys.exit(1)
+    with node:
+        try:
+            runtime.serve(node, settings.host, settings.port, cot=cot, sock=sock, worker=index,
+                          federation=index == 1, ready=ready.set)
+        except (FossatumError, OSError) as exc:  # e.g. the TAK gateway's port is in use
+            click.echo(f"error: worker {index}: {exc}", err=True)
+            sys.exit(1)
 
 
 def _orphan_watch(supervisor: int) -> None:

@@ -11,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.gzip import GZipMiddleware
 
 from .. import __version__
+from ..federation.worker import Relay, Worker
 from ..node import Node
 from . import directory, federation, field, live, problems, reports
 from .client_address import parse_trusted
@@ -28,8 +29,9 @@ _LANDING = """<!doctype html><html lang="en"><meta charset="utf-8"><title>Fossat
 Log in with <code>POST /api/v1/auth/token</code>.</p></body></html>"""
 
 
-def create_app(node: Node, *, worker: int = 1) -> FastAPI:
-    """The node's ASGI app; `worker` is this process's index among `fossatum serve --workers N`."""
+def create_app(node: Node, *, worker: int = 1, sync: Relay | Worker | None = None) -> FastAPI:
+    """The node's ASGI app; `worker` is this process's index among `fossatum serve --workers N`,
+    `sync` what a partner's notice wakes (the federation worker, or its relay; none in tests)."""
     app = FastAPI(
         title="Fossatum",
         version=__version__,
@@ -39,6 +41,7 @@ def create_app(node: Node, *, worker: int = 1) -> FastAPI:
         redoc_url=None,
     )
     app.state.node = node
+    app.state.worker = sync
     parse_trusted(node.settings.trusted_proxies)  # a malformed FOSSATUM_TRUSTED_PROXIES: one line at start
     problems.install(app)
     app.include_router(directory.router)

@@ -23,7 +23,8 @@ from typing import Any
 from .. import settings as settings_mod
 from ..domain.timeutil import utcnow
 from ..errors import FossatumError
-from ..federation.transport import LocalTransport
+from ..federation.service import Federation
+from ..federation.transport import Connect, LocalTransport
 from ..node import KEY_FILE, Node, init_node, open_node
 from ..store.sqlite import DB_FILE
 
@@ -98,12 +99,13 @@ def _has_node(folder: Path, database_url: str | None) -> bool:
 
 
 def ensure(data_dir: Path, *, fresh: bool = False, host: str = "127.0.0.1", port: int = 8000,
-           database_url: str | None = None) -> Demo:
+           database_url: str | None = None, connect: Connect | None = None) -> Demo:
     """Open the three demo nodes in `data_dir`, creating them first if the folder is empty or absent.
 
     An existing demo is reused (its partner URLs follow `host` and `port`); a folder of the
     earlier one-node demo is moved into `TUN/` and the two partners are added beside it.
     With `database_url` the nodes keep their data in PostgreSQL (see `node_databases`).
+    `connect` makes the transport each node's federation reaches the others with once served.
     """
     data_dir = Path(data_dir)
     where = urls(host, port)
@@ -126,7 +128,7 @@ def ensure(data_dir: Path, *, fresh: bool = False, host: str = "127.0.0.1", port
     nodes: dict[str, Node] = {}
     try:
         for c in COUNTRIES:
-            nodes[c] = open_node(data_dir / c, settings=settings_mod.load(), database_url=dbs[c])
+            nodes[c] = open_node(data_dir / c, settings=settings_mod.load(), database_url=dbs[c], connect=connect)
             if nodes[c].name != NAMES[c] or nodes[c].country != c:
                 raise FossatumError(f"{data_dir / c} holds the node {nodes[c].name!r}, not the demo; "
                                     "use another folder")
@@ -213,16 +215,12 @@ def replicate(nodes: dict[str, Node], rounds: int = 2) -> None:
     def serve(caller: str, partner: str, after: int, limit: int) -> dict[str, Any]:
         return nodes[partner].federation.serve_stream(nodes[caller].node_id, after=after, limit=limit)
 
-    saved = {c: node.federation.transport for c, node in nodes.items()}
-    try:
-        for c, node in nodes.items():
-            node.federation.transport = LocalTransport(c, serve)
-        for _ in range(rounds):
-            for node in nodes.values():
-                node.federation.sync()
-    finally:
-        for c, node in nodes.items():
-            node.federation.transport = saved[c]
+    # A federation of each node of its own for these rounds: the nodes' own (and their
+    # transports, if any) stay as they are.
+    local = [Federation(node, LocalTransport(c, serve)) for c, node in nodes.items()]
+    for _ in range(rounds):
+        for federation in local:
+            federation.sync()
 
 
 def _remove_demo(data_dir: Path, dbs: dict[str, str | None]) -> None:

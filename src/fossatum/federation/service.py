@@ -15,6 +15,7 @@ from ..errors import Conflict, InvalidInput, NotFound
 from ..log import kinds
 from ..policy.actions import Action, node_target
 from . import inbound
+from .host import Host
 from .inbound import Applied, Partner
 from .links import INSECURE, link_for
 from .outbound import Outbound
@@ -22,7 +23,6 @@ from .transport import LinkDown, Transport
 
 if TYPE_CHECKING:
     from ..domain.org import User
-    from ..node import Node
 
 PAGE = 500
 
@@ -43,7 +43,10 @@ def check_key(public_key: str) -> str:
 
 
 class Federation:
-    def __init__(self, node: Node, transport: Transport | None = None) -> None:
+    """`node` is the node this federation belongs to (it builds its federation, passing
+    itself); `transport` how partners are reached (None: serving only, nothing is pulled)."""
+
+    def __init__(self, node: Host, transport: Transport | None = None) -> None:
         self.node = node
         self.outbound = Outbound(node.store, node.key)
         self.transport = transport

@@ -35,6 +35,11 @@ class Transport(Protocol):
     def notify(self, partner: Partner, last: int) -> None: ...
 
 
+# Makes a node's transport from its key and node id (which sign its requests): a node is given
+# one at construction (`open_node(connect=...)`), as its id is known only once it is open.
+Connect = Callable[[NodeKey, str], Transport]
+
+
 class HttpTransport:
     def __init__(self, key: NodeKey, node_id: str, *, timeout: float = 10.0, ca_file: str = "") -> None:
         self.key = key

@@ -40,6 +40,9 @@ from .base import ENTRY_COLUMNS, row_entry
 
 log = logging.getLogger("fossatum.store")
 
+# Seconds to wait for a PostgreSQL connection, here and in postgres.py (which imports this
+# module, so that it cannot import postgres.py back).
+CONNECT_SECONDS = 5
 COMMITS = "fossatum_commits"
 ANNOUNCE = "fossatum_announce"
 POLL_SECONDS = 2.0      # the store is read this often even when no notice came
@@ -189,8 +192,6 @@ class Listener:
         self.listening.clear()
 
     def _session(self) -> None:
-        from .postgres import CONNECT_SECONDS  # (import cycle)
-
         with psycopg.connect(self.store.url, autocommit=True, connect_timeout=CONNECT_SECONDS) as conn:
             conn.execute(f"LISTEN {COMMITS}")
             conn.execute(f"LISTEN {ANNOUNCE}")

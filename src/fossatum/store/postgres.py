@@ -44,7 +44,7 @@ from ..log.signing import NodeKey
 from ..policy.predicate import session_values
 from . import projector
 from .base import ENTRY_COLUMNS, Reader, StoreReads, Tx, row_entry
-from .pg_notices import ANNOUNCE, COMMITS, PURGES_KEPT, Listener, announcement, facts_text
+from .pg_notices import ANNOUNCE, COMMITS, CONNECT_SECONDS, PURGES_KEPT, Listener, announcement, facts_text
 from .pg_schema import INDEX_OPERATORS, PG_LATEST, PG_MIGRATIONS, RLS_TABLES
 from .projector import days
 from .query import time_window
@@ -54,7 +54,6 @@ log = logging.getLogger("fossatum.store")
 
 WRITER_LOCK = 0x466F7373  # "Foss": one writer at a time per node database
 MIGRATION_LOCK = 0x466F7374
-CONNECT_SECONDS = 5
 RLS_MODES = ("auto", "enforce", "warn")
 # The role a node works as when its URL's role would not be held by row-level security and
 # no owner URL is given (FOSSATUM_DATABASE_RLS=auto): NOLOGIN, owns nothing, no BYPASSRLS.
