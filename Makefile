@@ -15,7 +15,7 @@ NPM    ?= npm
 # The COP page, built from web/ with packages from the npm registry (no CDN, nothing vendored).
 DIST   := src/fossatum/web/dist/index.html
 
-.PHONY: run test clean bench lock
+.PHONY: run test clean bench lock api-types
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,7 +40,13 @@ lock: $(LOCKENV)/bin/uv
 	  --extra postgres --extra test --universal --python-version 3.11 --generate-hashes \
 	  --custom-compile-command 'make lock' $(if $(UPGRADE),--upgrade) -o $(LOCK)
 
-$(DIST): web/package.json web/package-lock.json web/index.html web/vite.config.ts web/tsconfig.json $(shell find web/src -type f 2>/dev/null)
+# The page's API types are generated from the API's OpenAPI document, committed as web/openapi.json
+# (tests/test_openapi.py fails when the API has changed without it): `make api-types` renews both.
+api-types: $(VENV)/.installed
+	$(BIN)/python -m fossatum.api.openapi > web/openapi.json
+	cd web && $(NPM) run api-types
+
+$(DIST): web/package.json web/package-lock.json web/index.html web/vite.config.ts web/tsconfig.json web/openapi.json $(shell find web/src -type f 2>/dev/null)
 	cd web && $(NPM) ci --no-audit --no-fund && $(NPM) run build
 
 run: $(VENV)/.installed $(DIST)

@@ -1,32 +1,27 @@
 // The node's REST API, as the page uses it. The token lasts a shift and lives in sessionStorage.
-export interface LatLon { lat: number; lon: number; mgrs?: string }
-export interface Audience { scope: string; partners: string[]; owner_agency?: string; owner_country?: string; releasable_to?: string[]; tlp?: string }
-export interface Report {
-  id: string; type: string; layer: string; state: string; version: number;
-  observed_at: string; reported_at: string; updated_at: string; updated_by?: string;
-  location: LatLon; uncertainty_m: number;
-  salute: { size?: number | string | null; activity?: string; unit?: string; equipment?: string };
-  grade: { source: string; info: number; code: string } | null;
-  impact: string | null; reaction: string; description: string; links: string[];
-  audience: Audience; tlp: string; visible_to: string;
-  author: string; owner_agency: string; owner_country: string; origin: string;
-  validated_at?: string | null; validated_by?: string | null; returned_reason?: string | null; closed_reason?: string | null;
-  handler?: string | null; urgent?: boolean; urgent_note?: string;
-}
-export interface Unit { id: string; callsign: string; name: string; kind: string; owner_agency: string; owner_country: string; position: LatLon | null; position_at: string | null; audience: Audience }
-export interface Section { id: string; name: string; geometry: GeoJSON.Geometry; impact: string; impact_set_by: string; impact_set_at: string; impact_reason: string; owner_country: string; terrain?: string; responsible?: Record<string, string[]> }
-export interface FieldAlert {
-  uid: string; kind: string; state: "raised" | "cancelled"; position: LatLon; callsign: string; text: string; at: string;
-  raised_by: string; owner_agency: string; owner_country: string; audience: Audience;
-}
-export interface ChatMessage {
-  id: string; room: string; text: string; callsign: string; sender_uid: string; position: LatLon; at: string;
-  author: string; owner_agency: string; owner_country: string; audience: Audience;
-}
-export interface Me { username: string; agency: string; country: string; roles: string[]; full_name: string }
-export interface NodeInfo { node_id: string; country: string; name: string; roster: string[] }
-export interface Agency { code: string; name: string; country: string }
-export interface Taxonomy { types: { code: string; layer: string }[]; layers: string[]; states: string[]; impact_levels: string[]; grade: { source: string[]; info: number[] } }
+// The documents' types come from the API's OpenAPI document (openapi.json -> openapi.d.ts, by
+// `npm run api-types`), never written by hand here.
+import type { components, paths } from "./openapi";
+
+type Schemas = components["schemas"];
+export type LatLon = Schemas["LatLon"];
+export type Audience = Schemas["Audience"];
+export type Report = Schemas["Report"];
+export type Unit = Schemas["Unit"];
+export type Section = Schemas["Section"];
+export type FieldAlert = Schemas["FieldAlert"];
+export type ChatMessage = Schemas["ChatMessage"];
+export type Me = Schemas["Me"];
+export type NodeInfo = Schemas["NodeInfo"];
+export type Agency = Schemas["Agency"];
+export type Taxonomy = Schemas["Taxonomy"];
+type Token = Schemas["Token"];
+
+/** The API's GET routes (under /api/v1, as templates: "/reports/{report_id}") and what each answers. */
+type GetRoutes = {
+  [P in keyof paths as paths[P] extends { get: unknown } ? (P extends `/api/v1${infer R}` ? R : never) : never]:
+    paths[P] extends { get: { responses: { 200: { content: { "application/json": infer T } } } } } ? T : never;
+};
 
 export class ApiError extends Error {
   constructor(public status: number, message: string, public field?: string) { super(message); }
@@ -60,11 +55,15 @@ export async function call<T>(method: string, path: string, body?: unknown): Pro
   return doc as T;
 }
 
-export const get = <T>(path: string) => call<T>("GET", path);
+/** GET a route, its {placeholders} filled from `vars`: the answer typed as the OpenAPI document says. */
+export function get<R extends keyof GetRoutes>(route: R, vars: Record<string, string> = {}, query?: URLSearchParams): Promise<GetRoutes[R]> {
+  const path = route.replace(/\{(\w+)\}/g, (_, k: string) => encodeURIComponent(vars[k]));
+  return call<GetRoutes[R]>("GET", query ? `${path}?${query}` : path);
+}
 export const post = <T>(path: string, body?: unknown) => call<T>("POST", path, body ?? {});
 
 export async function login(username: string, password: string): Promise<void> {
-  const r = await call<{ access_token: string; expires_at: string }>("POST", "/auth/token", { username, password });
+  const r = await call<Token>("POST", "/auth/token", { username, password });
   session.set(r.access_token, r.expires_at);
 }
 
@@ -81,7 +80,7 @@ export async function allReports(params: URLSearchParams, pageSize = 5000, max =
     const p = new URLSearchParams(params);
     p.set("limit", String(pageSize));
     if (cursor) p.set("cursor", cursor);
-    const page: { items: Report[]; next: string | null } = await get(`/reports?${p}`);
+    const page = await get("/reports", {}, p);
     out.push(...page.items);
     cursor = page.next;
   } while (cursor && out.length < max);

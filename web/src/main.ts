@@ -3,7 +3,7 @@
 // renders from the store and subscribes to what it shows.
 import "leaflet/dist/leaflet.css";
 import "./style.css";
-import { get, logout, session, whenUnauthorized, type Agency, type Me, type NodeInfo, type Taxonomy } from "./api";
+import { get, logout, session, whenUnauthorized } from "./api";
 import { initBanners } from "./banners";
 import { h, toast } from "./dom";
 import { initField, renderField } from "./field";
@@ -31,7 +31,7 @@ const login = (message = "") => showLogin(root, message, start);
 
 async function start() {
   const [me, node, taxonomy, agencies] = await Promise.all([
-    get<Me>("/me"), get<NodeInfo>("/node"), get<Taxonomy>("/taxonomy"), get<{ items: Agency[] }>("/agencies"),
+    get("/me"), get("/node"), get("/taxonomy"), get("/agencies"),
   ]);
   root.replaceChildren(...(layout ?? buildLayout()));
   signedIn(me, node, taxonomy, agencies.items);

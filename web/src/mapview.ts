@@ -103,7 +103,7 @@ function renderSections() {
   for (const s of state.sections.values()) {
     if (!s.geometry) continue;
     const colour = IMPACT_COLOUR[s.impact] ?? "#888";
-    const layer = L.geoJSON(s.geometry as GeoJSON.GeoJsonObject, {
+    const layer = L.geoJSON(s.geometry as unknown as GeoJSON.GeoJsonObject, {
       renderer: canvas,
       style: { color: colour, weight: 4, opacity: 0.9, fillColor: colour, fillOpacity: 0.22 },
     } as L.GeoJSONOptions);

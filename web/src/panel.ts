@@ -42,7 +42,7 @@ const free = (s: string | null | undefined) => h("span", { dir: "auto" }, s || "
 
 async function showReport(id: string, fly: boolean) {
   let r = state.reports.get(id);
-  try { r = await get<Report>(`/reports/${id}`); } catch (e) {
+  try { r = await get("/reports/{report_id}", { report_id: id }); } catch (e) {
     if (!r) { toast(`${t("error")}: ${(e as Error).message}`, "error"); return; }
   }
   const p = state.panel;
@@ -87,7 +87,7 @@ async function showReport(id: string, fly: boolean) {
   panel.replaceChildren(body);
   panel.hidden = false;
   try {
-    const v = await get<{ items: Report[] }>(`/reports/${id}/versions`);
+    const v = await get("/reports/{report_id}/versions", { report_id: id });
     versions.replaceChildren(...v.items.map((x) => h("li", {}, `v${num(x.version)} · ${when(x.updated_at)} · ${x.updated_by ?? x.author} · ${tx(x.state)}`)));
   } catch { versions.replaceChildren(h("li", {}, "—")); }
 }

@@ -1,7 +1,7 @@
 // The one way the page's picture is brought up to date from the node: the first load, the live
 // feed's (re)connection, polling while the feed is down, a changed query and the duty officer's
 // queue all call `catchUp`, and what it fetches enters the store through its actions.
-import { allReports, get, type ChatMessage, type FieldAlert, type Section, type Unit } from "./api";
+import { allReports, get } from "./api";
 import { toast } from "./dom";
 import { t } from "./i18n";
 import {
@@ -50,11 +50,11 @@ async function loadQueue() {
 }
 
 // Units, sections and the field are optional layers: the report picture works without them.
-async function loadUnits() { try { unitsLoaded((await get<{ items: Unit[] }>("/units")).items); } catch { /* optional layer */ } }
-async function loadSections() { try { sectionsLoaded((await get<{ items: Section[] }>("/sections")).items); } catch { /* optional layer */ } }
+async function loadUnits() { try { unitsLoaded((await get("/units")).items); } catch { /* optional layer */ } }
+async function loadSections() { try { sectionsLoaded((await get("/sections")).items); } catch { /* optional layer */ } }
 async function loadField() {
   try {
-    const [a, c] = await Promise.all([get<{ items: FieldAlert[] }>("/alerts"), get<{ items: ChatMessage[] }>(`/chat?limit=${CHAT_KEEP}`)]);
+    const [a, c] = await Promise.all([get("/alerts"), get("/chat", {}, new URLSearchParams({ limit: String(CHAT_KEEP) }))]);
     fieldLoaded(a.items, c.items);
   } catch { /* optional layer */ }
 }

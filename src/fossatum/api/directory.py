@@ -23,8 +23,10 @@ from ..schemas import (
     UnitIn,
     UserIn,
 )
+from . import documents
 from .client_address import client_address, parse_trusted
 from .deps import NodeDep, Token, Viewer
+from .documents import answers
 from .json_response import items, raw
 
 router = APIRouter(prefix="/api/v1")
@@ -37,7 +39,8 @@ def _client(node: NodeDep, request: Request) -> str:
                           parse_trusted(node.settings.trusted_proxies))
 
 
-@router.post("/auth/token", tags=["auth"], summary="Log in: a bearer token for one shift")
+@router.post("/auth/token", tags=["auth"], summary="Log in: a bearer token for one shift",
+             response_model=None, responses=answers(documents.Token))
 def login(node: NodeDep, request: Request, body: Annotated[LoginIn, Body()]) -> dict[str, str]:
     token, expires_at, _ = node.login(username=body.username, password=body.password, client=_client(node, request))
     return {"access_token": token, "token_type": "bearer", "expires_at": expires_at}
@@ -51,7 +54,8 @@ def logout(node: NodeDep, token: Token, viewer: Viewer, everywhere: Annotated[bo
 
 
 @router.post("/auth/password", tags=["auth"],
-             summary="Change one's own password: every session ends; a new token for this one")
+             summary="Change one's own password: every session ends; a new token for this one",
+             response_model=None, responses=answers(documents.Token))
 def change_password(node: NodeDep, request: Request, viewer: Viewer,
                     body: Annotated[PasswordChangeIn, Body()]) -> dict[str, str]:
     token, expires_at = node.change_own_password(actor=viewer, current=body.current_password, new=body.new_password,
@@ -59,12 +63,13 @@ def change_password(node: NodeDep, request: Request, viewer: Viewer,
     return {"access_token": token, "token_type": "bearer", "expires_at": expires_at}
 
 
-@router.get("/me", tags=["auth"], summary="The logged-in user")
+@router.get("/me", tags=["auth"], summary="The logged-in user", response_model=None, responses=answers(documents.Me))
 def me(viewer: Viewer) -> dict[str, Any]:
     return viewer.to_doc()
 
 
-@router.get("/node", tags=["node"], summary="This node: id, country, public key, partner roster")
+@router.get("/node", tags=["node"], summary="This node: id, country, public key, partner roster",
+            response_model=None, responses=answers(documents.NodeInfo))
 def node_info(node: NodeDep, viewer: Viewer) -> dict[str, Any]:
     return node.info()
 
@@ -74,7 +79,8 @@ def health(node: NodeDep) -> dict[str, Any]:
     return {"status": "ok", "node_id": node.node_id, "country": node.country}
 
 
-@router.get("/taxonomy", tags=["node"], summary="Report types, layers, states, impact levels, grades")
+@router.get("/taxonomy", tags=["node"], summary="Report types, layers, states, impact levels, grades",
+            response_model=None, responses=answers(documents.Taxonomy))
 def taxonomy() -> dict[str, Any]:
     return {
         "types": [{"code": t, "layer": layer.value} for t, layer in REPORT_TYPES.items()],
@@ -86,7 +92,7 @@ def taxonomy() -> dict[str, Any]:
     }
 
 
-@router.get("/agencies", tags=["directory"])
+@router.get("/agencies", tags=["directory"], response_model=None, responses=answers(documents.AgencyList))
 def agencies(node: NodeDep, viewer: Viewer) -> dict[str, Any]:
     items = node.store.agencies()
     if viewer.country != node.country:
@@ -139,18 +145,20 @@ def enable_user(node: NodeDep, viewer: Viewer, username: str) -> dict[str, Any]:
     return node.set_user_active(actor=viewer, username=username, active=True).to_doc()
 
 
-@router.get("/units", tags=["units"], summary="Units the viewer may see, with last position")
+@router.get("/units", tags=["units"], summary="Units the viewer may see, with last position",
+            responses=answers(documents.UnitList))
 def units(node: NodeDep, viewer: Viewer) -> Response:
     return items(node.store.units(viewer))
 
 
-@router.post("/units", tags=["units"], status_code=201, summary="Register a unit (admin)")
+@router.post("/units", tags=["units"], status_code=201, summary="Register a unit (admin)",
+             responses=answers(documents.Unit, 201))
 def add_unit(node: NodeDep, viewer: Viewer, body: Annotated[UnitIn, Body()]) -> Response:
     doc = node.add_unit(actor=viewer, spec=body)
     return raw(json.dumps(node.store.shown_doc(viewer, "unit", doc), ensure_ascii=False), status_code=201)
 
 
-@router.get("/units/{unit_id}", tags=["units"])
+@router.get("/units/{unit_id}", tags=["units"], responses=answers(documents.Unit))
 def unit(node: NodeDep, viewer: Viewer, unit_id: str) -> Response:
     doc = node.store.unit_doc(viewer, unit_id)
     if doc is None:
@@ -165,24 +173,27 @@ def unit_track(node: NodeDep, viewer: Viewer, unit_id: str) -> dict[str, Any]:
     return {"items": node.store.unit_track(viewer, unit_id)}
 
 
-@router.post("/units/{unit_id}/position", tags=["units"], summary="Report a unit's position")
+@router.post("/units/{unit_id}/position", tags=["units"], summary="Report a unit's position",
+             responses=answers(documents.Unit))
 def move_unit(node: NodeDep, viewer: Viewer, unit_id: str, body: Annotated[PositionIn, Body()]) -> Response:
     doc = node.move_unit(actor=viewer, unit_id=unit_id, position=body.location.position(), at=body.at)
     return raw(json.dumps(node.store.shown_doc(viewer, "unit", doc), ensure_ascii=False))
 
 
-@router.get("/sections", tags=["sections"], summary="Border sections with their impact level")
+@router.get("/sections", tags=["sections"], summary="Border sections with their impact level",
+            responses=answers(documents.SectionList))
 def sections(node: NodeDep, viewer: Viewer) -> Response:
     return items(node.store.sections(viewer))
 
 
-@router.post("/sections", tags=["sections"], status_code=201, summary="Add a border section (admin)")
+@router.post("/sections", tags=["sections"], status_code=201, summary="Add a border section (admin)",
+             responses=answers(documents.Section, 201))
 def add_section(node: NodeDep, viewer: Viewer, body: Annotated[SectionIn, Body()]) -> Response:
     doc = node.add_section(actor=viewer, spec=body)
     return raw(json.dumps(node.store.shown_doc(viewer, "section", doc), ensure_ascii=False), status_code=201)
 
 
-@router.get("/sections/{section_id}", tags=["sections"])
+@router.get("/sections/{section_id}", tags=["sections"], responses=answers(documents.Section))
 def section(node: NodeDep, viewer: Viewer, section_id: str) -> Response:
     doc = node.store.section_doc(viewer, section_id)
     if doc is None:
@@ -190,7 +201,8 @@ def section(node: NodeDep, viewer: Viewer, section_id: str) -> Response:
     return raw(doc)
 
 
-@router.post("/sections/{section_id}/impact", tags=["sections"], summary="Set the impact level (analyst/duty officer)")
+@router.post("/sections/{section_id}/impact", tags=["sections"], summary="Set the impact level (analyst/duty officer)",
+             responses=answers(documents.Section))
 def set_impact(node: NodeDep, viewer: Viewer, section_id: str, body: Annotated[ImpactIn, Body()]) -> Response:
     doc = node.set_section_impact(actor=viewer, section_id=section_id, impact=body.impact.value, reason=body.reason)
     return raw(json.dumps(node.store.shown_doc(viewer, "section", doc), ensure_ascii=False))

@@ -14,7 +14,9 @@ from ..domain.timeutil import normalise
 from ..errors import InvalidInput
 from ..schemas import ReasonIn, ReleaseIn, ReportIn, ReportPatch, UrgentIn
 from ..store.query import ReportQuery, decode_cursor
+from . import documents
 from .deps import NodeDep, Viewer
+from .documents import answers
 from .json_response import items, raw
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
@@ -75,14 +77,16 @@ def build_query(node: NodeDep, *, bbox: str | None, since: str | None, until: st
                          "never says whether another's report exists. The first call answers 201; a retry by the "
                          "same author with the same key answers 200 with that report as it is now (the body "
                          "of the retry is not applied: amend with PATCH).",
-             responses={200: {"description": "A retry: the report this author filed with this client key"}})
+             responses={201: {"model": documents.Report},
+                        200: {"model": documents.Report,
+                              "description": "A retry: the report this author filed with this client key"}})
 def file_report(node: NodeDep, viewer: Viewer, spec: Annotated[ReportIn, Body()]) -> Response:
     doc, created = node.file_client_report(actor=viewer, spec=spec)
     return raw(json.dumps(node.store.shown_doc(viewer, "report", doc), ensure_ascii=False),
                status_code=201 if created else 200)
 
 
-@router.get("", summary="Reports the viewer may see, newest observation first")
+@router.get("", summary="Reports the viewer may see, newest observation first", responses=answers(documents.ReportPage))
 def list_reports(
     node: NodeDep, viewer: Viewer,
     bbox: Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat")] = None,
@@ -127,18 +131,20 @@ def count_reports(
     }
 
 
-@router.get("/{report_id}", summary="One report (404 if absent or not visible)")
+@router.get("/{report_id}", summary="One report (404 if absent or not visible)", responses=answers(documents.Report))
 def get_report(node: NodeDep, viewer: Viewer, report_id: str) -> Response:
     return raw(node.report(viewer=viewer, report_id=report_id))
 
 
-@router.get("/{report_id}/versions", summary="Every version of a report, oldest first")
+@router.get("/{report_id}/versions", summary="Every version of a report, oldest first",
+            responses=answers(documents.ReportList))
 def report_versions(node: NodeDep, viewer: Viewer, report_id: str) -> Response:
     node.report(viewer=viewer, report_id=report_id)  # 404 unless visible
     return items(node.store.report_versions(viewer, report_id))
 
 
-@router.patch("/{report_id}", summary="Amend a report: a new version with the fields given")
+@router.patch("/{report_id}", summary="Amend a report: a new version with the fields given",
+              responses=answers(documents.Report))
 def amend_report(node: NodeDep, viewer: Viewer, report_id: str, patch: Annotated[ReportPatch, Body()]) -> Response:
     doc = node.amend_report(actor=viewer, report_id=report_id, patch=patch)
     return raw(json.dumps(node.store.shown_doc(viewer, "report", doc), ensure_ascii=False))
@@ -152,7 +158,8 @@ def _transition(action: str, summary: str) -> None:
         return raw(json.dumps(node.store.shown_doc(viewer, "report", doc), ensure_ascii=False))
 
     view.__name__ = f"{action}_report"
-    router.add_api_route(f"/{{report_id}}/{action}", view, methods=["POST"], summary=summary)
+    router.add_api_route(f"/{{report_id}}/{action}", view, methods=["POST"], summary=summary,
+                         responses=answers(documents.Report))
 
 
 _transition("submit", "Submit a draft or returned report")
@@ -165,14 +172,16 @@ _transition("claim", "Take the report in hand (triage: in progress; duty officer
 _transition("unclaim", "Give the report back to the triage queue")
 
 
-@router.post("/{report_id}/urgent", summary="Raise or clear the urgent flag: alerts every duty officer who may see it")
+@router.post("/{report_id}/urgent", summary="Raise or clear the urgent flag: alerts every duty officer who may see it",
+             responses=answers(documents.Report))
 def flag_report(node: NodeDep, viewer: Viewer, report_id: str, body: Annotated[UrgentIn, Body()]) -> Response:
     doc = node.flag_report(actor=viewer, report_id=report_id, urgent=body.urgent, note=body.note)
     return raw(json.dumps(node.store.shown_doc(viewer, "report", doc), ensure_ascii=False))
 
 
 @router.post("/{report_id}/release",
-             summary="Release the current version to the partners its audience names (duty officer of the owner agency)")
+             summary="Release the current version to the partners its audience names (duty officer of the owner agency)",
+             responses=answers(documents.Report))
 def release_report(node: NodeDep, viewer: Viewer, report_id: str,
                    body: Annotated[ReleaseIn | None, Body()] = None) -> Response:
     doc = node.release_report(actor=viewer, report_id=report_id, version=body.version if body else None)

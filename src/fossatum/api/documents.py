@@ -1,0 +1,235 @@
+"""The JSON documents the API answers with, declared for the OpenAPI document (and through it the
+COP page's TypeScript types, web/src/api/schema.d.ts).
+
+The answers themselves are the domain's stored documents, sent without being parsed again: these
+models describe them and validate nothing at run time. tests/test_openapi.py checks that real
+answers match them, so a field added to a document without being declared here fails a test.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Doc(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LatLon(_Doc):
+    lat: float
+    lon: float
+    mgrs: str = Field(description="MGRS at 1 m precision; '' in polar areas")
+
+
+class Audience(_Doc):
+    owner_agency: str
+    owner_country: str
+    scope: str
+    partners: list[str]
+    releasable_to: list[str]
+    tlp: str
+
+
+class Salute(_Doc):
+    size: int | str | None
+    activity: str
+    unit: str
+    equipment: str
+
+
+class Grade(_Doc):
+    source: str
+    info: int
+    code: str
+
+
+class Release(_Doc):
+    version: int
+    countries: list[str]
+    by: str
+    at: str
+
+
+class Report(_Doc):
+    id: str
+    version: int
+    origin: str
+    author: str
+    owner_agency: str
+    owner_country: str
+    type: str
+    layer: str
+    state: str
+    released: bool
+    observed_at: str
+    reported_at: str
+    updated_at: str
+    updated_by: str
+    location: LatLon
+    uncertainty_m: float
+    salute: Salute
+    grade: Grade | None
+    impact: str | None
+    reaction: str
+    description: str
+    links: list[str]
+    audience: Audience
+    tlp: str
+    visible_to: str = Field(description="who may see it, in plain words")
+    validated_by: str | None
+    validated_at: str | None
+    returned_reason: str | None
+    closed_reason: str | None
+    handler: str | None = Field(description="the duty officer handling it (triage: in progress)")
+    urgent: bool
+    urgent_note: str
+    release: Release | None
+
+
+class ReportPage(_Doc):
+    items: list[Report]
+    next: str | None = Field(description="the cursor of the next page, null on the last")
+
+
+class ReportList(_Doc):
+    items: list[Report]
+
+
+class Unit(_Doc):
+    id: str
+    callsign: str
+    name: str
+    kind: str
+    owner_agency: str
+    owner_country: str
+    position: LatLon | None
+    position_at: str | None
+    updated_at: str
+    audience: Audience
+
+
+class UnitList(_Doc):
+    items: list[Unit]
+
+
+class Section(_Doc):
+    id: str
+    name: str
+    terrain: str
+    geometry: dict[str, Any] = Field(description="a GeoJSON geometry")
+    responsible: dict[str, list[str]]
+    impact: str
+    impact_set_by: str
+    impact_set_at: str
+    impact_reason: str
+    created_by: str
+    owner_agency: str
+    owner_country: str
+    updated_at: str
+    audience: Audience
+
+
+class SectionList(_Doc):
+    items: list[Section]
+
+
+class FieldAlert(_Doc):
+    uid: str
+    claimed_uid: str
+    device_uid: str
+    kind: str
+    state: str = Field(description="raised or cancelled")
+    position: LatLon
+    callsign: str
+    text: str
+    at: str
+    raised_by: str
+    owner_agency: str
+    owner_country: str
+    audience: Audience
+    cancelled_by: str | None = None
+    cancelled_at: str | None = None
+
+
+class FieldAlertList(_Doc):
+    items: list[FieldAlert]
+
+
+class ChatMessage(_Doc):
+    id: str
+    message_id: str
+    room: str
+    text: str
+    sender_uid: str
+    callsign: str
+    position: LatLon
+    at: str
+    author: str
+    owner_agency: str
+    owner_country: str
+    audience: Audience
+
+
+class ChatList(_Doc):
+    items: list[ChatMessage]
+
+
+class Me(_Doc):
+    username: str
+    agency: str
+    country: str
+    roles: list[str]
+    full_name: str
+    active: bool
+
+
+class NodeInfo(_Doc):
+    node_id: str
+    country: str
+    name: str
+    public_key: str
+    fingerprint: str
+    roster: list[str]
+
+
+class Agency(_Doc):
+    code: str
+    name: str
+    country: str
+    field_audience: dict[str, Any] | None = Field(default=None, description="absent for a partner's officer")
+
+
+class AgencyList(_Doc):
+    items: list[Agency]
+
+
+class ReportType(_Doc):
+    code: str
+    layer: str
+
+
+class GradeScale(_Doc):
+    source: list[str]
+    info: list[int]
+
+
+class Taxonomy(_Doc):
+    types: list[ReportType]
+    layers: list[str]
+    states: list[str]
+    impact_levels: list[str]
+    roles: list[str]
+    grade: GradeScale
+
+
+class Token(_Doc):
+    access_token: str
+    token_type: str
+    expires_at: str
+
+
+def answers(model: type[BaseModel], status: int = 200) -> dict[int | str, dict[str, Any]]:
+    """`responses=` for a route whose answer is `model` (documented only: nothing is validated)."""
+    return {status: {"model": model}}
