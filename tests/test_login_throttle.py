@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from conftest import PASSWORD
 from fossatum import throttle
 from fossatum.api.app import create_app
-from fossatum.errors import InvalidInput
+from fossatum.errors import InvalidInput, TooManyRequests
 from fossatum.node import Node, open_node
 from fossatum.settings import load
 
@@ -113,3 +113,21 @@ def test_a_malformed_trusted_proxies_setting_is_refused_at_start(node: Node) -> 
     node.settings = load({}, trusted_proxies="10.0.0.2, not-an-address")
     with pytest.raises(InvalidInput, match="not-an-address"):
         create_app(node)
+
+
+def test_the_first_wait_is_a_setting_and_doubles_with_each_further_failure(node: Node) -> None:
+    now = [1_000_000.0]
+    guard = throttle.LoginThrottle(node.store, free=2, first_wait=30, clock=lambda: now[0])
+    for _ in range(2):
+        guard.check("omar", ATTACKER)
+        guard.failed("omar", ATTACKER)
+    with pytest.raises(TooManyRequests) as refused:
+        guard.check("omar", ATTACKER)
+    assert refused.value.retry_after == 31  # 30 s, rounded up
+    now[0] += 31
+    guard.check("omar", ATTACKER)  # the wait is over
+    guard.failed("omar", ATTACKER)  # the third failure: twice the first wait
+    with pytest.raises(TooManyRequests) as refused:
+        guard.check("omar", ATTACKER)
+    assert refused.value.retry_after == 61
+    assert load({"FOSSATUM_LOGIN_FIRST_WAIT": "120"}).login_first_wait == 120

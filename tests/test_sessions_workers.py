@@ -31,7 +31,9 @@ NEW_PASSWORD = "battery-staple-2"
 
 @pytest.fixture(scope="module")
 def served(pg_databases: PgDatabases, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    yield from serve_two_workers(pg_databases, tmp_path_factory, "sessions_workers")
+    yield from serve_two_workers(pg_databases, tmp_path_factory, "sessions_workers",
+                                 # waits long enough to outlast a login on a loaded machine (1 s by default)
+                                 login_first_wait=120)
 
 
 def _device(served: Served, username: str, uid: str, password: str = PASSWORD) -> socket.socket:

@@ -54,14 +54,14 @@ def served(pg_databases: PgDatabases, tmp_path_factory: pytest.TempPathFactory) 
 
 
 def serve_two_workers(pg_databases: PgDatabases, tmp_path_factory: pytest.TempPathFactory,
-                      name: str) -> Iterator[Served]:
+                      name: str, **settings: Any) -> Iterator[Served]:
     """A PostgreSQL node served by two workers, the TAK gateway in worker 1, until the module ends."""
     url = pg_databases.create(name)
     data = tmp_path_factory.mktemp(name) / "tun"
     build_node(data, database_url=url).close()
     cot_port = free_port()
     server = Server(data, free_port(), data.parent / "serve.log",
-                    settings={"database_url": url, "workers": 2, "cot": f"tcp://127.0.0.1:{cot_port}"})
+                    settings={"database_url": url, "workers": 2, "cot": f"tcp://127.0.0.1:{cot_port}", **settings})
     server.start()
     node = Served(server, url, cot_port)
     try:

@@ -149,7 +149,8 @@ class Node:
         self.key = key
         self.settings = settings or load({})
         self.clock = clock
-        self.throttle = LoginThrottle(store, free=self.settings.login_free_failures)
+        self.throttle = LoginThrottle(store, free=self.settings.login_free_failures,
+                                      first_wait=self.settings.login_first_wait)
         # The federation sees this node through a narrow interface (federation/host.py).
         self.federation = Federation(self, connect(key, self.node_id) if connect else None)
         self._sessions: sessions.SessionWatcher | None = None

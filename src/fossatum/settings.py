@@ -36,6 +36,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_body_bytes", 1_048_576, "Largest request body accepted, in bytes (larger: 413).", minimum=1024),
     Setting("session_hours", 12, "How long a login lasts (one shift), in hours.", minimum=1),
     Setting("login_free_failures", 5, "Failed logins allowed before each further one doubles a wait.", minimum=1),
+    Setting("login_first_wait", 1, "Seconds of the first throttled wait after the free failures (then doubling).",
+            minimum=1),
     Setting("page_max", 10_000, "Largest page size a client may ask for when listing reports.", minimum=10),
     Setting("sync_interval", 5, "Seconds between two federation rounds when no partner announced anything.", minimum=1),
     Setting("cot", "", "TAK listeners, comma-separated: tcp://, tls:// (CoT) and https:// (certificate enrolment), "

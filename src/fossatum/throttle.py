@@ -47,9 +47,11 @@ class ThrottleStore(Protocol):
 
 
 class LoginThrottle:
-    def __init__(self, store: ThrottleStore, *, free: int = 5, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, store: ThrottleStore, *, free: int = 5, first_wait: float = 1.0,
+                 clock: Callable[[], float] = time.time) -> None:
         self.store = store
         self.free = free
+        self.first_wait = first_wait
         self.clock = clock
 
     def check(self, account: str, address: str) -> None:
@@ -75,7 +77,7 @@ class LoginThrottle:
         for key, free in (((account, address), self.free), (("", address), self.free * ADDRESS_FACTOR)):
             count = self.store.throttle_failed(*key, now, WINDOW)
             if count >= free:
-                self.store.throttle_block(*key, now + min(MAX_WAIT, 2.0 ** (count - free)))
+                self.store.throttle_block(*key, now + min(MAX_WAIT, self.first_wait * 2.0 ** (count - free)))
         if random.randrange(PRUNE_EVERY) == 0:
             self.store.throttle_prune(now - max(WINDOW, KNOWN_FOR))
 
