@@ -9,7 +9,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import click
 from pydantic import ValidationError
@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from . import datadir
 from . import settings as settings_mod
 from .domain.audience import TLP, Scope
+from .domain.org import User
 from .errors import FossatumError, InvalidInput, NotFound
 from .node import Node, init_node, open_node
 from .policy.actions import Action, node_target, require
@@ -517,7 +518,7 @@ def rebuild(data_dir: Path, database_url: str | None) -> None:
     click.echo(f"rebuilt from {replayed} entries")
 
 
-def _as_user(node: Node, username: str) -> Any:
+def _as_user(node: Node, username: str) -> User:
     found = node.store.user(username)
     if found is None:
         raise NotFound(f"no user {username}")
@@ -529,7 +530,7 @@ def _as_user(node: Node, username: str) -> Any:
 @click.option("--as", "as_user", default=None, help="Export what this user may see (default: all of the node's own reports).")
 @click.option("--output", "-o", type=click.File("w", encoding="utf-8"), default="-", show_default=True)
 @DATABASE_URL
-def export_cmd(data_dir: Path, as_user: str | None, output: Any, database_url: str | None) -> None:
+def export_cmd(data_dir: Path, as_user: str | None, output: TextIO, database_url: str | None) -> None:
     """Export reports as JSON lines (one report document a line)."""
     with _open(data_dir, database_url) as node:
         count = 0
@@ -556,7 +557,7 @@ def export_cmd(data_dir: Path, as_user: str | None, output: Any, database_url: s
 @click.option("--as", "as_user", required=True, help="The author the imported reports are filed by.")
 @click.argument("source", type=click.File("r", encoding="utf-8"), default="-")
 @DATABASE_URL
-def import_cmd(data_dir: Path, as_user: str, source: Any, database_url: str | None) -> None:
+def import_cmd(data_dir: Path, as_user: str, source: TextIO, database_url: str | None) -> None:
     """Import reports from JSON lines (the API's report shape); all or nothing."""
     from . import transfer
 
