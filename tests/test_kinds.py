@@ -252,3 +252,18 @@ def test_the_independent_egress_check_does_not_read_the_registry() -> None:
     imported = {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
     imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     assert not any("kinds" in name or "policy" in name or "log" in name for name in imported), imported
+
+
+def test_redaction_shapes_and_tables_come_from_the_declarations() -> None:
+    """What policy/redact.py declared by hand before the registry."""
+    from fossatum.policy import redact
+
+    assert {
+        "report": redact.Shape(references={"links": "report"}),
+        "unit": redact.Shape(),
+        "section": redact.Shape(references={"responsible": "unit"}, owner_only={"impact_reason": ""}, free_text=True),
+        "alert": redact.Shape(),
+        "chat": redact.Shape(),
+    } == redact.SHAPES
+    assert redact.TABLES == {"report": ("reports", "id"), "unit": ("units", "id"), "section": ("sections", "id"),
+                             "alert": ("alerts", "uid"), "chat": ("chat", "id")}

@@ -837,11 +837,11 @@ class Node:
         its origin), or an own object written by a partner. Never true while the store's
         backstop holds; a node that ran an earlier version may show it."""
         found = []
-        for table in ("reports", "units", "sections"):
+        for obj in (o for o in kinds.OBJECT_KINDS if o.federates):  # only they have partner copies
             rows = self.store.read(
-                f"SELECT DISTINCT l.origin, l.object_id, t.origin FROM log l JOIN {table} t ON t.id = l.object_id "
-                f"WHERE t.origin <> '' AND l.origin <> t.origin", system=True)
+                f"SELECT DISTINCT l.origin, l.object_id, t.origin FROM log l JOIN {obj.table} t "
+                f"ON t.{obj.key} = l.object_id WHERE t.origin <> '' AND l.origin <> t.origin", system=True)
             for entry_origin, object_id, held_as in rows:
-                found.append((entry_origin, f"{entry_origin}: {table[:-1]} {object_id} is held as {held_as}'s "
+                found.append((entry_origin, f"{entry_origin}: {obj.name} {object_id} is held as {held_as}'s "
                                             f"though {entry_origin} wrote it: a partner's copy was changed locally"))
         return found

@@ -16,7 +16,7 @@ from ..domain import report as rules
 from ..domain.timeutil import parse, to_text, utcnow
 from ..errors import InvalidInput
 from ..log.entry import GENESIS, Entry
-from ..log.kinds import REPORT, object_of
+from ..log.kinds import OBJECT_KINDS, REPORT, object_of
 from ..log.signing import verify_signature
 from ..policy.release import facts_of_entry, partner_may_see
 from ..policy.visibility import Facts
@@ -49,6 +49,9 @@ class Applied:
     refused: list[str] = field(default_factory=list)  # authentic entries skipped for their shape
     cursor: int = 0
     purged_ids: list[str] = field(default_factory=list)
+
+
+FEDERATED = tuple(obj for obj in OBJECT_KINDS if obj.federates)
 
 
 def _problem_with_entry(tx: Tx, doc: Any, partner: Partner, own_country: str) -> str | None:
@@ -196,17 +199,17 @@ def _not_a_released_version(entry: Entry) -> str | None:
 
 
 def purge(tx: Tx, origin: str, object_id: str) -> int:
-    """Remove every trace of a partner's object: its rows and its entries in this log."""
+    """Remove every trace of a partner's object: its row in its kind's table, the rows that
+    hang on it (a report's index and versions, a unit's positions), its entries in this log."""
     rid = tx.execute("SELECT rid, doc FROM reports WHERE id = ? AND origin = ?", (object_id, origin)).fetchone()
     if rid:
         tx.purged.append((object_id, _facts_of_doc(rid[1])))
         tx.execute("DELETE FROM reports_space_time WHERE rid = ?", (rid[0],))
-        tx.execute("DELETE FROM reports WHERE rid = ?", (rid[0],))
         tx.execute("DELETE FROM report_versions WHERE report_id = ? AND origin = ?", (object_id, origin))
     if tx.execute("SELECT 1 FROM units WHERE id = ? AND origin = ?", (object_id, origin)).fetchone():
-        tx.execute("DELETE FROM units WHERE id = ?", (object_id,))
         tx.execute("DELETE FROM unit_positions WHERE unit_id = ?", (object_id,))
-    tx.execute("DELETE FROM sections WHERE id = ? AND origin = ?", (object_id, origin))
+    for obj in FEDERATED:
+        tx.execute(f"DELETE FROM {obj.table} WHERE {obj.key} = ? AND origin = ?", (object_id, origin))
     return tx.execute("DELETE FROM log WHERE object_id = ? AND origin = ?", (object_id, origin)).rowcount
 
 

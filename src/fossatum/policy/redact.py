@@ -8,9 +8,9 @@ websocket, the TAK fan-out, the API's answers to writes), so a follow-up never r
 hidden parent and a section never names a unit the viewer may not see. Federation applies
 the same containment at release (`release.release_decision`).
 
-Every object kind the store holds for viewers is declared in `SHAPES`, even with nothing to
-redact: tests/test_architecture.py fails for a kind (operations, patrols, tracks …) whose
-table is read without a declared shape, so each new kind has to say what it names.
+Every object kind the store holds for viewers has a shape in `SHAPES`, taken from its
+declaration in log/kinds.py (what it references, its owner's notes), even with nothing to
+redact: tests/test_architecture.py fails for a kind whose table is read without one.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..domain.org import User
+from ..log.kinds import OBJECT_KINDS, ObjectKind
 from .visibility import Facts, may_view
 
 # (kind, ids) -> facts of those that exist on this node (absent ids are simply not returned)
@@ -42,22 +43,18 @@ class Shape:
     free_text: bool = False
 
 
-SHAPES: dict[str, Shape] = {
-    "report": Shape(references={"links": "report"}),
-    "unit": Shape(),
-    "section": Shape(references={"responsible": "unit"}, owner_only={"impact_reason": ""}, free_text=True),
-    "alert": Shape(),
-    "chat": Shape(),
-}
+def _shape_of(obj: ObjectKind) -> Shape:
+    """What an object kind's declaration (log/kinds.py) says its documents name: its references,
+    and its owner's notes that are no reference (text, emptied outside the owner country)."""
+    return Shape(references=dict(obj.references),
+                 owner_only={name: "" for name in obj.owner_notes if name not in obj.references},
+                 free_text=obj.free_text)
+
+
+SHAPES: dict[str, Shape] = {obj.name: _shape_of(obj) for obj in OBJECT_KINDS}
 
 # The tables the store reads these kinds from, and their key column.
-TABLES: dict[str, tuple[str, str]] = {
-    "report": ("reports", "id"),
-    "unit": ("units", "id"),
-    "section": ("sections", "id"),
-    "alert": ("alerts", "uid"),
-    "chat": ("chat", "id"),
-}
+TABLES: dict[str, tuple[str, str]] = {obj.name: (obj.table, obj.key) for obj in OBJECT_KINDS}
 
 
 # Tables of earlier versions of a kind's documents (read for a viewer as that kind).
@@ -68,7 +65,7 @@ def shape(kind: str) -> Shape:
     try:
         return SHAPES[kind]
     except KeyError:
-        raise KeyError(f"no redaction shape declared for object kind {kind!r} (policy/redact.py)") from None
+        raise KeyError(f"no redaction shape for object kind {kind!r} (declare it in log/kinds.py)") from None
 
 
 def _ids(value: Any) -> list[str]:
