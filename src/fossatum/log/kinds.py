@@ -12,6 +12,12 @@ object kind, `policy/redact.py` takes its shapes from it, the receiver its check
 Nothing else spells an entry kind: modules import the constants below (tests/test_kinds.py
 checks). `federation/egress.py` alone keeps its own reading of the raw entry, on purpose:
 it is the second, independent check before bytes leave.
+
+A new object kind (a checkpoint, an operation): its `ObjectKind` and entry kinds here; its
+frozen type in `domain/`; its projection in `store/projector.py:OBJECT_PROJECTIONS` with its
+table (`store/schema.py`, `store/pg_schema.py`) and viewer reads (`store/base.py`, `@shown`);
+its actions in `policy/actions.py`; its command, input schema and API route. Release rule,
+facts, receiver checks, purge, redaction shape and partner-copy backstop follow from here.
 """
 
 from __future__ import annotations
