@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import auth, datadir, sessions
+from .changes import ChangeFeed
 from .domain import audience as aud
 from .domain import report as rules
 from .domain.audience import Audience, Scope
@@ -154,6 +155,7 @@ class Node:
         # The federation sees this node through a narrow interface (federation/host.py).
         self.federation = Federation(self, connect(key, self.node_id) if connect else None)
         self._sessions: sessions.SessionWatcher | None = None
+        self._changes: ChangeFeed | None = None
 
     @property
     def sessions(self) -> sessions.SessionWatcher:
@@ -161,6 +163,13 @@ class Node:
         if self._sessions is None:
             self._sessions = sessions.SessionWatcher(self.store)
         return self._sessions
+
+    @property
+    def changes(self) -> ChangeFeed:
+        """This process's feed of committed changes (the live hub and the TAK fan-out subscribe)."""
+        if self._changes is None:
+            self._changes = ChangeFeed(self.store)
+        return self._changes
 
     # --- identity ----------------------------------------------------------------------
     @property

@@ -14,21 +14,21 @@ import dataclasses
 from datetime import UTC, datetime, timedelta
 
 from conftest import sighting
+from fossatum.changes import Change
 from fossatum.cot.server import KEEP_STATES, KEEP_WHILE_QUEUED, Client, CotServer
 from fossatum.domain.geo import Position
 from fossatum.domain.timeutil import to_text
-from fossatum.log.entry import Entry
 from fossatum.node import Node
 from fossatum.schemas import ReportIn, ReportPatch
 
 from .harness import settings
 
 
-def _recorder(node: Node) -> list[Entry]:
-    """Every entry committed from now on (what the fan-out is handed)."""
-    entries: list[Entry] = []
-    node.store.on_commit(lambda tx: entries.extend(tx.appended))
-    return entries
+def _recorder(node: Node) -> list[Change]:
+    """Every change committed from now on (what the fan-out is handed)."""
+    changes: list[Change] = []
+    node.changes.subscribe(changes.extend)
+    return changes
 
 
 def _client(server: CotServer, user, *, unit_id: str | None = None, device_uid: str | None = None,
@@ -63,9 +63,9 @@ def test_a_snapshot_read_before_a_move_does_not_overwrite_the_newer_position(nod
     uid = f"fossatum.unit.{unit_id}"
     snapshot = server.fanout.snapshot(users["youssef"], own_unit=None)
     assert b'lat="35.1000000"' in dict(snapshot)[uid]
-    entries = _recorder(node)
+    changes = _recorder(node)
     _move(node, users["sami"], unit_id, 35.2, minutes_ago=1)  # committed while the snapshot is "in flight"
-    server.fanout.dispatch(entries, [])
+    server.fanout.dispatch(changes)
     assert youssef.take_snapshot(snapshot) == len(snapshot) - 1
     assert b'lat="35.2000000"' in _queued(youssef)[uid]
     assert youssef.fresh is None and uid in youssef.sent
@@ -83,9 +83,9 @@ def test_a_report_withdrawn_while_the_snapshot_is_read_is_never_shown(node: Node
     karim = _client(server, users["karim"], admitting=True)  # the Algerian liaison officer
     snapshot = server.fanout.snapshot(users["karim"], own_unit=None)
     assert {shared, kept} <= set(dict(snapshot))
-    entries = _recorder(node)
+    changes = _recorder(node)
     node.transition(actor=users["amira"], report_id=shared.rsplit(".", 1)[1], action="retract", reason="wrong")
-    server.fanout.dispatch(entries, [])
+    server.fanout.dispatch(changes)
     karim.take_snapshot(snapshot)
     assert shared not in karim.sent and shared not in _queued(karim)
     assert not any(b"for DZA<" in m or shared.encode() in m for m in _queued(karim).values() if b"still" not in m)
@@ -100,11 +100,11 @@ def test_one_batch_reaches_each_device_as_its_own_user_may_see_it(node: Node, us
     # another login of the same user: an equal, distinct User object
     sami_b = _client(server, dataclasses.replace(users["sami"]), unit_id=unit_b, device_uid="ANDROID-SAMI-B")
     karim = _client(server, users["karim"], device_uid="ANDROID-KARIM")
-    entries = _recorder(node)
+    changes = _recorder(node)
     _move(node, users["sami"], unit_a, 35.3, minutes_ago=1)
     national = _validated(node, users, {"scope": "national"}, "national only")
     shared = _validated(node, users, {"scope": "partners", "partners": ["DZA"]}, "for DZA")
-    server.fanout.dispatch(entries, [])  # one batch, three devices, two users
+    server.fanout.dispatch(changes)  # one batch, three devices, two users
     unit_a_uid = f"fossatum.unit.{unit_a}"
     assert {national, shared} <= set(_queued(sami_a)) and unit_a_uid not in _queued(sami_a)  # not its own position
     assert {national, shared, unit_a_uid} <= set(_queued(sami_b))  # its sibling device's unit
@@ -147,10 +147,10 @@ def test_a_busy_device_gets_the_latest_state_only_and_the_bound_drops_the_oldest
 def test_a_withdrawal_replaces_the_states_still_queued(node: Node, users) -> None:
     server = CotServer(node, settings=settings())
     karim = _client(server, users["karim"], device_uid="ANDROID-KARIM")
-    entries = _recorder(node)
+    changes = _recorder(node)
     shared = _validated(node, users, {"scope": "partners", "partners": ["DZA"]}, "released by mistake")
     node.transition(actor=users["amira"], report_id=shared.rsplit(".", 1)[1], action="retract", reason="mistake")
-    server.fanout.dispatch(entries, [])  # released and retracted in one batch, nothing written yet
+    server.fanout.dispatch(changes)  # released and retracted in one batch, nothing written yet
     [(messages, _)] = [karim.queue[shared]]
     assert len(messages) == 1 and b'type="t-x-d-d"' in messages[0]
     assert not any(b"released by mistake" in m for ms, _ in karim.queue.values() for m in ms)
@@ -183,17 +183,17 @@ def test_a_long_batch_fans_out_the_newest_fix_of_each_unit_and_a_short_one_every
     unit_id = node.register_device(actor=users["sami"], uid="ANDROID-SAMI", callsign="GN-7")
     youssef = _client(server, users["youssef"], device_uid="ANDROID-YOU")
     uid = f"fossatum.unit.{unit_id}"
-    entries = _recorder(node)
+    changes = _recorder(node)
     base = datetime.now(UTC) - timedelta(minutes=30)
     fixes = [(users["sami"], unit_id, Position(35 + k / 1000, 8.6), to_text(base + timedelta(seconds=k)))
              for k in range(COALESCE_BATCH + 1)]
     node.move_units(fixes=fixes[:3])
-    server.fanout.dispatch(list(entries), [])  # a short batch: every fix, in order
+    server.fanout.dispatch(list(changes))  # a short batch: every fix, in order
     messages, _ = youssef.queue.pop(uid)
     assert [b'lat="35.%07d"' % (k * 10_000) in m for k, m in enumerate(messages)] == [True] * 3
-    entries.clear()
+    changes.clear()
     node.move_units(fixes=fixes)  # a gateway behind: one long batch
-    server.fanout.dispatch(list(entries), [])
+    server.fanout.dispatch(list(changes))
     messages, _ = youssef.queue[uid]
     assert len(messages) == 1 and b'lat="35.%07d"' % (COALESCE_BATCH * 10_000) in messages[0]
     assert len(node.store.unit_track(users["sami"], unit_id, limit=1000)) == COALESCE_BATCH + 1  # every fix kept
@@ -205,20 +205,20 @@ def test_a_partners_device_keeps_the_released_version_until_the_next_release(nod
     server = CotServer(node, settings=settings())
     karim = _client(server, users["karim"], device_uid="ANDROID-KARIM")
     youssef = _client(server, users["youssef"], device_uid="ANDROID-YOUSSEF")
-    entries = _recorder(node)
+    changes = _recorder(node)
     shared = _validated(node, users, {"scope": "partners", "partners": ["DZA"]}, "first text")
-    server.fanout.dispatch(list(entries), [])
+    server.fanout.dispatch(list(changes))
     assert b"first text" in _queued(karim)[shared]
     karim.queue.clear()
     youssef.queue.clear()
-    entries.clear()
+    changes.clear()
     report_id = shared.rsplit(".", 1)[1]
     node.amend_report(actor=users["amira"], report_id=report_id,
                       patch=ReportPatch.model_validate({"description": "unreleased second text"}))
-    server.fanout.dispatch(list(entries), [])
+    server.fanout.dispatch(list(changes))
     assert b"unreleased second text" in _queued(youssef)[shared]   # at home: the current version
     assert shared not in karim.queue                               # abroad: nothing new, nothing withdrawn
-    entries.clear()
+    changes.clear()
     node.release_report(actor=users["amira"], report_id=report_id)
-    server.fanout.dispatch(list(entries), [])
+    server.fanout.dispatch(list(changes))
     assert b"unreleased second text" in _queued(karim)[shared]

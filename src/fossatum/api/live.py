@@ -1,7 +1,8 @@
 """/api/v1/live: a websocket that pushes each viewer what changed and they may see.
 
-The store calls `LiveHub.committed` after every commit (from the writer's thread); the hub
-hops onto the event loop and, per connection, decides with the same policy as every read:
+The change feed (changes.py) hands `LiveHub.committed` what each commit changed, with the
+facts before and after (from the writer's or the notice listener's thread); the hub hops
+onto the event loop and, per connection, decides with the same policy as every read:
 a report that became visible or changed is sent; one the viewer could see before and no
 longer may (narrowed, retracted, purged) is sent as removed; an urgent flag alerts the duty
 officers who may see the report; field alerts (`field_alert`, raised or cancelled) and GeoChat
@@ -19,21 +20,18 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from .. import auth
-from ..domain import report as rules
+from ..changes import Change
 from ..domain.org import Role, User
 from ..domain.timeutil import to_text
 from ..errors import Unauthorized
-from ..log.entry import Entry
-from ..policy import redact
-from ..policy.release import FIELD_KINDS, facts_of_entry, facts_of_field_entry
-from ..policy.visibility import Facts, may_view, sees_released_version
+from ..policy.visibility import may_view, sees_released_version
 from ..sessions import MESSAGES, Revocation
 
 log = logging.getLogger("fossatum.live")
@@ -43,6 +41,9 @@ AUTH_TIMEOUT = 10.0
 PING_EVERY = 20.0
 SESSION_ENDED = 4401  # also the code of a refused auth message: log in again
 _END = "\0end"  # queued after a session ended: nothing queued before it is sent
+# Object kind → (message type, key of its document) of the objects pushed to whoever may see them.
+_MESSAGES = {"unit": ("unit", "unit"), "section": ("section", "section"),
+             "alert": ("field_alert", "alert"), "chat": ("chat", "message")}
 
 
 @dataclass(eq=False)
@@ -62,7 +63,7 @@ class LiveHub:
         self.connections: set[Connection] = set()
         self.dropped = 0
         self.loop: asyncio.AbstractEventLoop | None = None
-        node.store.on_commit(self.committed, other_workers=True)  # reports filed through any worker
+        node.changes.subscribe(self.committed, active=self.active)  # commits of any worker
         node.sessions.subscribe(self.sessions_ended)  # logouts etc. of any worker, expiry on each tick
 
     def sessions_ended(self, revocations: list[Revocation]) -> None:
@@ -90,91 +91,66 @@ class LiveHub:
             conn.queue.get_nowait()
         conn.queue.put_nowait(_END)
 
-    def committed(self, tx: Any) -> None:
+    def active(self) -> bool:
+        """(Any thread.) Whether a commit's changes concern anyone here: a loop and a viewer."""
+        return self.loop is not None and bool(self.connections)
+
+    def committed(self, changes: Sequence[Change]) -> None:
+        """(The change feed, on the committing or listener thread.) Hop onto the loop."""
         if self.loop is None or not self.connections:
             return
-        entries = list(tx.appended)
-        purged = list(getattr(tx, "purged", []))
-        self.loop.call_soon_threadsafe(self._dispatch, entries, purged)
+        self.loop.call_soon_threadsafe(self._dispatch, changes)
 
-    def _previous_facts(self, doc: dict[str, Any]) -> Facts | None:
-        if doc["version"] <= 1:
-            return None
-        row = self.node.store.read_one(
-            "SELECT doc FROM report_versions WHERE report_id = ? AND version < ? ORDER BY version DESC LIMIT 1",
-            (doc["id"], doc["version"]), system=True)  # the node decides who hears of a narrowing
-        return Facts.of_report(rules.from_doc(json.loads(row[0]))) if row else None
+    def _dispatch(self, changes: Sequence[Change]) -> None:
+        for change in changes:
+            if change.removed:
+                self._removed(change)
+            elif change.object_kind == "report":
+                self._report(change)
+            else:
+                self._object(change)
 
-    def _dispatch(self, entries: list[Entry], purged: list[tuple[str, Facts | None]]) -> None:
-        for entry in entries:
-            if entry.kind.startswith("report."):
-                doc = entry.payload["report"]
-                report = rules.from_doc(doc)
-                now = Facts.of_report(report)
-                before = self._previous_facts(doc)
-                view = self._view("report", doc)
-                removed = json.dumps({"type": "report.removed", "id": doc["id"]})
-                urgent = entry.kind == "report.flagged" and doc.get("urgent")
-                message = _encoded(lambda shown: {"type": "report", "report": shown})
-                for conn in list(self.connections):
-                    abroad = sees_released_version(conn.user, now)
-                    if may_view(conn.user, now):
-                        if abroad and not report.is_released_version:
-                            continue  # a partner keeps the version released to it: nothing new
-                        shown = view(conn.user)
-                        self._send(conn, message(shown))
-                        if urgent and conn.user.has(Role.DUTY_OFFICER) and not abroad:
-                            self._send(conn, json.dumps({"type": "alert", "alert": {
-                                "report_id": doc["id"], "by": entry.author, "at": entry.ts,
-                                "note": doc.get("urgent_note", ""), "report": shown}}, ensure_ascii=False))
-                    elif before is not None and may_view(conn.user, before):
-                        self._send(conn, removed)
-            elif entry.kind.startswith(FIELD_KINDS):
-                self._dispatch_field(entry)
-            elif entry.kind.startswith(("unit.", "section.")):
-                facts = facts_of_entry(entry)
-                kind = "unit" if entry.kind.startswith("unit.") else "section"
-                doc = {k: v for k, v in entry.payload.items() if k != "fix"}
-                if kind == "section":  # as stored: with the owner's notes, which `_view` shows to whom they concern
-                    doc = self.node.store.current_doc("section", doc["id"]) or doc
-                view = self._view(kind, doc)
-                message = _encoded(lambda shown, kind=kind: {"type": kind, kind: shown})
-                for conn in list(self.connections):
-                    if facts is not None and may_view(conn.user, facts):
-                        self._send(conn, message(view(conn.user)))
-        for object_id, before in purged:  # (id, the audience facts it had): never its text
-            if before is None:
-                continue
-            removed = json.dumps({"type": "report.removed", "id": object_id})
-            for conn in list(self.connections):
-                if may_view(conn.user, before):
-                    self._send(conn, removed)
+    def _report(self, change: Change) -> None:
+        """Sent to whoever may see it now; whoever saw it before and no longer may is told it
+        is removed; an urgent flag alerts the duty officers at home who may see it."""
+        now, before, entry = change.facts_now, change.facts_before, change.entry
+        assert now is not None and entry is not None and change.doc is not None
+        removed = json.dumps({"type": "report.removed", "id": change.object_id})
+        message = _encoded(lambda shown: {"type": "report", "report": shown})
+        for conn in list(self.connections):
+            abroad = sees_released_version(conn.user, now)
+            if may_view(conn.user, now):
+                if abroad and change.held_abroad:
+                    continue  # a partner keeps the version released to it: nothing new
+                shown = change.shown(conn.user)
+                self._send(conn, message(shown))
+                if change.urgent and conn.user.has(Role.DUTY_OFFICER) and not abroad:
+                    self._send(conn, json.dumps({"type": "alert", "alert": {
+                        "report_id": change.object_id, "by": entry.author, "at": entry.ts,
+                        "note": change.doc.get("urgent_note", ""), "report": shown}}, ensure_ascii=False))
+            elif before is not None and may_view(conn.user, before):
+                self._send(conn, removed)
 
-    def _dispatch_field(self, entry: Entry) -> None:
-        """A field alert (raised or cancelled) or a GeoChat message, to whoever may see it."""
-        facts = facts_of_field_entry(entry)
-        if facts is None:
-            return
-        kind, key, label = ("alert", "alert", "field_alert") if entry.kind.startswith("alert.") else ("chat", "message", "chat")
-        view = self._view(kind, entry.payload)
-        message = _encoded(lambda shown: {"type": label, key: shown})
+    def _object(self, change: Change) -> None:
+        """A unit, a section, a field alert (raised or cancelled) or a GeoChat message, to
+        whoever may see it now."""
+        facts = change.facts_now
+        assert facts is not None
+        kind, key = _MESSAGES[change.object_kind]
+        message = _encoded(lambda shown: {"type": kind, key: shown})
         for conn in list(self.connections):
             if may_view(conn.user, facts):
-                self._send(conn, message(view(conn.user)))
+                self._send(conn, message(change.shown(conn.user)))
 
-    def _view(self, kind: str, doc: dict[str, Any]) -> Callable[[User], dict[str, Any]]:
-        """`doc` as each viewer may see it (policy/redact.py: no reference to an object they may
-        not see), decided once per distinct user; the named objects' facts are read once."""
-        if not redact.needs(kind, doc):
-            return lambda user: doc
-        facts_of = redact.memo(self.node.store.facts_of)
-        views: dict[User, dict[str, Any]] = {}
-
-        def view(user: User) -> dict[str, Any]:
-            if user not in views:
-                views[user] = redact.redact(user, kind, [doc], facts_of)[0]
-            return views[user]
-        return view
+    def _removed(self, change: Change) -> None:
+        """A purge: whoever may have seen the object is told (from its facts, never its text)."""
+        before = change.facts_before
+        if before is None:
+            return
+        removed = json.dumps({"type": "report.removed", "id": change.object_id})
+        for conn in list(self.connections):
+            if may_view(conn.user, before):
+                self._send(conn, removed)
 
     def _send(self, conn: Connection, message: str) -> None:
         if conn.ended is not None:
@@ -188,11 +164,11 @@ class LiveHub:
                 log.warning("live: %s fell behind; disconnecting so it catches up", conn.user.username)
 
 
-def _encoded(wrap: Callable[[dict[str, Any]], dict[str, Any]]) -> Callable[[dict[str, Any]], str]:
+def _encoded(wrap: Callable[[Mapping[str, Any]], dict[str, Any]]) -> Callable[[Mapping[str, Any]], str]:
     """JSON of `wrap(doc)`, encoded once per distinct document (most viewers share one)."""
-    done: dict[int, tuple[dict[str, Any], str]] = {}
+    done: dict[int, tuple[Mapping[str, Any], str]] = {}
 
-    def encode(doc: dict[str, Any]) -> str:
+    def encode(doc: Mapping[str, Any]) -> str:
         hit = done.get(id(doc))
         if hit is None:
             hit = done[id(doc)] = (doc, json.dumps(wrap(doc), ensure_ascii=False))  # keeps `doc` alive: ids stay unique

@@ -1,8 +1,9 @@
 """Node commits out to devices: each device gets what its user may see, never more.
 
-The store calls `Fanout.committed` after each commit (on the writer's thread); the fan-out
-hops onto the event loop and, per entry, renders the CoT event once and decides per device
-with `policy.may_view` — the same rule as every read. An item a device was sent and may no
+The change feed (changes.py) hands `Fanout.committed` what each commit changed (on the
+writer's or the notice listener's thread); the fan-out hops onto the gateway's event loop and,
+per change, renders the CoT event once and decides per device with `policy.may_view` on the
+change's facts — the same rule as every read. An item a device was sent and may no
 longer see (narrowed, retracted, purged) is deleted on the device with `t-x-d-d`.
 On connect, `snapshot` gives the latest state of everything the user may see.
 """
@@ -11,17 +12,14 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import replace
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from ..domain import audience as aud
-from ..domain import report as rules
+from ..changes import Change
 from ..domain.org import User
-from ..log.entry import Entry
 from ..policy import redact
-from ..policy.visibility import Facts, may_view, sees_released_version
+from ..policy.visibility import may_view, sees_released_version
 from ..store.query import ReportQuery
 from . import codec
 
@@ -45,22 +43,15 @@ class Device(Protocol):
     def send(self, key: str, message: bytes, *, withdraw: bool = False) -> None: ...
 
 
-def _facts(doc: dict[str, Any], author: str, state: str = "active", released: bool = True) -> Facts:
-    a = aud.from_doc(doc.get("audience"), owner_agency=str(doc.get("owner_agency", "")),
-                     owner_country=str(doc.get("owner_country", "")))
-    return Facts(a.owner_agency, a.owner_country, a.scope, a.releasable_to, state, released, author)
-
-
-def _superseded_units(entries: list[Entry]) -> frozenset[int]:
-    """Positions of the unit entries that a later entry of the same unit in this batch replaces."""
+def _superseded_units(changes: Sequence[Change]) -> frozenset[int]:
+    """Positions of the unit changes that a later change of the same unit in this batch replaces."""
     latest: dict[str, int] = {}
     older: list[int] = []
-    for n, entry in enumerate(entries):
-        if entry.kind.startswith("unit."):
-            unit_id = entry.payload.get("id")
-            if unit_id in latest:
-                older.append(latest[unit_id])
-            latest[unit_id] = n
+    for n, change in enumerate(changes):
+        if change.object_kind == "unit" and not change.removed:
+            if change.object_id in latest:
+                older.append(latest[change.object_id])
+            latest[change.object_id] = n
     return frozenset(older)
 
 
@@ -72,46 +63,53 @@ class Fanout:
         self.loop: Any = None
         # (kind, stored document text) → (CoT uid, rendering or None, monotonic time rendered)
         self._rendered: dict[tuple[str, str], tuple[str, bytes | None, float]] = {}
-        # Commits of the node's other API workers too: a report validated through any of them
-        # reaches the devices connected to the one process that runs the gateway.
-        node.store.on_commit(self.committed, other_workers=True)
+        # Commits of the node's other API workers too (the feed hears them): a report validated
+        # through any of them reaches the devices connected to the one process that runs the gateway.
+        node.changes.subscribe(self.committed, active=self.active)
 
-    def committed(self, tx: Any) -> None:
-        if self.loop is None or self.loop.is_closed():
+    def active(self) -> bool:
+        """(Any thread.) Whether the gateway runs: the devices are the loop's to count."""
+        return self.loop is not None and not self.loop.is_closed()
+
+    def committed(self, changes: Sequence[Change]) -> None:
+        """(The change feed, on the committing or listener thread.) Hop onto the gateway's loop."""
+        if not self.active():
             return
-        entries = list(tx.appended)
-        purged = list(getattr(tx, "purged", []))
         try:
-            self.loop.call_soon_threadsafe(self.dispatch, entries, purged)
+            self.loop.call_soon_threadsafe(self.dispatch, changes)
         except RuntimeError:  # the loop closed meanwhile (shutting down)
             pass
 
-    def dispatch(self, entries: list[Entry], purged: list[tuple[str, Any]]) -> None:
+    def dispatch(self, changes: Sequence[Change]) -> None:
         devices = list(self.devices())
         if not devices:
             return
         now = self.node.clock()
         # Devices of equal users see the same: visibility is decided once per distinct user and
-        # entry (a fleet has many devices and few users), so the per-device cost is the queueing.
+        # change (a fleet has many devices and few users), so the per-device cost is the queueing.
         classes: dict[User, int] = {}
         klass = [classes.setdefault(device.user, len(classes)) for device in devices]
         users = list(classes)
-        superseded = _superseded_units(entries) if len(entries) > COALESCE_BATCH else frozenset()
-        for n, entry in enumerate(entries):
+        superseded = _superseded_units(changes) if len(changes) > COALESCE_BATCH else frozenset()
+        for n, change in enumerate(changes):
+            if change.removed:
+                self._withdraw(devices, codec.report_uid(change.object_id), now)
+                continue
             if n in superseded:
                 continue
-            out = self._render(entry, now)
+            out = self._render(change, change.doc, now)
             if out is None:
                 continue
-            uid, facts, message, shown, skip = out
-            unit_id = uid[len(UNIT_PREFIX):] if uid.startswith(UNIT_PREFIX) else None
+            uid, message, shown, skip = out
+            facts = change.facts_now
+            assert facts is not None
+            unit_id = change.object_id if change.object_kind == "unit" else None
             removal: bytes | None = None
             visible = [shown and may_view(user, facts) for user in users]
-            messages = self._redacted(entry, users, visible, message, now)
+            messages = self._redacted(change, users, visible, message, now)
             # A partner's user keeps the version released to it until the next release.
             held = ([sees_released_version(u, facts) and may_view(u, facts) for u in users]
-                    if entry.kind.startswith("report.") and not rules.from_doc(entry.payload["report"]).is_released_version
-                    else [False] * len(users))
+                    if change.held_abroad else [False] * len(users))
             for device, k in zip(devices, klass):
                 if held[k]:
                     continue
@@ -127,67 +125,66 @@ class Fanout:
                     device.sent.discard(uid)
                     removal = removal or codec.delete(uid, now)
                     device.send(uid, removal, withdraw=True)
-        for object_id, _before in purged:
-            uid = codec.report_uid(object_id)
-            for device in devices:
-                if device.fresh is not None:
-                    device.fresh.add(uid)
-                if uid in device.sent:
-                    device.sent.discard(uid)
-                    device.send(uid, codec.delete(uid, now), withdraw=True)
 
-    def _redacted(self, entry: Entry, users: list[User], visible: list[bool], message: bytes,
+    @staticmethod
+    def _withdraw(devices: list[Device], uid: str, now: datetime) -> None:
+        """A purged object: deleted on every device it was sent to."""
+        for device in devices:
+            if device.fresh is not None:
+                device.fresh.add(uid)
+            if uid in device.sent:
+                device.sent.discard(uid)
+                device.send(uid, codec.delete(uid, now), withdraw=True)
+
+    def _redacted(self, change: Change, users: list[User], visible: list[bool], message: bytes,
                   now: datetime) -> list[bytes]:
-        """The entry's event per user class: as each user may see its document (policy/redact.py,
+        """The change's event per user class: as each user may see its document (policy/redact.py,
         e.g. a section's owner-only impact reason), rendered once per distinct document."""
-        kind = entry.kind.split(".", 1)[0]
-        doc = entry.payload.get("report") if kind == "report" else entry.payload
-        if kind == "section":  # as stored: with the owner's notes (impact reason), shown to whom they concern
-            doc = self.node.store.current_doc("section", doc["id"]) or doc
-        if kind not in redact.SHAPES or not isinstance(doc, dict) or not redact.needs(kind, doc):
+        if not change.needs_redaction:
             return [message] * len(users)
-        facts_of = redact.memo(self.node.store.facts_of)
         rendered: dict[str, bytes] = {}
         out = []
         for user, seen in zip(users, visible):
             if not seen:
                 out.append(message)  # not sent
                 continue
-            shown = redact.redact(user, kind, [doc], facts_of)[0]
+            shown = change.shown(user)
             key = redact.dumps(shown)
             if key not in rendered:
-                variant = replace(entry, payload={**entry.payload, "report": shown} if kind == "report" else shown)
-                again = self._render(variant, now)
-                rendered[key] = again[2] if again is not None else message
+                again = self._render(change, shown, now)
+                rendered[key] = again[1] if again is not None else message
             out.append(rendered[key])
         return out
 
-    def _render(self, entry: Entry, now: datetime) -> tuple[str, Facts, bytes, bool, str | None] | None:
-        """(CoT uid, facts, message, shown?, uid of the device not to echo to) of an entry."""
-        kind, p = entry.kind, entry.payload
+    def _render(self, change: Change, doc: dict[str, Any] | None, now: datetime,
+                ) -> tuple[str, bytes, bool, str | None] | None:
+        """(CoT uid, message, shown?, uid of the device not to echo to) of `doc`, the changed
+        object's document (or one viewer's redaction of it)."""
         s = self.settings
-        if kind.startswith("report."):
-            doc = p["report"]
-            facts = Facts.of_report(rules.from_doc(doc))
-            shown = doc["state"] in SHOWN_STATES
-            message = codec.report_event(doc, now, stale_hours=s.cot_report_stale_hours) if shown else b""
-            return codec.report_uid(doc["id"]), facts, message, shown, None
-        if kind.startswith("unit."):
-            doc = {k: v for k, v in p.items() if k != "fix"}
-            message = codec.unit_event(doc, now, stale_minutes=s.cot_unit_stale_minutes)
-            if message is None:
+        kind = change.object_kind
+        if change.entry is None or doc is None:
+            return None
+        if kind == "section" and doc is change.doc:
+            doc = change.entry.payload  # as the entry has it: the owner's notes go by `_redacted`
+        p = doc
+        if kind == "report":
+            shown = p["state"] in SHOWN_STATES
+            message = codec.report_event(p, now, stale_hours=s.cot_report_stale_hours) if shown else b""
+            return codec.report_uid(p["id"]), message, shown, None
+        if kind == "unit":
+            unit = codec.unit_event(p, now, stale_minutes=s.cot_unit_stale_minutes)
+            if unit is None:
                 return None
-            return codec.unit_uid(doc["id"]), _facts(doc, entry.author), message, True, doc.get("device_uid")
-        if kind.startswith("section."):
-            message = codec.section_event(p, now, stale_hours=s.cot_report_stale_hours)
-            return codec.section_uid(p["id"]), _facts(p, p.get("created_by", entry.author)), message, True, None
-        if kind.startswith("alert."):
-            # The raising device has the alert under its own uid: not echoed to it.
-            skip = p.get("device_uid") or None if kind == "alert.raised" else None
-            return p["uid"], _facts(p, entry.author), codec.alert_event(p, now), True, skip
-        if kind == "chat.posted":
+            return codec.unit_uid(p["id"]), unit, True, p.get("device_uid")
+        if kind == "section":
+            return codec.section_uid(p["id"]), codec.section_event(p, now, stale_hours=s.cot_report_stale_hours), True, None
+        if kind == "alert":
+            # The raising device has the alert under its own uid: not echoed to it (a cancel is).
+            skip = p.get("device_uid") or None if p.get("state") == "raised" else None
+            return p["uid"], codec.alert_event(p, now), True, skip
+        if kind == "chat":
             uid = f"GeoChat.{p['sender_uid']}.{p['room']}.{p['message_id']}"
-            return uid, _facts(p, entry.author), codec.chat_event(p, now), True, p["sender_uid"]
+            return uid, codec.chat_event(p, now), True, p["sender_uid"]
         return None
 
     def snapshot(self, user: User, *, own_unit: str | None) -> list[tuple[str, bytes]]:

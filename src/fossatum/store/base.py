@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import replace
 from typing import Any
@@ -460,6 +460,22 @@ class StoreReads:
     # --- the log -----------------------------------------------------------------------
     def origins(self) -> dict[str, int]:
         return dict(self.read("SELECT origin, COUNT(*) FROM log GROUP BY origin"))
+
+    def entries_before(self, object_ids: Sequence[str], origin: str, seq: int) -> dict[str, Entry]:
+        """The latest entry about each of `object_ids` logged before entry (`origin`, `seq`):
+        what the change feed (changes.py) compares a commit with. The node's own read."""
+        found: dict[str, Entry] = {}
+        wanted = list(object_ids)
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start:start + 500]
+            rows = self.read(
+                f"SELECT object_id, {ENTRY_COLUMNS} FROM log WHERE lsn IN (SELECT MAX(lsn) FROM log "
+                f"WHERE object_id IN ({', '.join('?' for _ in chunk)}) "
+                "AND lsn < (SELECT lsn FROM log WHERE origin = ? AND seq = ?) GROUP BY object_id)",
+                (*chunk, origin, seq), system=True)
+            for row in rows:
+                found[row[0]] = row_entry(row[1:])
+        return found
 
     def log_size(self) -> int:
         row = self.read_one("SELECT COUNT(*) FROM log")
