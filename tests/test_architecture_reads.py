@@ -80,15 +80,21 @@ def test_api_answers_to_writes_pass_the_redaction() -> None:
 
 
 def test_interfaces_that_push_log_entries_redact_them() -> None:
-    """The websocket and the TAK fan-out render documents from log entries, not store reads."""
+    """The websocket and the TAK fan-out render documents of committed entries as each viewer
+    may see them: the change feed redacts (`Change.shown` calls `redact.redact`), and a module
+    that consumes the feed or reads entry payloads pushes through `.shown` or redacts itself."""
+    feed = ast.parse((SRC / "changes.py").read_text())
+    assert "redact.redact" in {_dotted(c.func) for c in _calls(feed)}, "changes.py pushes without redact.redact"
     pushing = []
     for package in ("api", "cot"):
         for path in sorted((SRC / package).glob("*.py")):
             tree = ast.parse(path.read_text())
+            calls = {_dotted(c.func) for c in _calls(tree)}
             reads_payload = any(isinstance(n, ast.Attribute) and n.attr == "payload" for n in ast.walk(tree))
-            if not reads_payload or path.name == "ingest.py":  # ingest reads devices' events, shows nothing
+            consumes_feed = any(c.endswith("changes.subscribe") for c in calls)
+            if not (reads_payload or consumes_feed) or path.name == "ingest.py":  # ingest shows nothing
                 continue
             pushing.append(path.name)
-            calls = {_dotted(c.func) for c in _calls(tree)}
-            assert "redact.redact" in calls, f"{package}/{path.name} pushes entry payloads without redact.redact"
+            assert "redact.redact" in calls or any(c.endswith(".shown") for c in calls), \
+                f"{package}/{path.name} pushes entry payloads without redact.redact or Change.shown"
     assert {"live.py", "fanout.py"} <= set(pushing)

@@ -32,11 +32,14 @@ from typing import Any, Protocol
 from .domain import report as rules
 from .domain.org import User
 from .log.entry import Entry
+from .log.kinds import ALERT_CANCELLED, REPORT, REPORT_FLAGGED, UNIT, ObjectKind, object_of
 from .policy import redact
 from .policy.release import facts_of_entry, facts_of_field_entry
 from .policy.visibility import Facts
 
 log = logging.getLogger("fossatum.changes")
+LATE_FIX = "fix"  # a unit entry's late position fix (Node._move)
+_About = tuple[ObjectKind, str, dict[str, Any]]  # (object kind, object id, its document)
 
 
 class ChangeStore(Protocol):
@@ -61,7 +64,7 @@ class Change:
     which a partner's viewer does not get (they keep the version released to them).
     `urgent`: the entry raised the report's urgent flag."""
 
-    object_kind: str                 # "report", "unit", "section", "alert", "chat"
+    object_kind: str                 # its name in log/kinds.py: "report", "unit", "section", "alert", "chat"
     object_id: str
     entry: Entry | None              # None for a purge
     doc: dict[str, Any] | None       # None for a purge
@@ -135,55 +138,49 @@ class ChangeFeed:
         """The changes of one batch, in commit order, purges last."""
         self.derived += 1
         facts_of = redact.memo(self.store.facts_of)
-        about = [(entry, _object_of(entry)) for entry in entries]
-        known = [(e, o) for e, o in about if o is not None]
+        known = [(entry, about) for entry in entries if (about := _object_of(entry)) is not None]
         before = self._history(known)
         out: list[Change] = []
-        for entry, obj in known:
-            assert obj is not None
-            kind, object_id, doc = obj
-            now = _facts(kind, entry)
+        for entry, (obj, object_id, doc) in known:
+            now = _facts(obj, entry)
             if now is None:
                 continue  # node-internal: nobody outside the node's own processes is told
-            previous = before.get((kind, object_id))
-            report = rules.from_doc(doc) if kind == "report" else None
-            if kind == "section":  # as stored: with the owner's notes, which `shown` gives to whom they concern
-                doc = self.store.current_doc("section", object_id) or doc
+            report = rules.from_doc(doc) if obj is REPORT else None
+            if obj.owner_notes:  # as stored: with the owner's notes, which `shown` gives to whom they concern
+                doc = self.store.current_doc(obj.name, object_id) or doc
             out.append(Change(
-                kind, object_id, entry, doc, now, previous,
+                obj.name, object_id, entry, doc, now, before.get((obj.name, object_id)),
                 held_abroad=report is not None and not report.is_released_version,
-                urgent=entry.kind == "report.flagged" and bool(doc.get("urgent")),
+                urgent=entry.kind == REPORT_FLAGGED and bool(doc.get("urgent")),
                 _facts_of=facts_of))
-            before[(kind, object_id)] = now
-        for object_id, facts in purged:
-            out.append(Change("report", object_id, None, None, None, facts, removed=True))
+            before[(obj.name, object_id)] = now
+        for object_id, facts in purged:  # of partners' reports (federation/inbound.py)
+            out.append(Change(REPORT.name, object_id, None, None, None, facts, removed=True))
         return tuple(out)
 
-    def _history(self, known: list[tuple[Entry, tuple[str, str, dict[str, Any]] | None]]) -> dict[tuple[str, str], Facts]:
+    def _history(self, known: list[tuple[Entry, _About]]) -> dict[tuple[str, str], Facts]:
         """The facts each object of the batch had before its first entry in the batch: from its
-        previous log entry (one read for the batch). Alerts and chat are not in the log's
-        object index: a chat message is always new; an alert keeps the audience it was raised
-        with (Node.raise_alert, cancel_alert), so a cancel was seen by whom its facts name now."""
+        previous log entry (one read for the batch). Objects that do not federate (alerts, chat)
+        are not in the log's object index: a chat message is always new; an alert keeps the
+        audience it was raised with (Node.raise_alert, cancel_alert), so a cancel was seen by
+        whom its facts name now."""
         if not known:
             return {}
         first = known[0][0]
-        logged = [o[1] for e, o in known if o is not None and o[0] in _LOGGED]
-        previous = self.store.entries_before(sorted(set(logged)), first.origin, first.seq) if logged else {}
+        logged = sorted({object_id for _, (obj, object_id, _) in known if obj.federates})
+        previous = self.store.entries_before(logged, first.origin, first.seq) if logged else {}
         out: dict[tuple[str, str], Facts] = {}
         for object_id, entry in previous.items():
-            obj = _object_of(entry)
-            facts = _facts(obj[0], entry) if obj is not None else None
-            if obj is not None and facts is not None:
-                out[(obj[0], object_id)] = facts
-        for entry, obj in known:
-            if obj is not None and entry.kind == "alert.cancelled" and (obj[0], obj[1]) not in out:
-                facts = _facts("alert", entry)
+            about = _object_of(entry)
+            facts = _facts(about[0], entry) if about is not None else None
+            if about is not None and facts is not None:
+                out[(about[0].name, object_id)] = facts
+        for entry, (obj, object_id, _) in known:
+            if entry.kind == ALERT_CANCELLED and (obj.name, object_id) not in out:
+                facts = _facts(obj, entry)
                 if facts is not None:
-                    out[(obj[0], obj[1])] = facts
+                    out[(obj.name, object_id)] = facts
         return out
-
-
-_LOGGED = ("report", "unit", "section")  # kinds whose entries carry the log's object_id
 
 
 def _asks(subscription: _Subscription) -> bool:
@@ -194,22 +191,20 @@ def _asks(subscription: _Subscription) -> bool:
         return False
 
 
-def _object_of(entry: Entry) -> tuple[str, str, dict[str, Any]] | None:
+def _object_of(entry: Entry) -> _About | None:
     """(object kind, object id, document after the entry) of an entry about an object."""
-    kind = entry.kind.split(".", 1)[0]
-    p = entry.payload
-    if kind == "report" and isinstance(p.get("report"), dict):
-        return kind, str(p["report"]["id"]), p["report"]
-    if kind in ("unit", "section", "chat") and "id" in p:
-        return kind, str(p["id"]), {k: v for k, v in p.items() if k != "fix"}
-    if kind == "alert" and "uid" in p:
-        return kind, str(p["uid"]), p
-    return None
+    obj = object_of(entry.kind)
+    if obj is None:
+        return None
+    doc, object_id = obj.document(entry.payload), obj.object_id(entry.payload)
+    if not isinstance(doc, dict) or object_id is None:
+        return None
+    if obj is UNIT:  # a late fix is history only, not the unit's state (store/projector.py)
+        doc = {k: v for k, v in doc.items() if k != LATE_FIX}
+    return obj, object_id, doc
 
 
-def _facts(kind: str, entry: Entry) -> Facts | None:
-    if kind == "report":
-        return Facts.of_report(rules.from_doc(entry.payload["report"]))
-    if kind in ("alert", "chat"):
-        return facts_of_field_entry(entry)
-    return facts_of_entry(entry)
+def _facts(obj: ObjectKind, entry: Entry) -> Facts | None:
+    if obj is REPORT:  # as a whole: its owner country by its current audience, partners as released
+        return Facts.of_report(rules.from_doc(REPORT.document(entry.payload)))
+    return facts_of_entry(entry) if obj.federates else facts_of_field_entry(entry)

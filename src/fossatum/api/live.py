@@ -31,6 +31,7 @@ from ..changes import Change
 from ..domain.org import Role, User
 from ..domain.timeutil import to_text
 from ..errors import Unauthorized
+from ..log.kinds import ALERT, CHAT, REPORT, SECTION, UNIT
 from ..policy.visibility import may_view, sees_released_version
 from ..sessions import MESSAGES, Revocation
 
@@ -42,8 +43,8 @@ PING_EVERY = 20.0
 SESSION_ENDED = 4401  # also the code of a refused auth message: log in again
 _END = "\0end"  # queued after a session ended: nothing queued before it is sent
 # Object kind → (message type, key of its document) of the objects pushed to whoever may see them.
-_MESSAGES = {"unit": ("unit", "unit"), "section": ("section", "section"),
-             "alert": ("field_alert", "alert"), "chat": ("chat", "message")}
+_MESSAGES = {UNIT.name: ("unit", "unit"), SECTION.name: ("section", "section"),
+             ALERT.name: ("field_alert", "alert"), CHAT.name: ("chat", "message")}
 
 
 @dataclass(eq=False)
@@ -105,7 +106,7 @@ class LiveHub:
         for change in changes:
             if change.removed:
                 self._removed(change)
-            elif change.object_kind == "report":
+            elif change.object_kind == REPORT.name:
                 self._report(change)
             else:
                 self._object(change)

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from ..changes import Change
 from ..domain.org import User
+from ..log.kinds import ALERT, CHAT, REPORT, SECTION, UNIT, object_kind
 from ..policy import redact
 from ..policy.visibility import may_view, sees_released_version
 from ..store.query import ReportQuery
@@ -48,7 +49,7 @@ def _superseded_units(changes: Sequence[Change]) -> frozenset[int]:
     latest: dict[str, int] = {}
     older: list[int] = []
     for n, change in enumerate(changes):
-        if change.object_kind == "unit" and not change.removed:
+        if change.object_kind == UNIT.name and not change.removed:
             if change.object_id in latest:
                 older.append(latest[change.object_id])
             latest[change.object_id] = n
@@ -103,7 +104,7 @@ class Fanout:
             uid, message, shown, skip = out
             facts = change.facts_now
             assert facts is not None
-            unit_id = change.object_id if change.object_kind == "unit" else None
+            unit_id = change.object_id if change.object_kind == UNIT.name else None
             removal: bytes | None = None
             visible = [shown and may_view(user, facts) for user in users]
             messages = self._redacted(change, users, visible, message, now)
@@ -164,25 +165,27 @@ class Fanout:
         kind = change.object_kind
         if change.entry is None or doc is None:
             return None
-        if kind == "section" and doc is change.doc:
-            doc = change.entry.payload  # as the entry has it: the owner's notes go by `_redacted`
+        if object_kind(kind).owner_notes and doc is change.doc:
+            doc = object_kind(kind).document(change.entry.payload)  # as the entry has it: the notes go by `_redacted`
+            if not isinstance(doc, dict):
+                return None
         p = doc
-        if kind == "report":
+        if kind == REPORT.name:
             shown = p["state"] in SHOWN_STATES
             message = codec.report_event(p, now, stale_hours=s.cot_report_stale_hours) if shown else b""
             return codec.report_uid(p["id"]), message, shown, None
-        if kind == "unit":
+        if kind == UNIT.name:
             unit = codec.unit_event(p, now, stale_minutes=s.cot_unit_stale_minutes)
             if unit is None:
                 return None
             return codec.unit_uid(p["id"]), unit, True, p.get("device_uid")
-        if kind == "section":
+        if kind == SECTION.name:
             return codec.section_uid(p["id"]), codec.section_event(p, now, stale_hours=s.cot_report_stale_hours), True, None
-        if kind == "alert":
+        if kind == ALERT.name:
             # The raising device has the alert under its own uid: not echoed to it (a cancel is).
             skip = p.get("device_uid") or None if p.get("state") == "raised" else None
             return p["uid"], codec.alert_event(p, now), True, skip
-        if kind == "chat":
+        if kind == CHAT.name:
             uid = f"GeoChat.{p['sender_uid']}.{p['room']}.{p['message_id']}"
             return uid, codec.chat_event(p, now), True, p["sender_uid"]
         return None

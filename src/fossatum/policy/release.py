@@ -14,11 +14,8 @@ from collections.abc import Callable
 
 from ..domain import audience as aud
 from ..log.entry import Entry
-from ..log.kinds import OBJECT_KINDS, REPORT, ObjectKind, object_of
+from ..log.kinds import REPORT, ObjectKind, object_of
 from .visibility import Facts, may_release
-
-# Until api/live.py moves onto the change feed (branch `feed`), it asks by prefix.
-FIELD_KINDS = tuple(f"{o.name}." for o in OBJECT_KINDS if not o.federates)
 
 
 def _facts(entry: Entry, obj: ObjectKind) -> Facts:
