@@ -42,16 +42,13 @@ from .policy.actions import Action, Target, new_target, node_target, object_targ
 from .policy.visibility import Facts, may_view
 from .schemas import AudienceIn, ReportIn, ReportPatch
 from .settings import Settings, load
+from .store.contract import Store, Transaction
 from .store.query import ReportQuery, encode_cursor
 from .store.sqlite import DB_FILE, SQLiteStore
 from .throttle import LoginThrottle
 
 if TYPE_CHECKING:
     from types import TracebackType
-
-    from .store.postgres import PostgresStore
-
-    Store = SQLiteStore | PostgresStore
 
 KEY_FILE = "node.key"
 CLI_ACTOR = "node-admin"
@@ -117,6 +114,14 @@ def open_node(data_dir: Path, *, settings: Settings | None = None, clock: Clock 
         store.close()
         raise Conflict(f"the database holds node {store.origin}, whose key is not the one in {data_dir}")
     return Node(store, key, settings=settings, clock=clock, connect=connect)
+
+
+def _held(doc: dict[str, Any] | None, missing: str) -> dict[str, Any]:
+    """A document the command saw a moment ago, before its transaction (gone meanwhile: a
+    partner's tombstone purged it)."""
+    if doc is None:
+        raise NotFound(missing)
+    return doc
 
 
 def _local(country: str) -> dict[str, Any]:
@@ -220,10 +225,9 @@ class Node:
     def _admin(self, actor: User | None, action: Action, **target: Any) -> str:
         return self.allow(actor, action, node_target(self.country, **target))
 
-    def _target(self, tx: Any, table: str, kind: str, object_id: str, doc: dict[str, Any], **extra: Any) -> Target:
+    def _target(self, tx: Transaction, kind: str, object_id: str, doc: dict[str, Any], **extra: Any) -> Target:
         """The target of a change to a stored object: its owner, and whether it is a partner's copy."""
-        row = tx.execute(f"SELECT origin FROM {table} WHERE id = ?", (object_id,)).fetchone()
-        origin = (row[0] if row else "") or self.node_id
+        origin = tx.object_origin(kind, object_id) or self.node_id
         return object_target(kind, doc, node_id=self.node_id, node_country=self.country, origin=origin, **extra)
 
     # --- administration ----------------------------------------------------------------
@@ -236,9 +240,9 @@ class Node:
             raise InvalidInput("a name is required", field="name")
         now = self._now()
         with self.store.transaction() as tx:
-            if tx.execute("SELECT 1 FROM agencies WHERE code = ?", (code,)).fetchone():
+            if tx.agency_exists(code):
                 raise Conflict(f"agency {code} exists already")
-            if not tx.execute("SELECT 1 FROM roster WHERE country = ?", (country,)).fetchone():
+            if not tx.on_roster(country):
                 tx.append(ts=now, author=author, kind=kinds.ROSTER_ADDED, payload={"country": country},
                           audience=_local(self.country))
             doc = {"code": code, "name": name.strip(), "country": country}
@@ -259,12 +263,12 @@ class Node:
         password_hash = auth.hash_password(password)
         now = self._now()
         with self.store.transaction() as tx:
-            if tx.execute("SELECT 1 FROM users WHERE username = ?", (username,)).fetchone():
+            if tx.user_exists(username):
                 raise Conflict(f"user {username} exists already")
             tx.append(ts=now, author=author, kind=kinds.USER_ADDED, payload=user.to_doc(), audience=_local(self.country))
             tx.append(ts=now, author=author, kind=kinds.USER_PASSWORD_SET, payload={"username": username},
                       audience=_local(self.country))
-            self.store.set_password_hash(tx, username, password_hash, now)
+            tx.set_password_hash(username, password_hash, now)
         return user
 
     def set_password(self, *, actor: User | None, username: str, password: str) -> None:
@@ -278,9 +282,9 @@ class Node:
         with self.store.transaction() as tx:
             tx.append(ts=now, author=actor.username if actor else CLI_ACTOR, kind=kinds.USER_PASSWORD_SET,
                       payload={"username": username}, audience=_local(self.country))
-            self.store.set_password_hash(tx, username, password_hash, now)
+            tx.set_password_hash(username, password_hash, now)
             # Every session, websocket and password-logged TAK device of the user ends.
-            self.store.revoke_sessions(tx, username, reason=sessions.PASSWORD_CHANGED, at=now)
+            tx.revoke_sessions(username, reason=sessions.PASSWORD_CHANGED, at=now)
         self._sessions_ended()
 
     def _sessions_ended(self) -> None:
@@ -315,7 +319,7 @@ class Node:
             tx.append(ts=now, author=author, kind=kinds.USER_UPDATED, payload=updated.to_doc(),
                       audience=_local(self.country))
             if not active:  # every session and live channel, certificate devices too
-                self.store.revoke_sessions(tx, username, reason=sessions.DISABLED, at=now)
+                tx.revoke_sessions(username, reason=sessions.DISABLED, at=now)
         self._sessions_ended()
         return updated
 
@@ -344,7 +348,7 @@ class Node:
                     audience=audience.to_doc(), position=position.to_doc() if position else None,
                     position_at=now if position else None, updated_at=now)
         with self.store.transaction() as tx:
-            if tx.execute("SELECT 1 FROM units WHERE id = ?", (unit.id,)).fetchone():
+            if tx.holds_object("unit", unit.id):
                 raise Conflict(f"unit {unit.id} exists already")
             tx.append(ts=now, author=author, kind=kinds.UNIT_ADDED, payload=unit.to_doc(), audience=audience.to_doc())
         return unit.to_doc()
@@ -368,11 +372,12 @@ class Node:
                     results.append(exc)
         return results
 
-    def _move(self, tx: Any, actor: User, unit_id: str, position: Position, fix_at: str, now: str) -> dict[str, Any]:
+    def _move(self, tx: Transaction, actor: User, unit_id: str, position: Position, fix_at: str,
+              now: str) -> dict[str, Any]:
         if self.store.unit_doc(actor, unit_id) is None:
             raise NotFound(f"no unit {unit_id}")
-        current = json.loads(tx.execute("SELECT doc FROM units WHERE id = ?", (unit_id,)).fetchone()[0])
-        self.allow(actor, Action.UNIT_MOVE, self._target(tx, "units", "unit", unit_id, current))
+        current = _held(tx.object_doc("unit", unit_id), f"no unit {unit_id}")
+        self.allow(actor, Action.UNIT_MOVE, self._target(tx, "unit", unit_id, current))
         # The stored form, whoever calls: times compare as text, and partners refuse any other form.
         fix_at = normalise(fix_at, field="at")
         if fix_at > now:
@@ -395,17 +400,17 @@ class Node:
             return found["unit_id"]
         now = self._now()
         with self.store.transaction() as tx:
-            row = tx.execute("SELECT username, unit_id FROM devices WHERE uid = ?", (uid,)).fetchone()
+            row = tx.device_binding(uid)
             if row is not None:
-                unit = json.loads(tx.execute("SELECT doc FROM units WHERE id = ?", (row[1],)).fetchone()[0])
-                reason = actions.authorize(actor, Action.DEVICE_REGISTER, self._target(tx, "units", "unit", row[1], unit))
+                bound = _held(tx.object_doc("unit", row[1]), f"no unit {row[1]}")
+                reason = actions.authorize(actor, Action.DEVICE_REGISTER, self._target(tx, "unit", row[1], bound))
                 if reason is not None:
-                    raise Forbidden(f"device {uid} belongs to a unit of {unit['owner_agency']}: {reason}")
+                    raise Forbidden(f"device {uid} belongs to a unit of {bound['owner_agency']}: {reason}")
                 unit_id = row[1]
             else:
                 self.allow(actor, Action.DEVICE_REGISTER, new_target("unit", actor, node_country=self.country))
                 unit_id = "dev-" + re.sub(r"[^A-Za-z0-9_.-]", "-", uid)[:56]
-                if tx.execute("SELECT 1 FROM units WHERE id = ?", (unit_id,)).fetchone():
+                if tx.holds_object("unit", unit_id):
                     unit_id = f"dev-{uuid.uuid5(uuid.NAMESPACE_URL, uid).hex[:16]}"
                 audience = self._resolve(owner_agency=actor.agency, owner_country=actor.country, requested=None,
                                          default_scope=Scope.NATIONAL)
@@ -497,11 +502,10 @@ class Node:
                       raised_by=actor.username, owner_agency=actor.agency, owner_country=actor.country,
                       audience=audience.to_doc())
         with self.store.transaction() as tx:
-            row = tx.execute("SELECT doc FROM alerts WHERE uid = ?", (alert_id,)).fetchone()
-            if row is None:
+            held = tx.object_doc("alert", alert_id)
+            if held is None:
                 self.allow(actor, Action.ALERT_RAISE, new_target("alert", actor, node_country=self.country))
             else:
-                held = json.loads(row[0])
                 self.allow(actor, Action.ALERT_RAISE, self._alert_target(held))
                 alert = alert.kept_by(Alert.from_doc(held))
             doc = alert.to_doc()
@@ -513,12 +517,11 @@ class Node:
         devices were sent it; by its raiser or a duty officer or commander of its agency."""
         now = self._now()
         with self.store.transaction() as tx:
-            row = None
+            doc = None
             for candidate in dict.fromkeys((self.alert_id(device_uid, uid), uid)):
-                row = tx.execute("SELECT doc FROM alerts WHERE uid = ?", (candidate,)).fetchone()
-                if row is not None:
+                doc = tx.object_doc("alert", candidate)
+                if doc is not None:
                     break
-            doc = json.loads(row[0]) if row is not None else None
             if doc is None or not may_view(actor, self._alert_facts(doc)):
                 raise NotFound(f"no alert {uid}")
             self.allow(actor, Action.ALERT_CANCEL, self._alert_target(doc))
@@ -546,7 +549,7 @@ class Node:
             author=actor.username, owner_agency=actor.agency, owner_country=actor.country, audience=audience.to_doc(),
         ).to_doc()
         with self.store.transaction() as tx:
-            if tx.execute("SELECT 1 FROM chat WHERE id = ?", (doc["id"],)).fetchone():
+            if tx.holds_object("chat", doc["id"]):
                 raise Conflict("this chat message is logged already")
             tx.append(ts=now, author=actor.username, kind=kinds.CHAT_POSTED, payload=doc, audience=audience.to_doc())
         return doc
@@ -568,14 +571,14 @@ class Node:
                       owner_agency=agency, owner_country=self.country, audience=audience.to_doc(), created_by=author,
                       updated_at=now).to_doc()
         with self.store.transaction() as tx:
-            if tx.execute("SELECT 1 FROM sections WHERE id = ?", (spec.id,)).fetchone():
+            if tx.holds_object("section", spec.id):
                 raise Conflict(f"section {spec.id} exists already")
             tx.append(ts=now, author=author, kind=kinds.SECTION_ADDED, payload=doc, audience=audience.to_doc())
             if spec.responsible:
                 self._note_section(tx, author, now, spec.id, responsible=spec.responsible)
         return {**doc, "responsible": spec.responsible}
 
-    def _note_section(self, tx: Any, author: str, now: str, section_id: str, **notes: Any) -> None:
+    def _note_section(self, tx: Transaction, author: str, now: str, section_id: str, **notes: Any) -> None:
         """The owner's notes on a section (`section.OWNER_NOTES`: responsible units, the impact's
         reason) go in a node-internal entry: never replicated, shown by the read paths only to
         whom they concern (policy/redact.py), while the section itself crosses the border."""
@@ -587,8 +590,8 @@ class Node:
             raise NotFound(f"no section {section_id}")
         now = self._now()
         with self.store.transaction() as tx:
-            doc = json.loads(tx.execute("SELECT doc FROM sections WHERE id = ?", (section_id,)).fetchone()[0])
-            self.allow(actor, Action.SECTION_SET, self._target(tx, "sections", "section", section_id, doc))
+            doc = _held(tx.object_doc("section", section_id), f"no section {section_id}")
+            self.allow(actor, Action.SECTION_SET, self._target(tx, "section", section_id, doc))
             new = Section.from_doc(doc).with_impact(impact, by=actor.username, now=now)
             tx.append(ts=now, author=actor.username, kind=kinds.SECTION_IMPACT_SET, payload=new.public().to_doc(),
                       audience=doc["audience"])
@@ -618,7 +621,7 @@ class Node:
     def file_report(self, *, actor: User, spec: ReportIn) -> dict[str, Any]:
         report = self.prepare_report(actor=actor, spec=spec, now=self.clock())
         with self.store.transaction() as tx:
-            if self.store.report_doc_for_update(tx, report.id) is not None:
+            if tx.report_doc(report.id) is not None:
                 raise Conflict(f"report {report.id} exists already")
             self._record(tx, report, kinds.REPORT_FILED, {})
         return report.to_doc()
@@ -652,19 +655,19 @@ class Node:
         filed = skipped = 0
         with self.store.transaction() as tx:
             for report in reports:
-                if self.store.report_doc_for_update(tx, report.id) is not None:
+                if tx.report_doc(report.id) is not None:
                     skipped += 1
                     continue
                 self._record(tx, report, kinds.REPORT_FILED, {})
                 filed += 1
         return filed, skipped
 
-    def _record(self, tx: Any, report: Report, kind: str, extra: dict[str, Any]) -> None:
+    def _record(self, tx: Transaction, report: Report, kind: str, extra: dict[str, Any]) -> None:
         tx.append(ts=report.updated_at, author=report.updated_by, kind=kind,
                   payload={"report": report.to_doc(), **extra}, audience=_facts_doc(report))
 
-    def _load_for_change(self, tx: Any, actor: User, report_id: str, action: Action) -> Report:
-        raw = self.store.report_doc_for_update(tx, report_id)
+    def _load_for_change(self, tx: Transaction, actor: User, report_id: str, action: Action) -> Report:
+        raw = tx.report_doc(report_id)
         if raw is None:
             raise NotFound(f"no report {report_id}")
         report = rules.from_doc(json.loads(raw))
@@ -811,10 +814,10 @@ class Node:
             return
         with self.store.transaction() as tx:
             if everywhere:
-                self.store.revoke_sessions(tx, found[0], reason=sessions.LOGOUT_EVERYWHERE, at=self._now())
+                tx.revoke_sessions(found[0], reason=sessions.LOGOUT_EVERYWHERE, at=self._now())
             else:
-                self.store.revoke_sessions(tx, found[0], reason=sessions.LOGOUT, at=self._now(),
-                                           token_hash=auth.token_hash(token))
+                tx.revoke_sessions(found[0], reason=sessions.LOGOUT, at=self._now(),
+                                   token_hash=auth.token_hash(token))
         self._sessions_ended()
 
     # --- integrity ---------------------------------------------------------------------
@@ -845,12 +848,6 @@ class Node:
         it in the log: a partner's copy changed here (it would refuse every later entry from
         its origin), or an own object written by a partner. Never true while the store's
         backstop holds; a node that ran an earlier version may show it."""
-        found = []
-        for obj in (o for o in kinds.OBJECT_KINDS if o.federates):  # only they have partner copies
-            rows = self.store.read(
-                f"SELECT DISTINCT l.origin, l.object_id, t.origin FROM log l JOIN {obj.table} t "
-                f"ON t.{obj.key} = l.object_id WHERE t.origin <> '' AND l.origin <> t.origin", system=True)
-            for entry_origin, object_id, held_as in rows:
-                found.append((entry_origin, f"{entry_origin}: {obj.name} {object_id} is held as {held_as}'s "
-                                            f"though {entry_origin} wrote it: a partner's copy was changed locally"))
-        return found
+        return [(entry_origin, f"{entry_origin}: {kind} {object_id} is held as {held_as}'s "
+                               f"though {entry_origin} wrote it: a partner's copy was changed locally")
+                for kind, entry_origin, object_id, held_as in self.store.ownership_mismatches()]

@@ -288,10 +288,9 @@ class CotServer:
 
     def _anonymous_user(self, unit_id: str) -> tuple[User, dict[str, Any]]:
         """The stand-in user of anonymous devices of a port: a field user of the unit's agency."""
-        row = self.node.store.read_one("SELECT doc FROM units WHERE id = ?", (unit_id,), system=True)
-        if row is None:
+        unit = self.node.store.current_doc("unit", unit_id)
+        if unit is None:
             raise InvalidInput(f"anonymous_unit: no unit {unit_id!r} on this node", field="cot")
-        unit = json.loads(row[0])
         user = User(username=f"anonymous.{unit_id}"[:64], agency=unit["owner_agency"],
                     country=unit["owner_country"], roles=frozenset({Role.FIELD}), full_name="anonymous TAK device")
         return user, unit

@@ -12,13 +12,12 @@ from ..log.signing import NodeKey
 from ..policy.actions import Action, Target
 
 if TYPE_CHECKING:
-    from ..store.postgres import PostgresStore
-    from ..store.sqlite import SQLiteStore
+    from ..store.contract import Store
 
 
 class Host(Protocol):
     @property
-    def store(self) -> SQLiteStore | PostgresStore: ...
+    def store(self) -> Store: ...
 
     @property
     def key(self) -> NodeKey: ...

@@ -8,20 +8,17 @@ refused, and the stream goes on, so one bad object cannot stall a partner's whol
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..domain import report as rules
 from ..domain.timeutil import parse, to_text, utcnow
 from ..errors import InvalidInput
 from ..log.entry import GENESIS, Entry
-from ..log.kinds import OBJECT_KINDS, REPORT, object_of
+from ..log.kinds import REPORT, object_of
 from ..log.signing import verify_signature
 from ..policy.release import facts_of_entry, partner_may_see
-from ..policy.visibility import Facts
 from ..schemas import nul_field
-from ..store.sqlite import SQLiteStore, Tx
+from ..store.contract import Store, Transaction
 from . import shapes
 from .outbound import audit
 from .stream import check_seal, item_hash
@@ -51,10 +48,7 @@ class Applied:
     purged_ids: list[str] = field(default_factory=list)
 
 
-FEDERATED = tuple(obj for obj in OBJECT_KINDS if obj.federates)
-
-
-def _problem_with_entry(tx: Tx, doc: Any, partner: Partner, own_country: str) -> str | None:
+def _problem_with_entry(tx: Transaction, doc: Any, partner: Partner, own_country: str) -> str | None:
     try:
         entry = Entry.from_doc(doc)
     except (KeyError, TypeError, ValueError):
@@ -82,28 +76,27 @@ def _problem_with_entry(tx: Tx, doc: Any, partner: Partner, own_country: str) ->
     # The stream's own chain orders and de-duplicates items; an entry may come later than a
     # newer one of another object (held back for containment), never twice, never older
     # than the version of its object already held.
-    if tx.execute("SELECT 1 FROM log WHERE origin = ? AND seq = ?", (entry.origin, entry.seq)).fetchone():
+    if tx.holds_entry(entry.origin, entry.seq):
         return f"{entry.origin}#{entry.seq}: replayed (already held)"
-    newer = tx.execute("SELECT MAX(seq) FROM log WHERE origin = ? AND object_id = ?",
-                       (entry.origin, entry.object_id)).fetchone()[0]
+    newer = tx.newest_seq_of_object(entry.origin, entry.object_id)
     if newer is not None and newer > entry.seq:
         return f"{entry.origin}#{entry.seq}: older than #{newer} of {entry.object_id}, already held"
-    row = tx.execute(f"SELECT origin FROM {obj.table} WHERE {obj.key} = ?", (entry.object_id,)).fetchone()
-    if row is not None and row[0] != entry.origin:
-        return f"{entry.origin}#{entry.seq}: object {entry.object_id} belongs to {row[0]}"
+    held_as = None if entry.object_id is None else tx.object_origin(obj.name, entry.object_id)
+    if held_as is not None and held_as != entry.origin:
+        return f"{entry.origin}#{entry.seq}: object {entry.object_id} belongs to {held_as}"
     return None
 
 
-def _agency_problem(tx: Tx, entry: Entry, partner: Partner) -> str | None:
+def _agency_problem(tx: Transaction, entry: Entry, partner: Partner) -> str | None:
     """An object belongs to an agency of its origin's country: an agency this node knows as
     another country's (its own, or a third partner's) is never the sender's to write for —
     its members here would take the object for their own agency's."""
     agency = entry.audience.get("owner_agency") if isinstance(entry.audience, dict) else None
     if not isinstance(agency, str) or not agency:
         return "no owner agency"
-    known = tx.execute("SELECT country FROM agencies WHERE code = ?", (agency,)).fetchone()
-    if known is not None and known[0] != partner.country:
-        return f"owner agency {agency} is an agency of {known[0]}, not of the sending partner {partner.country}"
+    known = tx.agency_country(agency)
+    if known is not None and known != partner.country:
+        return f"owner agency {agency} is an agency of {known}, not of the sending partner {partner.country}"
     return None
 
 
@@ -170,14 +163,6 @@ def _nul(entry: Entry) -> str | None:
     return f"{where}: NUL characters are not allowed" if where else None
 
 
-def _facts_of_doc(doc: str) -> Facts | None:
-    """What the viewer rule needs to tell who may have seen a purged report (not its text)."""
-    try:
-        return Facts.of_report(rules.from_doc(json.loads(doc)))
-    except Exception:  # a copy that no longer parses: nobody is told of its removal
-        return None
-
-
 def _not_a_released_version(entry: Entry) -> str | None:
     """Only a released version of a report crosses, to the countries its release decision names."""
     audience = entry.audience if isinstance(entry.audience, dict) else {}
@@ -198,19 +183,9 @@ def _not_a_released_version(entry: Entry) -> str | None:
     return None
 
 
-def purge(tx: Tx, origin: str, object_id: str) -> int:
-    """Remove every trace of a partner's object: its row in its kind's table, the rows that
-    hang on it (a report's index and versions, a unit's positions), its entries in this log."""
-    rid = tx.execute("SELECT rid, doc FROM reports WHERE id = ? AND origin = ?", (object_id, origin)).fetchone()
-    if rid:
-        tx.purged.append((object_id, _facts_of_doc(rid[1])))
-        tx.execute("DELETE FROM reports_space_time WHERE rid = ?", (rid[0],))
-        tx.execute("DELETE FROM report_versions WHERE report_id = ? AND origin = ?", (object_id, origin))
-    if tx.execute("SELECT 1 FROM units WHERE id = ? AND origin = ?", (object_id, origin)).fetchone():
-        tx.execute("DELETE FROM unit_positions WHERE unit_id = ?", (object_id,))
-    for obj in FEDERATED:
-        tx.execute(f"DELETE FROM {obj.table} WHERE {obj.key} = ? AND origin = ?", (object_id, origin))
-    return tx.execute("DELETE FROM log WHERE object_id = ? AND origin = ?", (object_id, origin)).rowcount
+def purge(tx: Transaction, origin: str, object_id: str) -> int:
+    """Remove every trace of a partner's object: its rows and its entries in this log."""
+    return tx.purge_partner_object(origin, object_id)
 
 
 def authenticated_prefix(public_key: str, items: list[Any], seq: int, prev: str) -> int:
@@ -236,11 +211,10 @@ def authenticated_prefix(public_key: str, items: list[Any], seq: int, prev: str)
     return 0
 
 
-def apply(store: SQLiteStore, partner: Partner, own_country: str, items: list[Any]) -> Applied:
+def apply(store: Store, partner: Partner, own_country: str, items: list[Any]) -> Applied:
     result = Applied()
     with store.transaction() as tx:
-        row = tx.execute("SELECT stream_seq, stream_hash FROM inbound WHERE origin = ?", (partner.node_id,)).fetchone()
-        seq, prev = row if row else (0, GENESIS)
+        seq, prev = tx.inbound_position(partner.node_id) or (0, GENESIS)
         trusted = authenticated_prefix(partner.public_key, items, seq, prev)
         for index, wire in enumerate(items):
             problem = None if index < trusted else check_seal(partner.public_key, wire)
@@ -290,12 +264,7 @@ def apply(store: SQLiteStore, partner: Partner, own_country: str, items: list[An
                       detail=problem)
                 break
             seq, prev = item["seq"], wire["hash"]
-        tx.execute(
-            "INSERT INTO inbound (origin, stream_seq, stream_hash, received_at) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (origin) DO UPDATE SET stream_seq = excluded.stream_seq, stream_hash = excluded.stream_hash, "
-            "received_at = excluded.received_at",
-            (partner.node_id, seq, prev, to_text(utcnow())),
-        )
+        tx.set_inbound_position(partner.node_id, seq, prev, to_text(utcnow()))
         if result.stored or result.purged or result.refused:
             audit(tx, direction="in", partner=partner.country, decision="verified", rule="batch",
                   entry_origin=partner.node_id, detail=f"{result.stored} stored, {result.purged} purged, "

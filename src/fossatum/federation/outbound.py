@@ -19,20 +19,17 @@ from ..log.kinds import REPORT, object_of
 from ..log.signing import NodeKey
 from ..policy.release import release_decision
 from ..policy.visibility import Facts
-from ..store.sqlite import SQLiteStore, Tx, _row_entry
+from ..store.contract import Store, Transaction
 from .egress import egress_problem
 from .stream import seal
 
 BATCH = 2000
 
 
-def audit(tx: Tx, *, direction: str, partner: str, decision: str, rule: str, object_id: str | None = None,
+def audit(tx: Transaction, *, direction: str, partner: str, decision: str, rule: str, object_id: str | None = None,
           entry_origin: str | None = None, entry_seq: int | None = None, detail: str = "") -> None:
-    tx.execute(
-        "INSERT INTO audit (at, direction, partner, decision, rule, object_id, entry_origin, entry_seq, detail) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (to_text(utcnow()), direction, partner, decision, rule, object_id, entry_origin, entry_seq, detail),
-    )
+    tx.record_audit(at=to_text(utcnow()), direction=direction, partner=partner, decision=decision, rule=rule,
+                    object_id=object_id, entry_origin=entry_origin, entry_seq=entry_seq, detail=detail)
 
 
 @dataclass
@@ -45,25 +42,21 @@ class Served:
 class _Stream:
     """Appending to one partner's stream within a transaction."""
 
-    def __init__(self, tx: Tx, outbound: Outbound, partner: str) -> None:
+    def __init__(self, tx: Transaction, outbound: Outbound, partner: str) -> None:
         self.tx, self.outbound, self.partner = tx, outbound, partner
-        last = tx.execute("SELECT stream_seq, hash FROM outbox WHERE partner = ? ORDER BY stream_seq DESC LIMIT 1",
-                          (partner,)).fetchone()
-        self.seq, self.prev = last if last else (0, GENESIS)
+        self.seq, self.prev = tx.outbox_tail(partner) or (0, GENESIS)
         self.added = 0
 
     def decide(self, entry: Entry, *, recheck: bool = False) -> bool:
         tx, partner, object_id = self.tx, self.partner, entry.object_id
         ok, rule = release_decision(entry, partner, lambda rid: self.outbound._linked_facts(tx, rid),
                                     origin_country=self.outbound.country)
-        had = tx.execute("SELECT 1 FROM sent_objects WHERE partner = ? AND object_id = ?",
-                         (partner, object_id)).fetchone() is not None
+        had = tx.was_sent(partner, object_id)
         if rule.startswith("containment"):
             # Held back until its parents are visible to the partner: looked at again later.
-            tx.execute("INSERT INTO withheld_links (partner, object_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
-                       (partner, object_id))
+            tx.mark_withheld(partner, object_id)
         else:
-            tx.execute("DELETE FROM withheld_links WHERE partner = ? AND object_id = ?", (partner, object_id))
+            tx.clear_withheld(partner, object_id)
         if rule.startswith("kept"):
             # The partner keeps the released version it holds: nothing new crosses, nothing is revoked.
             if not recheck:
@@ -71,14 +64,13 @@ class _Stream:
                       entry_origin=entry.origin, entry_seq=entry.seq)
             return False
         if ok:
-            item = {"kind": "entry", "entry": entry.to_doc()}
-            tx.execute("INSERT INTO sent_objects (partner, object_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
-                       (partner, object_id))
+            item: dict[str, Any] = {"kind": "entry", "entry": entry.to_doc()}
+            tx.mark_sent(partner, object_id)
             decision, rule = "sent", (rule + " (parents now visible)" if recheck else rule)
         elif had:
             item = {"kind": "tombstone",
                     "tombstone": {"object_id": object_id, "reason": rule, "at": entry.ts, "entry_seq": entry.seq}}
-            tx.execute("DELETE FROM sent_objects WHERE partner = ? AND object_id = ?", (partner, object_id))
+            tx.forget_sent(partner, object_id)
             decision = "revoked"
         else:
             if not recheck:
@@ -88,12 +80,8 @@ class _Stream:
         item = {"from": self.outbound.origin, "to": partner, "seq": self.seq + 1, "prev": self.prev, **item}
         wire = seal(self.outbound.key, item)
         self.seq, self.prev = self.seq + 1, wire["hash"]
-        tx.execute(
-            "INSERT INTO outbox (partner, stream_seq, kind, object_id, entry_seq, item, hash, sig, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (partner, self.seq, item["kind"], object_id, entry.seq, canonical(item), wire["hash"], wire["sig"],
-             to_text(utcnow())),
-        )
+        tx.add_outbox_item(partner, seq=self.seq, kind=item["kind"], object_id=object_id, entry_seq=entry.seq,
+                           item=canonical(item), digest=wire["hash"], sig=wire["sig"], created_at=to_text(utcnow()))
         audit(tx, direction="out", partner=partner, decision=decision, rule=rule, object_id=object_id,
               entry_origin=entry.origin, entry_seq=entry.seq, detail=f"stream #{self.seq}")
         self.added += 1
@@ -102,15 +90,9 @@ class _Stream:
     def recheck_withheld(self) -> None:
         """Objects held back for containment: send their current version once their parents
         became visible to the partner (a parent widened or validated later)."""
-        held = [r[0] for r in self.tx.execute("SELECT object_id FROM withheld_links WHERE partner = ?", (self.partner,))]
-        for object_id in held:
-            rows = self.tx.execute(
-                "SELECT origin, seq, ts, author, kind, payload, audience, prev, hash, sig FROM log "
-                "WHERE origin = ? AND object_id = ? ORDER BY seq DESC", (self.outbound.origin, object_id),
-            ).fetchall()
+        for object_id in self.tx.withheld_objects(self.partner):
             latest = None
-            for row in rows:
-                entry = _row_entry(row)
+            for entry in self.tx.entries_of_object(self.outbound.origin, object_id):
                 latest = latest or entry
                 # The version to send is the released one, which may be older than the latest.
                 wanted = entry.audience.get("release_version") if object_of(entry.kind) is REPORT else None
@@ -123,7 +105,7 @@ class _Stream:
 
 
 class Outbound:
-    def __init__(self, store: SQLiteStore, key: NodeKey) -> None:
+    def __init__(self, store: Store, key: NodeKey) -> None:
         self.store = store
         self.key = key
         self._country = ""
@@ -138,11 +120,11 @@ class Outbound:
             self._country = self.store.meta("country") or ""
         return self._country
 
-    def _linked_facts(self, tx: Tx, report_id: str) -> Facts | None:
-        row = tx.execute("SELECT doc FROM reports WHERE id = ?", (report_id,)).fetchone()
-        if row is None:
+    def _linked_facts(self, tx: Transaction, report_id: str) -> Facts | None:
+        doc = tx.report_doc(report_id)
+        if doc is None:
             return None
-        return Facts.of_report(rules.from_doc(json.loads(row[0])))
+        return Facts.of_report(rules.from_doc(json.loads(doc)))
 
     def release(self, partner: str) -> int:
         """Decide every own entry not yet decided for `partner`; returns how many items were added."""
@@ -154,33 +136,25 @@ class Outbound:
             if not more:
                 return added
 
-    def _release_batch(self, tx: Tx, partner: str) -> tuple[int, bool]:
-        tx.execute("INSERT INTO peer_state (partner) VALUES (?) ON CONFLICT (partner) DO NOTHING", (partner,))
-        (through,) = tx.execute("SELECT released_through FROM peer_state WHERE partner = ?", (partner,)).fetchone()
-        rows = tx.execute(
-            "SELECT origin, seq, ts, author, kind, payload, audience, prev, hash, sig FROM log "
-            "WHERE origin = ? AND seq > ? ORDER BY seq LIMIT ?", (self.origin, through, BATCH),
-        ).fetchall()
+    def _release_batch(self, tx: Transaction, partner: str) -> tuple[int, bool]:
+        through = tx.released_through(partner)
+        entries = tx.own_entries_after(self.origin, through, BATCH)
         stream = _Stream(tx, self, partner)
-        for row in rows:
-            entry = _row_entry(row)
+        for entry in entries:
             if entry.object_id is not None:  # node-internal entries (accounts, roster…) never leave
                 stream.decide(entry)
-        if rows:
-            tx.execute("UPDATE peer_state SET released_through = ? WHERE partner = ?", (rows[-1][1], partner))
+        if entries:
+            tx.set_released_through(partner, entries[-1].seq)
         stream.recheck_withheld()
-        return stream.added, len(rows) == BATCH
+        return stream.added, len(entries) == BATCH
 
     def serve(self, partner: str, *, after: int, limit: int) -> Served:
         """Items after the partner's cursor; `after` also acknowledges everything up to it."""
         self.release(partner)
         with self.store.transaction() as tx:
-            tx.execute("INSERT INTO peer_state (partner) VALUES (?) ON CONFLICT (partner) DO NOTHING", (partner,))
-            tx.execute("UPDATE peer_state SET acked = CASE WHEN acked > ? THEN acked ELSE ? END, last_contact = ? "
-                       "WHERE partner = ?", (after, after, to_text(utcnow()), partner))
-            rows = tx.execute("SELECT item, hash, sig FROM outbox WHERE partner = ? AND stream_seq > ? "
-                              "ORDER BY stream_seq LIMIT ?", (partner, after, limit)).fetchall()
-            (last,) = tx.execute("SELECT COALESCE(MAX(stream_seq), 0) FROM outbox WHERE partner = ?", (partner,)).fetchone()
+            tx.note_acked(partner, after, to_text(utcnow()))
+            rows = tx.outbox_items(partner, after, limit)
+            last = tx.outbox_head(partner)
             items: list[dict[str, Any]] = []
             for item_text, digest, sig in rows:
                 wire = {"item": json.loads(item_text), "hash": digest, "sig": sig}
@@ -194,10 +168,10 @@ class Outbound:
                           entry_origin=blocked.origin if blocked else None,
                           entry_seq=blocked.seq if blocked else None,
                           detail=f"stream #{wire['item'].get('seq')}: {problem}")
-                    tx.execute("UPDATE peer_state SET send_error = ?, send_error_at = ? WHERE partner = ?",
-                               (f"egress check blocked stream #{wire['item'].get('seq')}: {problem}",
-                                to_text(utcnow()), partner))
+                    tx.note_peer_error(partner, "send",
+                                       f"egress check blocked stream #{wire['item'].get('seq')}: {problem}",
+                                       to_text(utcnow()))
                     return Served(items, last, blocked=problem)
                 items.append(wire)
-            tx.execute("UPDATE peer_state SET send_error = NULL WHERE partner = ?", (partner,))
+            tx.clear_send_error(partner)
         return Served(items, last)

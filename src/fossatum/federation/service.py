@@ -54,9 +54,8 @@ class Federation:
 
     # --- partners ----------------------------------------------------------------------
     def partners(self, *, include_inactive: bool = False) -> list[Partner]:
-        rows = self.node.store.read(
-            "SELECT country, node_id, url, public_key, active, link FROM partners ORDER BY country")
-        return [Partner(c, n, u, k, bool(a), link) for c, n, u, k, a, link in rows if a or include_inactive]
+        rows = self.node.store.partner_rows()
+        return [Partner(c, n, u, k, a, link) for c, n, u, k, a, link in rows if a or include_inactive]
 
     def partner(self, country: str) -> Partner:
         for p in self.partners():
@@ -72,11 +71,8 @@ class Federation:
         Shared by every worker of the node (the store), forgotten once its request would be
         refused for its date anyway."""
         with self.node.store.transaction() as tx:
-            tx.execute("DELETE FROM federation_nonces WHERE expires_at < ?", (to_text(utcnow()),))
-            inserted = tx.execute(
-                "INSERT INTO federation_nonces (node_id, nonce, expires_at) VALUES (?, ?, ?) "
-                "ON CONFLICT (node_id, nonce) DO NOTHING", (node_id, nonce, to_text(expires))).rowcount
-        return inserted == 1
+            first = tx.record_nonce(node_id, nonce, to_text(expires), to_text(utcnow()))
+        return first
 
     def add_partner(self, *, country: str, url: str, key: str, actor: User | None = None, insecure: bool = False,
                     verify: str = "pin") -> Partner:
@@ -90,8 +86,7 @@ class Federation:
         link = link_for(url, insecure=insecure, verify=verify)
         partner = Partner(country, node_id_for(country, key), url.rstrip("/"), key, link=link)
         with self.node.store.transaction() as tx:
-            row = tx.execute("SELECT active FROM partners WHERE country = ?", (country,)).fetchone()
-            if row and row[0]:
+            if tx.partner_active(country):
                 raise Conflict(f"{country} is a partner already; remove it first to change its key or URL")
             tx.append(ts=to_text(self.node.clock()), author="node-admin", kind=kinds.PARTNER_ADDED,
                       payload={"country": country, "node_id": partner.node_id, "url": partner.url,
@@ -133,13 +128,11 @@ class Federation:
                 self._note_error(partner.country, str(exc), direction="send")
 
     def _outbox_last(self, country: str) -> int:
-        row = self.node.store.read_one("SELECT COALESCE(MAX(stream_seq), 0) FROM outbox WHERE partner = ?", (country,))
-        return int(row[0]) if row else 0
+        return self.node.store.outbox_last(country)
 
     # --- receiving ---------------------------------------------------------------------
     def cursor(self, partner: Partner) -> int:
-        row = self.node.store.read_one("SELECT stream_seq FROM inbound WHERE origin = ?", (partner.node_id,))
-        return int(row[0]) if row else 0
+        return self.node.store.inbound_cursor(partner.node_id)
 
     def pull(self, partner: Partner) -> Applied:
         """Fetch and apply pages from `partner` until caught up (or rejected, or the link fails)."""
@@ -186,23 +179,17 @@ class Federation:
 
     def _note_error(self, country: str, message: str, *, direction: str) -> None:
         with self.node.store.transaction() as tx:
-            tx.execute("INSERT INTO peer_state (partner) VALUES (?) ON CONFLICT (partner) DO NOTHING", (country,))
-            tx.execute(f"UPDATE peer_state SET {direction}_error = ?, {direction}_error_at = ? WHERE partner = ?",
-                       (message[:500], to_text(utcnow()), country))
+            tx.note_peer_error(country, direction, message[:500], to_text(utcnow()))
 
     def _note_contact(self, country: str) -> None:
         with self.node.store.transaction() as tx:
-            tx.execute("INSERT INTO peer_state (partner) VALUES (?) ON CONFLICT (partner) DO NOTHING", (country,))
-            tx.execute("UPDATE peer_state SET last_contact = ?, receive_error = NULL WHERE partner = ?",
-                       (to_text(utcnow()), country))
+            tx.note_peer_contact(country, to_text(utcnow()))
 
     # --- observing ---------------------------------------------------------------------
     def status(self) -> list[dict[str, Any]]:
         out = []
         for p in self.partners(include_inactive=True):
-            state = self.node.store.read_one(
-                "SELECT released_through, acked, last_contact, send_error, send_error_at, receive_error, "
-                "receive_error_at FROM peer_state WHERE partner = ?", (p.country,)) or (0, 0, None, None, None, None, None)
+            state = self.node.store.peer_state(p.country) or (0, 0, None, None, None, None, None)
             last_sent = self._outbox_last(p.country)
             out.append({
                 "country": p.country, "node_id": p.node_id, "url": p.url, "active": p.active,
@@ -217,13 +204,4 @@ class Federation:
         return out
 
     def audit(self, *, partner: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
-        sql = ("SELECT id, at, direction, partner, decision, rule, object_id, entry_origin, entry_seq, detail "
-               "FROM audit")
-        params: list[Any] = []
-        if partner:
-            sql += " WHERE partner = ?"
-            params.append(partner)
-        sql += " ORDER BY id DESC LIMIT ?"
-        params.append(limit)
-        cols = ("id", "at", "direction", "partner", "decision", "rule", "object_id", "entry_origin", "entry_seq", "detail")
-        return [dict(zip(cols, row)) for row in self.node.store.read(sql, params)]
+        return self.node.store.audit_trail(partner=partner, limit=limit)

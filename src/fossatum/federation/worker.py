@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 
-from ..store.sqlite import Tx
+from ..store.contract import Transaction
 from .service import Federation
 from .transport import LinkDown
 
@@ -62,7 +62,7 @@ class Worker:
         if self._thread.is_alive():
             self._thread.join(timeout)
 
-    def _committed(self, tx: Tx) -> None:
+    def _committed(self, tx: Transaction) -> None:
         own = self.federation.node.node_id
         if any(e.origin == own and e.object_id for e in tx.appended):
             with self._lock:

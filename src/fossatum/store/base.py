@@ -17,15 +17,20 @@ from typing import Any
 from ..domain.audience import Scope
 from ..domain.org import Role, User
 from ..domain.timeutil import utcnow
-from ..errors import Forbidden, FossatumError, IntegrityError
+from ..errors import Forbidden, FossatumError
 from ..log.entry import GENESIS, Entry, canonical
-from ..log.kinds import kind_of
+from ..log.kinds import OBJECT_KINDS, kind_of
 from ..log.signing import NodeKey
 from ..policy import redact
 from ..policy.predicate import report_doc_sql, visible_sql
 from ..policy.visibility import Facts
 from . import projector
+from .federation_state import FederationReads, FederationTx
+from .held import HeldTx
 from .query import BBox, ReportQuery, TimeSlices, report_filters
+from .rows import ENTRY_COLUMNS, row_entry
+
+__all__ = ["ENTRY_COLUMNS", "Reader", "StoreReads", "Tx", "row_entry", "shown"]
 
 KEEP_REVOCATIONS = 10_000
 
@@ -33,8 +38,10 @@ KEEP_REVOCATIONS = 10_000
 Reader = Callable[[str, Any], list[tuple[Any, ...]]]
 
 
-class Tx:
-    """A write transaction: append entries (signed, chained, projected) and read within it."""
+class Tx(HeldTx, FederationTx):
+    """A write transaction: append entries (signed, chained, projected), look up what the
+    entry depends on (`HeldTx`), keep the federation's state (`FederationTx`) and the node's
+    credentials, all in one unit of work."""
 
     def __init__(self, conn: Any, key: NodeKey | None, origin: str | None) -> None:
         self.conn = conn
@@ -78,6 +85,27 @@ class Tx:
         """Store and project an entry of a partner's log (already verified by the receiver)."""
         self._insert(entry)
 
+    # --- credentials and sessions (node-local secrets, not in the log) ------------------
+    def set_password_hash(self, username: str, password_hash: str, at: str) -> None:
+        self.execute(
+            "INSERT INTO credentials (username, password_hash, updated_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (username) DO UPDATE SET password_hash = excluded.password_hash, updated_at = excluded.updated_at",
+            (username, password_hash, at),
+        )
+
+    def revoke_sessions(self, username: str, *, reason: str, at: str, token_hash: str | None = None) -> None:
+        """End one session (`token_hash`) or all of the user's, and record it for the session
+        watchers of every process serving the node (they close live channels within a second)."""
+        if token_hash is None:
+            self.execute("DELETE FROM sessions WHERE username = ?", (username,))
+        else:
+            self.execute("DELETE FROM sessions WHERE token_hash = ?", (token_hash,))
+        self.execute("INSERT INTO session_revocations (username, token_hash, reason, at) VALUES (?, ?, ?, ?)",
+                     (username, token_hash, reason, at))
+        # Watchers only look at recent rows: keep the table small.
+        self.execute("DELETE FROM session_revocations WHERE seq < (SELECT MAX(seq) FROM session_revocations) - ?",
+                     (KEEP_REVOCATIONS,))
+
     def _insert(self, entry: Entry) -> None:
         self.execute(
             "INSERT INTO log (origin, seq, ts, author, kind, payload, audience, prev, hash, sig, object_id) "
@@ -91,25 +119,6 @@ class Tx:
 
 def _fields(entry: Entry) -> dict[str, Any]:
     return {name: getattr(entry, name) for name in Entry.__slots__}
-
-
-ENTRY_COLUMNS = "origin, seq, ts, author, kind, payload, audience, prev, hash, sig"
-
-
-def row_entry(row: tuple[Any, ...], *, strict: bool = True) -> Entry:
-    """An entry from a log row. Not strict (for verification): a stored text that is no
-    longer JSON is kept as a marker, so the entry fails its hash check instead of stopping the scan."""
-    origin, seq, ts, author, kind, payload, audience, prev, digest, sig = row
-
-    def load(text: str) -> Any:
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError:
-            if strict:
-                raise IntegrityError(f"{origin}#{seq}: stored entry is not valid JSON") from None
-            return {"unreadable": text}
-
-    return Entry(origin, seq, ts, author, kind, load(payload), load(audience), prev, digest, sig)
 
 
 def _user(row: tuple[Any, ...]) -> User:
@@ -142,7 +151,7 @@ def shown(kind: str) -> Callable[[Any], Any]:
     return decorate
 
 
-class StoreReads:
+class StoreReads(FederationReads):
     """Node state, credentials and need-to-know reads, on the backend's `read`/`read_one`."""
 
     origin: str | None
@@ -207,13 +216,6 @@ class StoreReads:
         return _user(row) if row else None
 
     # --- credentials and sessions (node-local secrets, not in the log) ------------------
-    def set_password_hash(self, tx: Tx, username: str, password_hash: str, at: str) -> None:
-        tx.execute(
-            "INSERT INTO credentials (username, password_hash, updated_at) VALUES (?, ?, ?) "
-            "ON CONFLICT (username) DO UPDATE SET password_hash = excluded.password_hash, updated_at = excluded.updated_at",
-            (username, password_hash, at),
-        )
-
     def password_hash(self, username: str) -> str | None:
         row = self.read_one("SELECT password_hash FROM credentials WHERE username = ?", (username,))
         return row[0] if row else None
@@ -229,19 +231,6 @@ class StoreReads:
         row = self.read_one("SELECT username, expires_at FROM sessions WHERE token_hash = ? AND expires_at > ?",
                             (token_hash, now))
         return (row[0], row[1]) if row else None
-
-    def revoke_sessions(self, tx: Tx, username: str, *, reason: str, at: str, token_hash: str | None = None) -> None:
-        """End one session (`token_hash`) or all of the user's, and record it for the session
-        watchers of every process serving the node (they close live channels within a second)."""
-        if token_hash is None:
-            tx.execute("DELETE FROM sessions WHERE username = ?", (username,))
-        else:
-            tx.execute("DELETE FROM sessions WHERE token_hash = ?", (token_hash,))
-        tx.execute("INSERT INTO session_revocations (username, token_hash, reason, at) VALUES (?, ?, ?, ?)",
-                   (username, token_hash, reason, at))
-        # Watchers only look at recent rows: keep the table small.
-        tx.execute("DELETE FROM session_revocations WHERE seq < (SELECT MAX(seq) FROM session_revocations) - ?",
-                   (KEEP_REVOCATIONS,))
 
     def revocations_since(self, seq: int) -> list[tuple[int, str, str | None, str, str]]:
         """(seq, username, token_hash, reason, at) recorded after `seq`, oldest first."""
@@ -299,10 +288,6 @@ class StoreReads:
                            viewer=viewer)
         return row[0] if row else None
 
-    def report_doc_for_update(self, tx: Tx, report_id: str) -> str | None:
-        row = tx.execute("SELECT doc FROM reports WHERE id = ?", (report_id,)).fetchone()
-        return row[0] if row else None
-
     @shown("report")
     def report_versions(self, viewer: User, report_id: str) -> list[str]:
         if self.report_doc(viewer, report_id) is None:
@@ -313,6 +298,14 @@ class StoreReads:
         rows = self.read(f"SELECT v.doc FROM report_versions v WHERE v.report_id = ? AND {where} ORDER BY v.version",
                          (report_id, *params), viewer=viewer)
         return [r[0] for r in rows]
+
+    def previous_report_version(self, report_id: str, version: int) -> dict[str, Any] | None:
+        """The newest stored version of a report before `version` (the node's own read: who
+        heard of the report before a change is the node's question, not a viewer's)."""
+        row = self.read_one(
+            "SELECT doc FROM report_versions WHERE report_id = ? AND version < ? ORDER BY version DESC LIMIT 1",
+            (report_id, version), system=True)
+        return json.loads(row[0]) if row else None
 
     def visible_report_ids(self, viewer: User, ids: list[str]) -> set[str]:
         if not ids:
@@ -483,3 +476,15 @@ class StoreReads:
 
     def entries(self, origin: str | None = None, after_seq: int = 0, *, strict: bool = True) -> Iterator[Entry]:
         raise NotImplementedError
+
+    def ownership_mismatches(self) -> list[tuple[str, str, str, str]]:
+        """(kind, entry origin, object id, origin held) for every report, unit or section whose
+        row names another origin than an entry of it in the log (a partner's copy changed
+        locally by an earlier version, or an own object written by a partner)."""
+        found = []
+        for obj in (o for o in OBJECT_KINDS if o.federates):  # only they have partner copies
+            rows = self.read(
+                f"SELECT DISTINCT l.origin, l.object_id, t.origin FROM log l JOIN {obj.table} t "
+                f"ON t.{obj.key} = l.object_id WHERE t.origin <> '' AND l.origin <> t.origin", system=True)
+            found += [(obj.name, entry_origin, object_id, held_as) for entry_origin, object_id, held_as in rows]
+        return found
