@@ -67,7 +67,8 @@ from fossatum.domain import report as rules
 from fossatum.federation.transport import LocalTransport
 from fossatum.node import Node, init_node, open_node
 from fossatum.schemas import ReportIn
-from fossatum.store.sqlite import DB_FILE, _row_entry
+from fossatum.store.rows import row_entry
+from fossatum.store.sqlite import DB_FILE
 
 TUN_AUTHORS = [f"tn-gn-field{i}" for i in range(4)] + [f"tn-army-field{i}" for i in range(3)] + \
               [f"tn-douane-field{i}" for i in range(2)]
@@ -358,7 +359,7 @@ def floor(run: Path, template: Path, received_from: Path, origin: str, *, index_
     conn = sqlite3.connect(f"file:{received_from / DB_FILE}?mode=ro", uri=True)
     rows = conn.execute(f"SELECT {LOG_COLS} FROM log WHERE origin = ? ORDER BY seq", (origin,)).fetchall()
     conn.close()
-    entries = [_row_entry(r) for r in rows]
+    entries = [row_entry(r) for r in rows]
     dza = open_node(copy_node(template / "DZA", run / "DZA-floor", index_fix=index_fix))
     try:
         t0 = time.perf_counter()

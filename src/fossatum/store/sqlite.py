@@ -24,8 +24,7 @@ from .query import time_window
 from .schema import LATEST, MIGRATIONS, PROJECTION_TABLES
 
 DB_FILE = "fossatum.db"
-_row_entry = row_entry  # the federation modules import it from here
-__all__ = ["DB_FILE", "SQLiteStore", "Tx", "_row_entry"]
+__all__ = ["DB_FILE", "SQLiteStore", "Tx"]
 
 
 def _connect(path: Path, *, readonly: bool) -> sqlite3.Connection:
