@@ -299,14 +299,6 @@ class StoreReads(FederationReads):
                          (report_id, *params), viewer=viewer)
         return [r[0] for r in rows]
 
-    def previous_report_version(self, report_id: str, version: int) -> dict[str, Any] | None:
-        """The newest stored version of a report before `version` (the node's own read: who
-        heard of the report before a change is the node's question, not a viewer's)."""
-        row = self.read_one(
-            "SELECT doc FROM report_versions WHERE report_id = ? AND version < ? ORDER BY version DESC LIMIT 1",
-            (report_id, version), system=True)
-        return json.loads(row[0]) if row else None
-
     def visible_report_ids(self, viewer: User, ids: list[str]) -> set[str]:
         if not ids:
             return set()
