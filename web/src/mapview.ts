@@ -143,13 +143,26 @@ function unitTip(u: Unit): HTMLElement {
 }
 
 // ---- field alerts (TAK 911, troops in contact): red markers above everything
+// Markers by alert uid, kept while the alert and the language stay the same: a marker re-created
+// under the pointer would open a second tooltip beside the one still fading out, and flicker.
+const alertMarkers = new Map<string, { key: string; marker: L.Marker }>();
+
 function renderFieldAlerts() {
-  fieldLayer.clearLayers();
+  const shown = new Set<string>();
   for (const a of state.fieldAlerts.values()) {
+    shown.add(a.uid);
+    const key = `${lang}|${JSON.stringify(a)}`;
+    const held = alertMarkers.get(a.uid);
+    if (held?.key === key) continue;
+    if (held) fieldLayer.removeLayer(held.marker);
     const icon = nodeIcon({ className: "field-alert-marker", html: h("span", { "data-uid": a.uid }, "!"), iconSize: [26, 26] });
     const m = L.marker([a.position.lat, a.position.lon], { icon, zIndexOffset: 2000, keyboard: false, title: `${alertKind(a.kind)} · ${a.callsign}` });
     tooltip(m, () => h("div", { "data-testid": "alert-tip" }, h("b", {}, alertKind(a.kind)), h("br"), a.callsign || a.raised_by, " · ", when(a.at), a.text ? h("div", { dir: "auto" }, a.text) : null));
     fieldLayer.addLayer(m);
+    alertMarkers.set(a.uid, { key, marker: m });
+  }
+  for (const [uid, held] of alertMarkers) {
+    if (!shown.has(uid)) { fieldLayer.removeLayer(held.marker); alertMarkers.delete(uid); }
   }
 }
 
