@@ -45,10 +45,11 @@ import socket
 import ssl
 import time
 from collections import Counter, OrderedDict
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 from urllib.parse import parse_qs, urlsplit
 
 from cryptography import x509
@@ -67,6 +68,11 @@ from .framing import FrameError, ProtoFramer, XmlFramer, to_proto
 from .identity import Identity
 from .ingest import Ingest, Item
 from .pki import Authority
+
+if TYPE_CHECKING:
+    from ..node import Node
+    from ..settings import Settings
+    from .fanout import Device
 
 log = logging.getLogger("fossatum.cot")
 STATUS_FILE = "cot-status.json"
@@ -130,7 +136,7 @@ class Client:
     password_hash: str | None = None  # the stored hash its auth message matched (password devices)
     opened_at: str = ""  # node time its credentials were checked (a later revocation ends it)
     kicked: tuple[str, str] | None = None  # (reason, counter) when the server closes it from outside
-    abort: Any = None  # closes the socket (set by the handler)
+    abort: Callable[[], None] | None = None  # closes the socket (set by the handler)
     connected_at: float = field(default_factory=time.time)
     last_seen: float = field(default_factory=time.time)
     received: int = 0
@@ -195,6 +201,11 @@ class Client:
                 "coalesced": self.coalesced, "dropped": self.dropped}
 
 
+def _admitted(client: Client) -> TypeGuard[Device]:
+    """A client is a device of the fan-out once admitted: from then on it has a user."""
+    return client.user is not None
+
+
 def _iso(epoch: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
 
@@ -222,14 +233,14 @@ class _AcceptTls(asyncio.Protocol):
 class CotServer:
     """The gateway of one node: listeners, devices, ingest and fan-out."""
 
-    def __init__(self, node: Any, *, settings: Any | None = None) -> None:
+    def __init__(self, node: Node, *, settings: Settings | None = None) -> None:
         self.node = node
         self.settings = settings or node.settings
         self.clients: set[Client] = set()
         self.counters: Counter[str] = Counter()
         self.ingest = Ingest(node, report_scope=self.settings.cot_report_scope)
         self.identity = Identity(node)
-        self.fanout = Fanout(node, self.settings, lambda: [c for c in self.clients if c.user is not None])
+        self.fanout = Fanout(node, self.settings, lambda: [c for c in self.clients if _admitted(c)])
         self.servers: list[asyncio.AbstractServer] = []
         self.addresses: list[tuple[str, int]] = []
         self.listening: list[str] = []
@@ -370,7 +381,7 @@ class CotServer:
                     break
 
     # --- one connection --------------------------------------------------------------------
-    def _admit_address(self, transport: asyncio.BaseTransport, listen: Listen) -> str | None:
+    def _admit_address(self, transport: asyncio.WriteTransport, listen: Listen) -> str | None:
         """The client address of a new connection, or None (connection aborted) when that
         address holds `cot_per_address` connections already: one address cannot take the port."""
         peer = transport.get_extra_info("peername")

@@ -100,6 +100,12 @@ def _agency_problem(tx: Transaction, entry: Entry, partner: Partner) -> str | No
     return None
 
 
+def _dict_or_empty(value: object) -> dict[str, Any]:
+    """A partner's nested document where one is expected, else an empty one (then every
+    comparison with the signed audience fails as it should)."""
+    return value if isinstance(value, dict) else {}
+
+
 def _payload_mismatch(entry: Entry) -> str | None:
     """The projected document must say what the signed audience says: same origin, owner
     and release, so that a partner cannot plant an object the receiver takes for another's."""
@@ -110,7 +116,7 @@ def _payload_mismatch(entry: Entry) -> str | None:
         return "malformed payload"
     if obj.workflow and doc.get("origin") != entry.origin:
         return f"payload claims origin {doc.get('origin')!r}"
-    doc_audience = doc.get("audience") if isinstance(doc.get("audience"), dict) else {}
+    doc_audience = _dict_or_empty(doc.get("audience"))
     for name in ("owner_agency", "owner_country"):
         if doc.get(name) != audience.get(name) or doc_audience.get(name) != audience.get(name):
             return f"payload {name} differs from the signed audience"
@@ -169,7 +175,7 @@ def _not_a_released_version(entry: Entry) -> str | None:
     doc = entry.payload.get("report")
     if object_of(entry.kind) is not REPORT or not isinstance(doc, dict):
         return None
-    doc_audience = doc.get("audience") if isinstance(doc.get("audience"), dict) else {}
+    doc_audience = _dict_or_empty(doc.get("audience"))
     if doc_audience.get("releasable_to") != audience.get("releasable_to"):
         return "payload audience releasable_to differs from the signed audience"
     if "release" in doc:
