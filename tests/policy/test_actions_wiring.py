@@ -1,8 +1,9 @@
 """Every write asks `policy.actions.authorize` (architecture test, then a recorded replay).
 
-1. Static: every public `Node` method that writes to the log (opens a write transaction, or
-   calls a method that does) asks the policy itself or through a method that asks; so do the
-   federation's partner commands.
+1. Static: every public method of a service (services/) that writes to the log (opens a write
+   transaction, or calls a method that does) asks the policy itself or through a method that
+   asks; so does every `Node` method, each the method of a service; so do the federation's
+   partner commands. A planted write that skips the policy is found.
 2. Static: every interface (API routes, TAK gateway, CLI, import) calls only such node
    methods to change anything, and opens no write transaction of its own.
 3. Replay: the API's write routes, called by a logged-in user, each record the expected
@@ -21,14 +22,24 @@ import pytest
 
 from fossatum.api.app import create_app
 from fossatum.federation.service import Federation
-from fossatum.node import Node
+from fossatum.node import Node, _Delegate
 from fossatum.policy import actions
 from fossatum.policy.actions import Action
+from fossatum.services.admin import Admin
+from fossatum.services.auth import Auth
+from fossatum.services.context import Context
+from fossatum.services.field import Field
+from fossatum.services.integrity import Integrity
+from fossatum.services.reports import Reports
+from fossatum.services.sections import Sections
+from fossatum.services.units import Units
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "fossatum"
 
-# Calls that ask the policy (directly, or through the node's helpers that do).
-ASKERS = {"allow", "_admin", "authorize", "require", "_load_for_change", "prepare_report"}
+# Calls that ask the policy (directly, or through the services' context, whose `allow` and
+# `admin` call `authorize`: test_the_context_asks_the_policy), or through a service's helpers
+# that do.
+ASKERS = {"allow", "admin", "authorize", "require", "_load_for_change", "prepare_report"}
 # Writes that are not commands on an object, with the reason.
 NOT_COMMANDS = {
     "login": "opens the caller's own session (a password check, throttled)",
@@ -36,17 +47,23 @@ NOT_COMMANDS = {
     "_new_session": "the caller's own session",
     "file_prepared": "files reports each checked by prepare_report, which asks (report.file/import)",
 }
+# The services behind `Node` (services/): each command is a method of one of them.
+SERVICES: tuple[type, ...] = (Admin, Auth, Field, Integrity, Reports, Sections, Units)
 
 
-def _methods(cls: type) -> dict[str, ast.FunctionDef]:
-    tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
+def _class_methods(source: str) -> dict[str, ast.FunctionDef]:
+    tree = ast.parse(textwrap.dedent(source))
     body = tree.body[0]
     assert isinstance(body, ast.ClassDef)
     return {f.name: f for f in body.body if isinstance(f, ast.FunctionDef)}
 
 
+def _methods(cls: type) -> dict[str, ast.FunctionDef]:
+    return _class_methods(inspect.getsource(cls))
+
+
 def _calls(fn: ast.AST) -> set[str]:
-    """Names called on `self` (or bare, or on `actions.`/`self.node.`) inside a function."""
+    """Names called on `self` (or bare, or on `actions.`/`self.ctx.`/`self.node.`) inside a function."""
     names = set()
     for node in ast.walk(fn):
         if isinstance(node, ast.Call):
@@ -83,20 +100,84 @@ def _closure(methods: dict[str, ast.FunctionDef], name: str, prop: str, seen: se
     return any(_closure(methods, callee, prop, seen) for callee in _calls(fn) & set(methods))
 
 
+def unasked_writes(methods: dict[str, ast.FunctionDef]) -> list[str]:
+    """The public methods of a class that write without asking the policy."""
+    return sorted(n for n in methods if not n.startswith("_") and n not in NOT_COMMANDS
+                  and _closure(methods, n, "writes") and not _closure(methods, n, "asks"))
+
+
+def _node_delegates() -> dict[str, tuple[type, str]]:
+    """Node's methods that are a service's (`name = _Delegate("_svc", Service.name)`)."""
+    found = {}
+    for name, member in vars(Node).items():
+        if isinstance(member, _Delegate):
+            owner = next(c for c in SERVICES if getattr(c, member.method.__name__, None) is member.method)
+            found[name] = (owner, member.method.__name__)
+    return found
+
+
+SERVICE_METHODS = {cls: _methods(cls) for cls in SERVICES}
+DELEGATES = _node_delegates()
 NODE = _methods(Node)
-# Public methods: private helpers (`_move`, `_record`, `_note_section` …) run inside them.
-WRITERS = sorted(n for n in NODE if not n.startswith("_") and _closure(NODE, n, "writes") and n not in NOT_COMMANDS)
+
+
+def _node_writes(name: str) -> bool:
+    if name in DELEGATES:
+        cls, method = DELEGATES[name]
+        return _closure(SERVICE_METHODS[cls], method, "writes")
+    return _closure(NODE, name, "writes")
+
+
+# The public methods of Node that write, with the service method doing it.
+WRITERS = sorted(n for n in {*DELEGATES, *NODE} if not n.startswith("_") and n not in NOT_COMMANDS
+                 and _node_writes(n))
 
 
 def test_the_inventory_finds_the_commands() -> None:
     for expected in ("add_user", "move_unit", "amend_report", "transition", "raise_alert", "cancel_alert",
-                     "post_chat", "set_section_impact", "register_device", "file_report", "set_user_active"):
+                     "post_chat", "set_section_impact", "register_device", "file_report", "set_user_active",
+                     "add_agency", "set_password", "set_field_audience", "release_report", "add_section"):
         assert expected in WRITERS
+    assert not [n for n in NODE if not n.startswith("_") and _closure(NODE, n, "writes")], \
+        "Node writes itself: commands belong in a service (services/)"
+
+
+@pytest.mark.parametrize("cls", SERVICES, ids=lambda c: c.__name__)
+def test_every_service_write_method_asks_the_policy(cls: type) -> None:
+    assert not unasked_writes(SERVICE_METHODS[cls]), \
+        f"{cls.__name__} writes without asking policy.actions.authorize: {unasked_writes(SERVICE_METHODS[cls])}"
 
 
 @pytest.mark.parametrize("name", WRITERS)
 def test_every_node_write_method_asks_the_policy(name: str) -> None:
-    assert _closure(NODE, name, "asks"), f"Node.{name} writes without asking policy.actions.authorize"
+    cls, method = DELEGATES[name]
+    assert _closure(SERVICE_METHODS[cls], method, "asks"), \
+        f"Node.{name} ({cls.__name__}.{method}) writes without asking policy.actions.authorize"
+
+
+def test_the_check_finds_a_write_that_skips_the_policy() -> None:
+    planted = _class_methods('''
+class Planted:
+    def sneak(self, *, actor, doc):
+        with self.ctx.store.transaction() as tx:
+            self._append(tx, doc)
+
+    def _append(self, tx, doc):
+        tx.append(ts="", author="", kind="unit.added", payload=doc, audience={})
+
+    def honest(self, *, actor, doc):
+        self.ctx.allow(actor, "unit.create", None)
+        with self.ctx.store.transaction() as tx:
+            self._append(tx, doc)
+''')
+    assert unasked_writes(planted) == ["sneak"]
+
+
+def test_the_context_asks_the_policy() -> None:
+    """`allow` and `admin` count as asking because they do: they call `actions.authorize`."""
+    context = _methods(Context)
+    assert "authorize" in _calls(context["allow"])
+    assert "allow" in _calls(context["admin"])
 
 
 @pytest.mark.parametrize("name", ["add_partner", "remove_partner"])
@@ -114,9 +195,9 @@ def test_interfaces_change_things_only_through_methods_that_ask(path: Path) -> N
     if not path.exists():
         pytest.skip(f"{path.name} absent")
     text = path.read_text(encoding="utf-8")
-    unasked = [name for name in NODE if name not in WRITERS and name in NOT_COMMANDS]
+    unasked = [name for name in {*DELEGATES, *NODE} if name not in WRITERS and name in NOT_COMMANDS]
     for name in re.findall(r"\bnode\.([a-z_]+)\(", text):
-        if name in NODE and _closure(NODE, name, "writes"):
+        if (name in NODE or name in DELEGATES) and _node_writes(name):
             assert name in WRITERS or name in unasked, f"{path.name} calls Node.{name}, which writes"
     tree = ast.parse(text)
     for fn in ast.walk(tree):
