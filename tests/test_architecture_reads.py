@@ -65,7 +65,7 @@ def _dotted(node: ast.AST) -> str:
 
 
 def test_api_answers_to_writes_pass_the_redaction() -> None:
-    """A route serialising a document serialises `node.store.shown_doc(viewer, kind, doc)`."""
+    """A route serialising a document serialises `node.shown_doc(viewer, kind, doc)`."""
     for path in sorted((SRC / "api").glob("*.py")):
         tree = ast.parse(path.read_text())
         if "router" not in {t.id for n in ast.walk(tree) if isinstance(n, ast.Assign) for t in n.targets

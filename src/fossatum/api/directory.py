@@ -10,7 +10,6 @@ from fastapi import APIRouter, Body, Query, Request, Response
 from ..domain.org import Role
 from ..domain.report import State
 from ..domain.taxonomy import REPORT_TYPES, ImpactLevel, Layer
-from ..errors import NotFound
 from ..policy.directory import accounts_shown
 from ..schemas import (
     AgencyIn,
@@ -94,7 +93,7 @@ def taxonomy() -> dict[str, Any]:
 
 @router.get("/agencies", tags=["directory"], response_model=None, responses=answers(documents.AgencyList))
 def agencies(node: NodeDep, viewer: Viewer) -> dict[str, Any]:
-    items = node.store.agencies()
+    items = node.agencies()
     if viewer.country != node.country:
         # Whom this country shares its field reports with is its own business: a partner's
         # liaison officer does not learn which other partners are named.
@@ -124,7 +123,7 @@ def clear_field_audience(node: NodeDep, viewer: Viewer, code: str) -> dict[str, 
 @router.get("/users", tags=["directory"])
 def users(node: NodeDep, viewer: Viewer) -> dict[str, Any]:
     # A partner's liaison officer: their own country's accounts and the host's duty desk only.
-    return {"items": accounts_shown(viewer, node.store.users(), node.country)}
+    return {"items": accounts_shown(viewer, node.users(), node.country)}
 
 
 @router.post("/users", tags=["directory"], status_code=201, summary="Create an account (admin)")
@@ -148,61 +147,53 @@ def enable_user(node: NodeDep, viewer: Viewer, username: str) -> dict[str, Any]:
 @router.get("/units", tags=["units"], summary="Units the viewer may see, with last position",
             responses=answers(documents.UnitList))
 def units(node: NodeDep, viewer: Viewer) -> Response:
-    return items(node.store.units(viewer))
+    return items(node.units(viewer=viewer))
 
 
 @router.post("/units", tags=["units"], status_code=201, summary="Register a unit (admin)",
              responses=answers(documents.Unit, 201))
 def add_unit(node: NodeDep, viewer: Viewer, body: Annotated[UnitIn, Body()]) -> Response:
     doc = node.add_unit(actor=viewer, spec=body)
-    return raw(json.dumps(node.store.shown_doc(viewer, "unit", doc), ensure_ascii=False), status_code=201)
+    return raw(json.dumps(node.shown_doc(viewer, "unit", doc), ensure_ascii=False), status_code=201)
 
 
 @router.get("/units/{unit_id}", tags=["units"], responses=answers(documents.Unit))
 def unit(node: NodeDep, viewer: Viewer, unit_id: str) -> Response:
-    doc = node.store.unit_doc(viewer, unit_id)
-    if doc is None:
-        raise NotFound(f"no unit {unit_id}")
-    return raw(doc)
+    return raw(node.unit(viewer=viewer, unit_id=unit_id))
 
 
 @router.get("/units/{unit_id}/track", tags=["units"], summary="Position history, newest first")
 def unit_track(node: NodeDep, viewer: Viewer, unit_id: str) -> dict[str, Any]:
-    if node.store.unit_doc(viewer, unit_id) is None:
-        raise NotFound(f"no unit {unit_id}")
-    return {"items": node.store.unit_track(viewer, unit_id)}
+    return {"items": node.unit_track(viewer=viewer, unit_id=unit_id)}
 
 
 @router.post("/units/{unit_id}/position", tags=["units"], summary="Report a unit's position",
              responses=answers(documents.Unit))
 def move_unit(node: NodeDep, viewer: Viewer, unit_id: str, body: Annotated[PositionIn, Body()]) -> Response:
     doc = node.move_unit(actor=viewer, unit_id=unit_id, position=body.location.position(), at=body.at)
-    return raw(json.dumps(node.store.shown_doc(viewer, "unit", doc), ensure_ascii=False))
+    return raw(json.dumps(node.shown_doc(viewer, "unit", doc), ensure_ascii=False))
 
 
 @router.get("/sections", tags=["sections"], summary="Border sections with their impact level",
             responses=answers(documents.SectionList))
 def sections(node: NodeDep, viewer: Viewer) -> Response:
-    return items(node.store.sections(viewer))
+    return items(node.sections(viewer=viewer))
 
 
 @router.post("/sections", tags=["sections"], status_code=201, summary="Add a border section (admin)",
              responses=answers(documents.Section, 201))
 def add_section(node: NodeDep, viewer: Viewer, body: Annotated[SectionIn, Body()]) -> Response:
     doc = node.add_section(actor=viewer, spec=body)
-    return raw(json.dumps(node.store.shown_doc(viewer, "section", doc), ensure_ascii=False), status_code=201)
+    return raw(json.dumps(node.shown_doc(viewer, "section", doc), ensure_ascii=False), status_code=201)
 
 
 @router.get("/sections/{section_id}", tags=["sections"], responses=answers(documents.Section))
 def section(node: NodeDep, viewer: Viewer, section_id: str) -> Response:
-    doc = node.store.section_doc(viewer, section_id)
-    if doc is None:
-        raise NotFound(f"no section {section_id}")
-    return raw(doc)
+    return raw(node.section(viewer=viewer, section_id=section_id))
 
 
 @router.post("/sections/{section_id}/impact", tags=["sections"], summary="Set the impact level (analyst/duty officer)",
              responses=answers(documents.Section))
 def set_impact(node: NodeDep, viewer: Viewer, section_id: str, body: Annotated[ImpactIn, Body()]) -> Response:
     doc = node.set_section_impact(actor=viewer, section_id=section_id, impact=body.impact.value, reason=body.reason)
-    return raw(json.dumps(node.store.shown_doc(viewer, "section", doc), ensure_ascii=False))
+    return raw(json.dumps(node.shown_doc(viewer, "section", doc), ensure_ascii=False))

@@ -19,9 +19,9 @@ router = APIRouter(prefix="/api/v1", tags=["field"])
             responses=answers(documents.FieldAlertList))
 def alerts(node: NodeDep, viewer: Viewer,
            show_all: Annotated[bool, Query(alias="all", description="also cancelled alerts")] = False) -> Response:
-    return items(node.store.alerts(viewer, active_only=not show_all))
+    return items(node.alerts(viewer=viewer, active_only=not show_all))
 
 
 @router.get("/chat", summary="GeoChat messages from the field, newest first", responses=answers(documents.ChatList))
 def chat(node: NodeDep, viewer: Viewer, limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> Response:
-    return items(node.store.chat(viewer, limit=limit))
+    return items(node.chat(viewer=viewer, limit=limit))

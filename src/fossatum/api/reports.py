@@ -82,7 +82,7 @@ def build_query(node: NodeDep, *, bbox: str | None, since: str | None, until: st
                               "description": "A retry: the report this author filed with this client key"}})
 def file_report(node: NodeDep, viewer: Viewer, spec: Annotated[ReportIn, Body()]) -> Response:
     doc, created = node.file_client_report(actor=viewer, spec=spec)
-    return raw(json.dumps(node.store.shown_doc(viewer, "report", doc), ensure_ascii=False),
+    return raw(json.dumps(node.shown_doc(viewer, "report", doc), ensure_ascii=False),
                status_code=201 if created else 200)
 
 
@@ -122,12 +122,11 @@ def count_reports(
     query = build_query(node, bbox=bbox, since=since, until=until, type=type, state=state, layer=layer,
                         agency=agency, country=country, q=q, cursor=None, limit=node.settings.page_max,
                         grade=grade, credibility=credibility, impact=impact)
-    store = node.store
     return {
-        "total": store.count_reports(viewer, query)["total"],
-        "by_type": store.count_reports(viewer, query, "type"),
-        "by_state": store.count_reports(viewer, query, "state"),
-        "by_country": store.count_reports(viewer, query, "owner_country"),
+        "total": node.count_reports(viewer=viewer, query=query)["total"],
+        "by_type": node.count_reports(viewer=viewer, query=query, group_by="type"),
+        "by_state": node.count_reports(viewer=viewer, query=query, group_by="state"),
+        "by_country": node.count_reports(viewer=viewer, query=query, group_by="owner_country"),
     }
 
 
@@ -139,15 +138,14 @@ def get_report(node: NodeDep, viewer: Viewer, report_id: str) -> Response:
 @router.get("/{report_id}/versions", summary="Every version of a report, oldest first",
             responses=answers(documents.ReportList))
 def report_versions(node: NodeDep, viewer: Viewer, report_id: str) -> Response:
-    node.report(viewer=viewer, report_id=report_id)  # 404 unless visible
-    return items(node.store.report_versions(viewer, report_id))
+    return items(node.report_versions(viewer=viewer, report_id=report_id))  # 404 unless visible
 
 
 @router.patch("/{report_id}", summary="Amend a report: a new version with the fields given",
               responses=answers(documents.Report))
 def amend_report(node: NodeDep, viewer: Viewer, report_id: str, patch: Annotated[ReportPatch, Body()]) -> Response:
     doc = node.amend_report(actor=viewer, report_id=report_id, patch=patch)
-    return raw(json.dumps(node.store.shown_doc(viewer, "report", doc), ensure_ascii=False))
+    return raw(json.dumps(node.shown_doc(viewer, "report", doc), ensure_ascii=False))
 
 
 def _transition(action: str, summary: str) -> None:
@@ -155,7 +153,7 @@ def _transition(action: str, summary: str) -> None:
              body: Annotated[ReasonIn | None, Body()] = None) -> Response:
         doc = node.transition(actor=viewer, report_id=report_id, action=action,
                               reason=body.reason if body else "")
-        return raw(json.dumps(node.store.shown_doc(viewer, "report", doc), ensure_ascii=False))
+        return raw(json.dumps(node.shown_doc(viewer, "report", doc), ensure_ascii=False))
 
     view.__name__ = f"{action}_report"
     router.add_api_route(f"/{{report_id}}/{action}", view, methods=["POST"], summary=summary,
@@ -176,7 +174,7 @@ _transition("unclaim", "Give the report back to the triage queue")
              responses=answers(documents.Report))
 def flag_report(node: NodeDep, viewer: Viewer, report_id: str, body: Annotated[UrgentIn, Body()]) -> Response:
     doc = node.flag_report(actor=viewer, report_id=report_id, urgent=body.urgent, note=body.note)
-    return raw(json.dumps(node.store.shown_doc(viewer, "report", doc), ensure_ascii=False))
+    return raw(json.dumps(node.shown_doc(viewer, "report", doc), ensure_ascii=False))
 
 
 @router.post("/{report_id}/release",
@@ -185,4 +183,4 @@ def flag_report(node: NodeDep, viewer: Viewer, report_id: str, body: Annotated[U
 def release_report(node: NodeDep, viewer: Viewer, report_id: str,
                    body: Annotated[ReleaseIn | None, Body()] = None) -> Response:
     doc = node.release_report(actor=viewer, report_id=report_id, version=body.version if body else None)
-    return raw(json.dumps(node.store.shown_doc(viewer, "report", doc), ensure_ascii=False))
+    return raw(json.dumps(node.shown_doc(viewer, "report", doc), ensure_ascii=False))

@@ -107,7 +107,7 @@ class Enrolment:
         throttle.check(username, client)
         try:
             record = self.authority.check_enrolment(username, token)
-            user = self.node.store.user(username)
+            user = self.node.user(username)
             if user is None or not user.active:
                 raise Unauthorized(f"user {username!r} is unknown or disabled")
         except Unauthorized:

@@ -199,17 +199,17 @@ class Fanout:
         rendering of the picture, not one per device."""
         now = self.node.clock()
         s = self.settings
-        store = self.node.store
+        node = self.node
         out: list[tuple[str, bytes]] = []
         sources: list[tuple[str, Iterable[str], Callable[[dict[str, Any]], tuple[str, bytes | None]]]] = [
-            ("section", store.sections(user), lambda d: (codec.section_uid(d["id"]), codec.section_event(
+            ("section", node.sections(viewer=user), lambda d: (codec.section_uid(d["id"]), codec.section_event(
                 d, now, stale_hours=s.cot_report_stale_hours))),
-            ("unit", store.units(user), lambda d: (codec.unit_uid(d["id"]), codec.unit_event(
+            ("unit", node.units(viewer=user), lambda d: (codec.unit_uid(d["id"]), codec.unit_event(
                 d, now, stale_minutes=s.cot_unit_stale_minutes))),
             ("report", self.node.reports(viewer=user, query=ReportQuery(states=SHOWN_STATES,
                                                                         limit=s.cot_snapshot_max)).items,
              lambda d: (codec.report_uid(d["id"]), codec.report_event(d, now, stale_hours=s.cot_report_stale_hours))),
-            ("alert", store.alerts(user), lambda d: (d["uid"], codec.alert_event(d, now))),
+            ("alert", node.alerts(viewer=user), lambda d: (d["uid"], codec.alert_event(d, now))),
         ]
         own = codec.unit_uid(own_unit) if own_unit is not None else None
         clock = time.monotonic()

@@ -45,12 +45,12 @@ class Identity:
     async def check_hash(self, username: str, password: str, *, client: str = "") -> tuple[User, str]:
         """The user and the stored hash the password matched (the gateway re-checks it once
         the device is admitted: a password changed meanwhile ends the connection)."""
-        store = self.node.store
+        node = self.node
         key = self._key(username, password)
         cached = self._cache.get(key)
         if cached is not None and cached[0] > time.monotonic():
-            user = store.user(username)
-            if user is not None and user.active and store.password_hash(username) == cached[1]:
+            user = node.user(username)
+            if user is not None and user.active and node.password_hash(username) == cached[1]:
                 return user, cached[1]
         pending = self._pending.get(key)
         if pending is None:
@@ -63,9 +63,8 @@ class Identity:
     def _check_slow(self, username: str, password: str, client: str, key: bytes) -> tuple[User, str]:
         throttle = self.node.throttle
         throttle.check(username, client)
-        store = self.node.store
-        stored = store.password_hash(username)
-        user = store.user(username)
+        stored = self.node.password_hash(username)
+        user = self.node.user(username)
         if not auth.check_password(stored, password) or user is None or not user.active:
             throttle.failed(username, client)
             raise Unauthorized("wrong username or password")

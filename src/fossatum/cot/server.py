@@ -48,7 +48,6 @@ from collections import Counter, OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeGuard
 from urllib.parse import parse_qs, urlsplit
 
@@ -244,7 +243,7 @@ class CotServer:
         self.servers: list[asyncio.AbstractServer] = []
         self.addresses: list[tuple[str, int]] = []
         self.listening: list[str] = []
-        self.authority = Authority(Path(self.node.store.path).parent, node_name=getattr(node, "name", "Fossatum"))
+        self.authority = Authority(self.node.data_dir, node_name=getattr(node, "name", "Fossatum"))
         self._tls: ssl.SSLContext | None = None
         self._enrol: list[EnrolListener] = []
         self._anonymous: dict[str, tuple[User, dict[str, Any]]] = {}
@@ -299,7 +298,7 @@ class CotServer:
 
     def _anonymous_user(self, unit_id: str) -> tuple[User, dict[str, Any]]:
         """The stand-in user of anonymous devices of a port: a field user of the unit's agency."""
-        unit = self.node.store.current_doc("unit", unit_id)
+        unit = self.node.unit_doc(unit_id)
         if unit is None:
             raise InvalidInput(f"anonymous_unit: no unit {unit_id!r} on this node", field="cot")
         user = User(username=f"anonymous.{unit_id}"[:64], agency=unit["owner_agency"],
@@ -338,7 +337,7 @@ class CotServer:
                                   key=lambda d: (d["user"] or "", d["uid"] or ""))}
 
     def _save_status(self) -> None:
-        path = Path(self.node.store.path).parent / STATUS_FILE
+        path = self.node.data_dir / STATUS_FILE
         try:
             write_private(path, json.dumps(self.status(), indent=1).encode())
         except OSError as exc:
@@ -572,7 +571,7 @@ class CotServer:
             raise Closing(f"certificate {client.cert_serial} ({record['name']}) revoked at {record['revoked_at']}",
                           "cert_revoked")
         client.opened_at = to_text(self.node.clock())
-        user = self.node.store.user(record["username"])
+        user = self.node.user(record["username"])
         if user is None or not user.active:
             raise Closing(f"certificate {record['name']}: user {record['username']!r} is unknown or disabled",
                           "auth_failures")
@@ -626,7 +625,7 @@ class CotServer:
         assert client.user is not None
         username = client.user.username
         user, stored = await asyncio.to_thread(
-            lambda: (self.node.store.user(username), self.node.store.password_hash(username)))
+            lambda: (self.node.user(username), self.node.password_hash(username)))
         if user is None or not user.active:
             raise Closing(f"session ended: {username!r} was disabled", "sessions_ended")
         if client.password_hash is not None and stored != client.password_hash:
