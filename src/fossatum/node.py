@@ -4,7 +4,7 @@ The work is done by one service per aggregate (services/: reports, units, sectio
 admin, auth, integrity) over a shared context; the write-side rules they ask are in policy/.
 `Node` builds the services and *delegates*: every command and read the API, the CLI, the TAK
 gateway and the tests call is a method of `Node` with the name and signature it always had
-(`name = _Delegate("_service", Service.name)`: the service's method, bound to this node's
+(`name = Delegate("_service", Service.name)`: the service's method, bound to this node's
 service, its signature seen by mypy). The services are private attributes: interfaces call
 `Node`, never a service or the store (tests/test_architecture_front.py). Commands take keyword arguments and the acting
 user; `actor=None` is the node administrator at the command line (file access to the node).
@@ -12,16 +12,16 @@ user; `actor=None` is the node administrator at the command line (file access to
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, TypeVar, cast, overload
+from typing import TYPE_CHECKING, Any
 
 from . import datadir, sessions
 from .changes import ChangeFeed
 from .domain import audience as aud
 from .domain.org import User
 from .domain.timeutil import to_text, utcnow
-from .errors import Conflict, FossatumError, InvalidInput, NotFound
+from .errors import Conflict, FossatumError, NotFound
 from .federation.service import Federation
 from .federation.transport import Connect
 from .log import kinds
@@ -31,6 +31,7 @@ from .services import field
 from .services.admin import Admin
 from .services.auth import Auth
 from .services.context import CLI_ACTOR, Clock, Context, local_audience
+from .services.delegate import Delegate
 from .services.field import Field
 from .services.integrity import Integrity
 from .services.reports import Page, Reports
@@ -38,7 +39,8 @@ from .services.sections import Sections
 from .services.units import Units
 from .settings import Settings, load
 from .store.contract import Store
-from .store.sqlite import DB_FILE, SQLiteStore
+from .store.opening import open_store
+from .store.sqlite import DB_FILE
 from .throttle import LoginThrottle
 
 if TYPE_CHECKING:
@@ -47,23 +49,6 @@ if TYPE_CHECKING:
 __all__ = ["CLI_ACTOR", "KEY_FILE", "Clock", "Node", "Page", "init_node", "open_node", "open_store"]
 
 KEY_FILE = "node.key"
-
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-def open_store(data_dir: Path, database_url: str | None, *, key: NodeKey | None = None,
-               pool_size: int = 10) -> Store:
-    """The node's store: PostgreSQL when a database URL is given, else the SQLite file in `data_dir`."""
-    if not database_url:
-        return SQLiteStore(data_dir, key=key)
-    if not database_url.startswith(("postgresql://", "postgres://")):
-        raise InvalidInput("expected postgresql://user@host:port/database", field="FOSSATUM_DATABASE_URL")
-    try:
-        from .store.postgres import PostgresStore
-    except ImportError:
-        raise FossatumError("PostgreSQL needs psycopg: pip install 'fossatum[postgres]'") from None
-    return PostgresStore(database_url, data_dir, key=key, max_connections=pool_size)
 
 
 def init_node(data_dir: Path, *, country: str, name: str, clock: Clock = utcnow,
@@ -111,23 +96,6 @@ def open_node(data_dir: Path, *, settings: Settings | None = None, clock: Clock 
         raise Conflict(f"the database holds node {store.origin}, whose key is not the one in {data_dir}")
     return Node(store, key, settings=settings, clock=clock, connect=connect)
 
-
-
-class _Delegate(Generic[P, R]):
-    """A method of `Node` that is `method` of the service held in the attribute `service`."""
-
-    def __init__(self, service: str, method: Callable[Concatenate[Any, P], R]) -> None:
-        self.service, self.method = service, method
-        self.__doc__ = method.__doc__
-
-    @overload
-    def __get__(self, node: None, owner: type[Node]) -> _Delegate[P, R]: ...
-    @overload
-    def __get__(self, node: Node, owner: type[Node]) -> Callable[P, R]: ...
-    def __get__(self, node: Node | None, owner: type[Node]) -> _Delegate[P, R] | Callable[P, R]:
-        if node is None:
-            return self
-        return cast("Callable[P, R]", getattr(getattr(node, self.service), self.method.__name__))
 
 
 class Node:
@@ -241,63 +209,63 @@ class Node:
         """A document a command returned, as `viewer` may see it (policy/redact.py)."""
         return self.store.shown_doc(viewer, kind, doc)
 
-    verify = _Delegate("_integrity", Integrity.verify)
+    verify = Delegate("_integrity", Integrity.verify)
 
     # --- administration (services/admin.py) ------------------------------------------------
-    add_agency = _Delegate("_admin", Admin.add_agency)
-    add_user = _Delegate("_admin", Admin.add_user)
-    set_user_active = _Delegate("_admin", Admin.set_user_active)
-    agencies = _Delegate("_admin", Admin.agencies)
-    users = _Delegate("_admin", Admin.users)
-    user = _Delegate("_admin", Admin.user)
+    add_agency = Delegate("_admin", Admin.add_agency)
+    add_user = Delegate("_admin", Admin.add_user)
+    set_user_active = Delegate("_admin", Admin.set_user_active)
+    agencies = Delegate("_admin", Admin.agencies)
+    users = Delegate("_admin", Admin.users)
+    user = Delegate("_admin", Admin.user)
 
     # --- authentication (services/auth.py) -------------------------------------------------
-    login = _Delegate("_auth", Auth.login)
-    session_for_token = _Delegate("_auth", Auth.session_for_token)
-    user_for_token = _Delegate("_auth", Auth.user_for_token)
-    logout = _Delegate("_auth", Auth.logout)
-    set_password = _Delegate("_auth", Auth.set_password)
-    change_own_password = _Delegate("_auth", Auth.change_own_password)
-    password_hash = _Delegate("_auth", Auth.password_hash)
+    login = Delegate("_auth", Auth.login)
+    session_for_token = Delegate("_auth", Auth.session_for_token)
+    user_for_token = Delegate("_auth", Auth.user_for_token)
+    logout = Delegate("_auth", Auth.logout)
+    set_password = Delegate("_auth", Auth.set_password)
+    change_own_password = Delegate("_auth", Auth.change_own_password)
+    password_hash = Delegate("_auth", Auth.password_hash)
 
     # --- units (services/units.py) ----------------------------------------------------------
-    add_unit = _Delegate("_units", Units.add_unit)
-    move_unit = _Delegate("_units", Units.move_unit)
-    move_units = _Delegate("_units", Units.move_units)
-    units = _Delegate("_units", Units.units)
-    unit = _Delegate("_units", Units.unit)
-    unit_track = _Delegate("_units", Units.unit_track)
-    unit_doc = _Delegate("_units", Units.unit_doc)
+    add_unit = Delegate("_units", Units.add_unit)
+    move_unit = Delegate("_units", Units.move_unit)
+    move_units = Delegate("_units", Units.move_units)
+    units = Delegate("_units", Units.units)
+    unit = Delegate("_units", Units.unit)
+    unit_track = Delegate("_units", Units.unit_track)
+    unit_doc = Delegate("_units", Units.unit_doc)
 
     # --- sections (services/sections.py) ----------------------------------------------------
-    add_section = _Delegate("_sections", Sections.add_section)
-    set_section_impact = _Delegate("_sections", Sections.set_section_impact)
-    sections = _Delegate("_sections", Sections.sections)
-    section = _Delegate("_sections", Sections.section)
+    add_section = Delegate("_sections", Sections.add_section)
+    set_section_impact = Delegate("_sections", Sections.set_section_impact)
+    sections = Delegate("_sections", Sections.sections)
+    section = Delegate("_sections", Sections.section)
 
     # --- field devices, alerts, chat (services/field.py) ------------------------------------
     alert_id = staticmethod(field.alert_id)
-    register_device = _Delegate("_field", Field.register_device)
-    set_field_audience = _Delegate("_field", Field.set_field_audience)
-    field_report_audience = _Delegate("_field", Field.field_report_audience)
-    raise_alert = _Delegate("_field", Field.raise_alert)
-    cancel_alert = _Delegate("_field", Field.cancel_alert)
-    post_chat = _Delegate("_field", Field.post_chat)
-    alerts = _Delegate("_field", Field.alerts)
-    chat = _Delegate("_field", Field.chat)
+    register_device = Delegate("_field", Field.register_device)
+    set_field_audience = Delegate("_field", Field.set_field_audience)
+    field_report_audience = Delegate("_field", Field.field_report_audience)
+    raise_alert = Delegate("_field", Field.raise_alert)
+    cancel_alert = Delegate("_field", Field.cancel_alert)
+    post_chat = Delegate("_field", Field.post_chat)
+    alerts = Delegate("_field", Field.alerts)
+    chat = Delegate("_field", Field.chat)
 
     # --- reports (services/reports.py) --------------------------------------------------------
-    prepare_report = _Delegate("_reports", Reports.prepare_report)
-    file_report = _Delegate("_reports", Reports.file_report)
-    file_client_report = _Delegate("_reports", Reports.file_client_report)
-    file_reports = _Delegate("_reports", Reports.file_reports)
-    file_prepared = _Delegate("_reports", Reports.file_prepared)
-    report_target = _Delegate("_reports", Reports.report_target)
-    amend_report = _Delegate("_reports", Reports.amend_report)
-    flag_report = _Delegate("_reports", Reports.flag_report)
-    transition = _Delegate("_reports", Reports.transition)
-    release_report = _Delegate("_reports", Reports.release_report)
-    report = _Delegate("_reports", Reports.report)
-    reports = _Delegate("_reports", Reports.reports)
-    report_versions = _Delegate("_reports", Reports.report_versions)
-    count_reports = _Delegate("_reports", Reports.count_reports)
+    prepare_report = Delegate("_reports", Reports.prepare_report)
+    file_report = Delegate("_reports", Reports.file_report)
+    file_client_report = Delegate("_reports", Reports.file_client_report)
+    file_reports = Delegate("_reports", Reports.file_reports)
+    file_prepared = Delegate("_reports", Reports.file_prepared)
+    report_target = Delegate("_reports", Reports.report_target)
+    amend_report = Delegate("_reports", Reports.amend_report)
+    flag_report = Delegate("_reports", Reports.flag_report)
+    transition = Delegate("_reports", Reports.transition)
+    release_report = Delegate("_reports", Reports.release_report)
+    report = Delegate("_reports", Reports.report)
+    reports = Delegate("_reports", Reports.reports)
+    report_versions = Delegate("_reports", Reports.report_versions)
+    count_reports = Delegate("_reports", Reports.count_reports)

@@ -22,12 +22,13 @@ import pytest
 
 from fossatum.api.app import create_app
 from fossatum.federation.service import Federation
-from fossatum.node import Node, _Delegate
+from fossatum.node import Node
 from fossatum.policy import actions
 from fossatum.policy.actions import Action
 from fossatum.services.admin import Admin
 from fossatum.services.auth import Auth
 from fossatum.services.context import Context
+from fossatum.services.delegate import Delegate
 from fossatum.services.field import Field
 from fossatum.services.integrity import Integrity
 from fossatum.services.reports import Reports
@@ -107,10 +108,10 @@ def unasked_writes(methods: dict[str, ast.FunctionDef]) -> list[str]:
 
 
 def _node_delegates() -> dict[str, tuple[type, str]]:
-    """Node's methods that are a service's (`name = _Delegate("_svc", Service.name)`)."""
+    """Node's methods that are a service's (`name = Delegate("_svc", Service.name)`)."""
     found = {}
     for name, member in vars(Node).items():
-        if isinstance(member, _Delegate):
+        if isinstance(member, Delegate):
             owner = next(c for c in SERVICES if getattr(c, member.method.__name__, None) is member.method)
             found[name] = (owner, member.method.__name__)
     return found
