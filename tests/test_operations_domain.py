@@ -184,6 +184,12 @@ def test_a_sector_edge_crossing_a_concave_area_is_refused() -> None:
     bridge = {"type": "Polygon", "coordinates": [[[0.5, 2], [2.5, 2], [2.5, 2.5], [0.5, 2.5], [0.5, 2]]]}
     with pytest.raises(InvalidInput, match=r"edge from \[0\.5, 2\] to \[2\.5, 2\] crosses its boundary"):
         operation(area=u_area, sectors=(Sector("x", "X", bridge, "TUN"),), units=())
+    # The same with the notch off-centre: the middle of each long edge lies on the notch's side,
+    # so only cutting the edge where it meets the boundary finds the piece that runs outside.
+    off_centre = {"type": "Polygon", "coordinates": [[[0, 0], [3, 0], [3, 3], [1.5, 3], [1.5, 1], [1, 1], [1, 3],
+                                                      [0, 3], [0, 0]]]}
+    with pytest.raises(InvalidInput, match=r"edge from \[0\.5, 2\] to \[2\.5, 2\] crosses its boundary"):
+        operation(area=off_centre, sectors=(Sector("x", "X", bridge, "TUN"),), units=())
 
 
 def test_a_sector_edge_that_only_touches_the_boundary_but_runs_outside_is_refused() -> None:
