@@ -187,6 +187,10 @@ def test_drops_delays_duplicates_replays_and_a_cut_lose_and_duplicate_nothing(te
         finish(p)
 
 
+def tail(log: Path, lines: int = 40) -> str:
+    return "\n".join(log.read_text(errors="replace").splitlines()[-lines:]) if log.exists() else "(no log)"
+
+
 class Poster(threading.Thread):
     """Files and validates reports through the API until stopped or the server dies."""
 
@@ -196,6 +200,7 @@ class Poster(threading.Thread):
         self.start_no = start
         self.validated: list[str] = []
         self.errors: list[str] = []
+        self.ended_by: str = ""   # why it stopped filing: the server died under it, or an error
         self.stop = threading.Event()
 
     def run(self) -> None:
@@ -209,8 +214,9 @@ class Poster(threading.Thread):
                         self.errors.append(filed.text[:200])
                         return
                     done = c.post(f"/api/v1/reports/{filed.json()['id']}/validate")
-                except httpx.HTTPError:
-                    return   # the server died under us
+                except httpx.HTTPError as exc:
+                    self.ended_by = repr(exc)   # the server died under us (or, before the kill, a failure)
+                    return
                 if done.status_code == 200:
                     self.validated.append(filed.json()["id"])
                 else:
@@ -226,9 +232,18 @@ def test_kill_9_of_the_sender_while_it_files_and_sends(template: Path, tmp_path:
             base = len(partner_report_ids(p.dza.data))
             poster = Poster(p.tun, 1000 * round_no)
             poster.start()
-            # kill once DZA is receiving: TUN is mid-batch (filing, releasing, serving)
-            wait_for(lambda: len(partner_report_ids(p.dza.data)) > base + 5, 20.0, interval=0.05,  # noqa: B023 (called before the loop moves on)
-                     what="DZA receiving while TUN files")
+            # kill once DZA is receiving: TUN is mid-batch (filing, releasing, serving). The wait
+            # is generous (a loaded CI machine); a poster that stopped before the kill fails at once.
+            def receiving(poster: Poster = poster, base: int = base, round_no: int = round_no) -> bool:
+                assert poster.is_alive(), (f"round {round_no}: TUN's poster stopped before the kill: "
+                                           f"{poster.ended_by or poster.errors}")
+                return len(partner_report_ids(p.dza.data)) > base + 5
+            try:
+                wait_for(receiving, 60.0, interval=0.05, what=f"DZA receiving while TUN files (round {round_no})")
+            except AssertionError as exc:
+                raise AssertionError(f"{exc}\n{len(poster.validated)} validated at TUN, "
+                                     f"{len(partner_report_ids(p.dza.data)) - base} received at DZA\n"
+                                     f"--- TUN log ---\n{tail(p.tun.log)}\n--- DZA log ---\n{tail(p.dza.log)}") from None
             time.sleep(0.3)
             p.tun.kill()
             poster.stop.set()
@@ -237,7 +252,7 @@ def test_kill_9_of_the_sender_while_it_files_and_sends(template: Path, tmp_path:
             acknowledged += poster.validated
             p.tun.start()
         assert set(acknowledged) <= p.expected()    # every acknowledged validation survived the kill
-        wait_for(p.converged, 15.0, interval=0.1, what="DZA to converge after TUN's restarts")
+        wait_for(p.converged, 30.0, interval=0.1, what="DZA to converge after TUN's restarts")
         assert set(acknowledged) <= partner_report_ids(p.dza.data)
         finish(p)
 
