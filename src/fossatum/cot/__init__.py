@@ -1,6 +1,7 @@
 """The TAK gateway: field devices (ATAK, WinTAK, iTAK) speaking Cursor-on-Target.
 
     codec.py     CoT XML event ⇄ plain values; domain objects → CoT (pure, no I/O)
+    operations.py  joint operations, sectors, patrol routes, checkpoints → CoT (pure, no I/O)
     framing.py   TAK protocol v0 (XML split after </event>) and v1 (0xbf varint protobuf)
     identity.py  who a device is: the auth message checked against the node's users
     pki.py       the node's TAK CA, device client certificates (TLS identity) and their register
