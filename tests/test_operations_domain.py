@@ -81,7 +81,7 @@ def operations(draw: st.DrawFn) -> Operation:
                      sectors=tuple(draw(st.permutations(sectors))), phases=tuple(draw(st.permutations(phases))),
                      units=tuple(draw(st.permutations(sorted(units)))), reports=tuple(draw(st.sets(_ids))),
                      command=tuple(command), status=draw(st.sampled_from(list(MissionStatus))),
-                     kind=draw(st.sampled_from(list(OperationKind))))
+                     kind=draw(st.sampled_from(list(OperationKind))), exercise=draw(st.booleans()))
 
 
 @given(operations())
@@ -105,6 +105,21 @@ def test_the_order_of_unordered_lists_does_not_change_the_document(op: Operation
 def test_keys_a_node_does_not_know_are_kept() -> None:
     doc = {**operation().to_doc(), "later_field": {"x": [1]}}
     assert Operation.from_doc(doc).to_doc() == doc
+
+
+def test_an_exercise_is_marked_in_its_document_and_a_live_operation_is_as_before() -> None:
+    live = operation().to_doc()
+    assert "exercise" not in live  # a document written before the marker existed reads the same
+    assert Operation.from_doc(live).exercise is False
+    drill = operation(exercise=True).to_doc()
+    assert drill["exercise"] is True and Operation.from_doc(drill).exercise is True
+    assert Operation.from_doc(drill).to_doc() == drill
+
+
+def test_the_exercise_marker_is_a_boolean() -> None:
+    with pytest.raises(InvalidInput) as err:
+        Operation.from_doc({**operation().to_doc(), "exercise": "yes"})
+    assert err.value.field == "exercise"
 
 
 @given(st.sampled_from(list(JournalKind)), _instants)

@@ -191,7 +191,7 @@ class Command:
 
 
 _KNOWN = ("id", "code", "name", "kind", "status", "lead_country", "participants", "area", "sectors", "phases",
-          "units", "reports", "command", "owner_agency", "audience", "created_by", "updated_at")
+          "units", "reports", "command", "owner_agency", "audience", "created_by", "updated_at", "exercise")
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,11 +213,17 @@ class Operation:
     audience: Mapping[str, Any]  # released to the participants (the next layer resolves it)
     created_by: str
     updated_at: str
+    # A joint exercise, never to be taken for a live operation (EMSI CONTEXT.MODE = EXERCS). The
+    # document carries the key only when true, so that documents written before it existed (and
+    # every live operation's) read and round-trip unchanged.
+    exercise: bool = False
     extra: Mapping[str, Any] = field(default_factory=dict)  # keys of a later version or a partner, kept
 
     def __post_init__(self) -> None:
         check_name(self.code, field="code")
         check_name(self.name, field="name")
+        if not isinstance(self.exercise, bool):
+            raise InvalidInput("expected true or false", field="exercise")
         object.__setattr__(self, "kind", enum_value(OperationKind, self.kind, field="kind"))
         object.__setattr__(self, "status", enum_value(MissionStatus, self.status, field="status"))
         participants = {check_country(c, field="participants") for c in self.participants}
@@ -270,7 +276,7 @@ class Operation:
             "units": list(self.units), "reports": list(self.reports),
             "command": {c.country: {"commander": c.commander, "deputy": c.deputy} for c in self.command},
             "owner_agency": self.owner_agency, "audience": dict(self.audience), "created_by": self.created_by,
-            "updated_at": self.updated_at, **self.extra,
+            "updated_at": self.updated_at, **({"exercise": True} if self.exercise else {}), **self.extra,
         }
 
     @classmethod
@@ -284,7 +290,8 @@ class Operation:
             units=tuple(doc["units"]), reports=tuple(doc["reports"]),
             command=tuple(Command(c, v["commander"], v.get("deputy")) for c, v in doc["command"].items()),
             owner_agency=doc["owner_agency"], audience=doc["audience"], created_by=doc["created_by"],
-            updated_at=doc["updated_at"], extra={k: v for k, v in doc.items() if k not in _KNOWN},
+            updated_at=doc["updated_at"], exercise=doc.get("exercise", False),
+            extra={k: v for k, v in doc.items() if k not in _KNOWN},
         )
 
     def with_status(self, status: object, *, now: str) -> Operation:
