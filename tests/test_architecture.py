@@ -23,7 +23,7 @@ def _imports(path: Path) -> set[str]:
     return names
 
 
-@pytest.mark.parametrize("package", ["domain", "policy", "log"])
+@pytest.mark.parametrize("package", ["domain", "policy", "log", "standards"])
 def test_core_packages_do_no_io(package: str) -> None:
     for path in (SRC / package).rglob("*.py"):
         for name in _imports(path):
@@ -48,6 +48,19 @@ def test_domain_imports_only_itself_and_errors() -> None:
                 assert full in ("fossatum.errors", "fossatum.domain") or full.startswith("fossatum.domain."), \
                     f"domain/{path.name} imports {name}"
             assert not full.startswith(tuple(f"fossatum.{p}" for p in IO_PACKAGES)), f"domain/{path.name} imports {name}"
+
+
+def test_standards_encode_domain_types_only() -> None:
+    """standards/ (the EMSI export) maps domain types to documents: it reads nothing itself, so
+    what it exports is exactly what the caller, which applied need-to-know, passed in."""
+    paths = list((SRC / "standards").rglob("*.py"))
+    assert paths
+    for path in paths:
+        for name in _imports(path):
+            full = _absolute(path, name)
+            if full.split(".")[0] == "fossatum":
+                assert full in ("fossatum.errors", "fossatum.domain", "fossatum.standards") or full.startswith(
+                    ("fossatum.domain.", "fossatum.standards.")), f"standards/{path.name} imports {name}"
 
 
 def test_the_layering_check_reads_relative_and_absolute_imports() -> None:
