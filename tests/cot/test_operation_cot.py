@@ -320,3 +320,77 @@ def test_an_operation_with_a_mission_name_that_needs_escaping() -> None:
     root = parse(ops.area_event(op, NOW))
     assert missions(root) == ['OP "A" <&> ج']
     assert missions(_through_protobuf(ops.area_event(op, NOW))) == ['OP "A" <&> ج']
+
+
+# --- one viewer's picture -------------------------------------------------------------------------
+
+def uids(items: list[tuple[str, bytes]]) -> list[str]:
+    return [uid for uid, _ in items]
+
+
+def test_the_picture_is_areas_and_sectors_then_routes_then_checkpoints_each_in_its_mission() -> None:
+    op, p = operation(), patrol()
+    outside = checkpoint(id="cp9", point={"type": "Point", "coordinates": [9.5, 36.0]})
+    items = ops.picture([op], [p], [checkpoint(), outside], NOW)
+    assert uids(items) == [*ops.operation_uids(op), "fossatum.patrol.p1", "fossatum.checkpoint.cp1",
+                           "fossatum.checkpoint.cp9"]
+    by_uid = {uid: parse(m) for uid, m in items}
+    assert missions(by_uid["fossatum.patrol.p1"]) == ["OP-CHAAMBI-26"]
+    assert missions(by_uid["fossatum.checkpoint.cp1"]) == ["OP-CHAAMBI-26"]  # on the patrol's route
+    assert missions(by_uid["fossatum.checkpoint.cp9"]) == []  # neither in the area nor on a route
+
+
+def test_a_checkpoint_in_the_area_joins_the_operation_without_a_patrol() -> None:
+    inside = checkpoint(id="cp2", point={"type": "Point", "coordinates": [8.5, 35.1]})
+    assert ops.checkpoint_missions(inside, [], {"op1": operation()}) == ["OP-CHAAMBI-26"]
+    on_edge = checkpoint(id="cp3", point={"type": "Point", "coordinates": [8.8, 35.2]})
+    assert ops.checkpoint_missions(on_edge, [], {"op1": operation()}) == ["OP-CHAAMBI-26"]
+    ended = operation(status=MissionStatus.COMPLETED)
+    assert ops.checkpoint_missions(inside, [patrol()], {"op1": ended}) == []
+
+
+def test_an_ended_operation_shows_nothing_and_takes_its_routes_with_it() -> None:
+    for status in (MissionStatus.COMPLETED, MissionStatus.CANCELLED):
+        ended = operation(status=status)
+        assert ops.operation_items(ended, NOW) == []
+        assert ops.patrol_items(patrol(), {"op1": ended}, NOW) == []
+        # Its checkpoints stay (a checkpoint outlives the cordon), in no mission.
+        items = ops.picture([ended], [patrol()], [checkpoint()], NOW)
+        assert uids(items) == ["fossatum.checkpoint.cp1"] and missions(parse(items[0][1])) == []
+    assert ops.patrol_items(patrol(status=MissionStatus.COMPLETED), {"op1": operation()}, NOW) == []
+    paused = operation(status=MissionStatus.PAUSED)
+    assert uids(ops.operation_items(paused, NOW)) == ops.operation_uids(paused)
+
+
+def test_a_patrol_of_an_operation_the_viewer_may_not_see_names_no_mission() -> None:
+    # Released to the viewer on its own (its countries), while the operation is not: its code,
+    # the mission's name, is not told.
+    items = ops.patrol_items(patrol(), {}, NOW)
+    assert uids(items) == ["fossatum.patrol.p1"] and missions(parse(items[0][1])) == []
+    assert ops.checkpoint_missions(checkpoint(), [patrol()], {}) == []
+
+
+def test_groups_and_types_of_uids() -> None:
+    op = operation()
+    for uid in ops.operation_uids(op):
+        assert ops.group_of(uid) == "fossatum.operation.op1" and ops.type_of(uid) == "u-d-f"
+    assert ops.group_of("fossatum.patrol.p1") == "fossatum.patrol.p1" and ops.type_of("fossatum.patrol.p1") == "b-m-r"
+    assert ops.group_of("fossatum.checkpoint.cp1") == "fossatum.checkpoint.cp1"
+    assert ops.type_of("fossatum.checkpoint.cp1") == "b-m-p-c"
+    assert ops.group_of(codec.report_uid("r1")) is None and ops.group_of(codec.unit_uid("u1")) is None
+    assert ops.groups_of_object("x") == ("fossatum.operation.x", "fossatum.patrol.x", "fossatum.checkpoint.x")
+    link = detail(parse(ops.removal_of("fossatum.operation.op1.sector.s-tun", NOW))).find("link")
+    assert link is not None and link.get("type") == "u-d-f"
+
+
+def test_a_viewers_copy_with_units_redacted_is_still_shown() -> None:
+    doc = operation().to_doc()
+    doc["units"] = ["u-dz-1"]  # the viewer may not see u-tn-1 and u-dz-2
+    op = ops.operation_of(doc)
+    assert op is not None
+    assert {s.id: s.units for s in op.sectors} == {"s-dza": ("u-dz-1",), "s-tun": ()}
+    remarks = detail(parse(ops.sector_event(op, op.sectors[0], NOW))).findtext("remarks") or ""
+    assert "1 unit assigned" in remarks  # not the two the lead's document names
+    assert ops.operation_of({"id": "broken"}) is None
+    assert ops.patrol_of({**patrol().to_doc(), "route": []}) is None
+    assert ops.checkpoint_of(checkpoint().to_doc()) == checkpoint()

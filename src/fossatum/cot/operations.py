@@ -26,17 +26,23 @@ operation is an explicit removal, not left to `stale`.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from types import MappingProxyType
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 from xml.sax.saxutils import escape, quoteattr
 
 from ..domain import timeutil
 from ..domain.checkpoint import JOINT, Checkpoint, CheckpointStatus
 from ..domain.operation import MissionStatus, Operation, Sector
 from ..domain.patrol import Patrol, Waypoint, WaypointKind
+from ..domain.polygon import covers
+from ..errors import InvalidInput
 from .codec import event_xml
+
+log = logging.getLogger("fossatum.cot")
+T = TypeVar("T")
 
 AREA_TYPE: Final = "u-d-f"
 ROUTE_TYPE: Final = "b-m-r"
@@ -252,3 +258,121 @@ def removal(uid: str, type_: str, now: datetime) -> bytes:
 def removals(items: Sequence[tuple[str, str]], now: datetime) -> list[tuple[str, bytes]]:
     """(uid, removal) for each (uid, CoT type) given."""
     return [(uid, removal(uid, type_, now)) for uid, type_ in items]
+
+
+# --- what one viewer's devices show ---------------------------------------------------------------
+#
+# An operation's items are its area and sectors; a patrol's, its route; a checkpoint's, its point.
+# The groups below are what the fan-out replaces as a whole: a sector dropped from an operation
+# is removed from the devices that had it, and an ended operation takes its items with it.
+
+OPERATION_PREFIX: Final = operation_uid("")
+PATROL_PREFIX: Final = patrol_uid("")
+CHECKPOINT_PREFIX: Final = checkpoint_uid("")
+_SECTOR = ".sector."
+
+
+def group_of(uid: str) -> str | None:
+    """The uid of the object whose item `uid` is (an operation's for its sectors), or None if it
+    is not one of these (a report, a unit, a chat line)."""
+    if uid.startswith(OPERATION_PREFIX):
+        head, _, _ = uid.partition(_SECTOR)
+        return head
+    if uid.startswith((PATROL_PREFIX, CHECKPOINT_PREFIX)):
+        return uid
+    return None
+
+
+def groups_of_object(object_id: str) -> tuple[str, ...]:
+    """The groups a purged object of any of these kinds may have been shown as."""
+    return operation_uid(object_id), patrol_uid(object_id), checkpoint_uid(object_id)
+
+
+def type_of(uid: str) -> str:
+    """The CoT type an item was sent as, from its uid (for the removal's `<link type>`)."""
+    if uid.startswith(OPERATION_PREFIX):
+        return AREA_TYPE
+    if uid.startswith(PATROL_PREFIX):
+        return ROUTE_TYPE
+    if uid.startswith(CHECKPOINT_PREFIX):
+        return CHECKPOINT_TYPE
+    return "none"  # as ATAK's own deletes
+
+
+def removal_of(uid: str, now: datetime) -> bytes:
+    return removal(uid, type_of(uid), now)
+
+
+def _parsed(kind: str, make: Callable[[], T]) -> T | None:
+    """A document as its domain type; None (logged) if it breaks a rule — a partner's copy from
+    a later version, say — so that one odd document does not stop the others being shown."""
+    try:
+        return make()
+    except (InvalidInput, KeyError, TypeError, ValueError) as exc:
+        log.warning("cot: a %s document is not shown on devices: %s", kind, exc)
+        return None
+
+
+def operation_of(doc: Mapping[str, Any]) -> Operation | None:
+    """The operation a viewer's document describes. The viewer's copy lists only the units the
+    viewer may see (policy/redact.py); a sector keeps only those too, so that its count tells
+    nothing of the others and the document stays an operation."""
+    visible = set(doc.get("units") or ())
+    sectors = [{**s, "units": [u for u in s.get("units") or () if u in visible]}
+               for s in doc.get("sectors") or () if isinstance(s, Mapping)]
+    return _parsed("operation", lambda: Operation.from_doc({**doc, "sectors": sectors}))
+
+
+def patrol_of(doc: Mapping[str, Any]) -> Patrol | None:
+    return _parsed("patrol", lambda: Patrol.from_doc(doc))
+
+
+def checkpoint_of(doc: Mapping[str, Any]) -> Checkpoint | None:
+    return _parsed("checkpoint", lambda: Checkpoint.from_doc(doc))
+
+
+def operation_items(operation: Operation, now: datetime) -> list[tuple[str, bytes]]:
+    """Its area and sectors while it is planned, running or paused; nothing once it has ended."""
+    return operation_events(operation, now) if shows(operation.status) else []
+
+
+def patrol_items(patrol: Patrol, operations: Mapping[str, Operation], now: datetime) -> list[tuple[str, bytes]]:
+    """Its route while it and its operation run, in the operation's mission. `operations`: those
+    the viewer may see by id; an operation the viewer may not see is neither named nor consulted."""
+    operation = operations.get(patrol.operation) if patrol.operation else None
+    if not shows(patrol.status) or (operation is not None and not shows(operation.status)):
+        return []
+    missions = [operation.code] if operation is not None else []
+    return [(patrol_uid(patrol.id), patrol_event(patrol, now, missions=missions))]
+
+
+def checkpoint_missions(checkpoint: Checkpoint, patrols: Iterable[Patrol],
+                        operations: Mapping[str, Operation]) -> list[str]:
+    """The live operations (of those the viewer may see) a checkpoint belongs to: those whose area
+    holds it, and those with a running patrol through it."""
+    lon, lat = checkpoint.point["coordinates"]
+    codes = {op.code for op in operations.values() if shows(op.status) and covers(dict(op.area), lon, lat)}
+    for patrol in patrols:
+        operation = operations.get(patrol.operation) if patrol.operation else None
+        if operation is not None and shows(operation.status) and shows(patrol.status) and any(
+                w.checkpoint == checkpoint.id for w in patrol.route):
+            codes.add(operation.code)
+    return sorted(codes)
+
+
+def checkpoint_items(checkpoint: Checkpoint, patrols: Iterable[Patrol], operations: Mapping[str, Operation],
+                     now: datetime) -> list[tuple[str, bytes]]:
+    missions = checkpoint_missions(checkpoint, patrols, operations)
+    return [(checkpoint_uid(checkpoint.id), checkpoint_event(checkpoint, now, missions=missions))]
+
+
+def picture(operations: Iterable[Operation], patrols: Iterable[Patrol], checkpoints: Iterable[Checkpoint],
+            now: datetime) -> list[tuple[str, bytes]]:
+    """Everything of these one viewer may see, as their devices show it: areas and sectors,
+    routes, checkpoints (in that order, so that points are drawn over the shapes)."""
+    by_id = {op.id: op for op in operations}
+    patrols = list(patrols)
+    out = [item for op in by_id.values() for item in operation_items(op, now)]
+    out += [item for patrol in patrols for item in patrol_items(patrol, by_id, now)]
+    out += [item for cp in checkpoints for item in checkpoint_items(cp, patrols, by_id, now)]
+    return out

@@ -82,6 +82,11 @@ def _meetings(a: Point, b: Point, ring: list[Point]) -> list[Fraction]:
     return found
 
 
+def covers(polygon: dict[str, Any], lon: float, lat: float) -> bool:
+    """Whether a checked polygon holds the point (inside or on its boundary)."""
+    return _covers(_ring(polygon), (Fraction(lon), Fraction(lat)))
+
+
 def outside_part(inner: dict[str, Any], outer: dict[str, Any]) -> str | None:
     """Why `inner` does not lie inside `outer` (a vertex outside, an edge crossing out), or None.
 
