@@ -31,6 +31,7 @@ from .services import field
 from .services.admin import Admin
 from .services.auth import Auth
 from .services.context import CLI_ACTOR, Clock, Context, local_audience
+from .services.coverage import Coverage
 from .services.delegate import Delegate
 from .services.field import Field
 from .services.integrity import Integrity
@@ -107,6 +108,7 @@ class Node:
         self._reports = Reports(self.ctx)
         self._units = Units(self.ctx)
         self._sections = Sections(self.ctx)
+        self._coverage = Coverage(self.ctx)
         self._field = Field(self.ctx)
         self._admin = Admin(self.ctx)
         self._auth = Auth(self.ctx)
@@ -237,11 +239,12 @@ class Node:
     unit_track = Delegate("_units", Units.unit_track)
     unit_doc = Delegate("_units", Units.unit_doc)
 
-    # --- sections (services/sections.py) ----------------------------------------------------
+    # --- sections (services/sections.py; their coverage gaps: services/coverage.py) ----------
     add_section = Delegate("_sections", Sections.add_section)
     set_section_impact = Delegate("_sections", Sections.set_section_impact)
     sections = Delegate("_sections", Sections.sections)
     section = Delegate("_sections", Sections.section)
+    section_coverage = Delegate("_coverage", Coverage.section_coverage)
 
     # --- field devices, alerts, chat (services/field.py) ------------------------------------
     alert_id = staticmethod(field.alert_id)

@@ -522,6 +522,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/sections/{section_id}/coverage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Coverage gaps: the stretches no unit the viewer may see came within distance_m of in the last hours, and since when */
+        get: operations["section_coverage_api_v1_sections__section_id__coverage_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/sections/{section_id}/impact": {
         parameters: {
             query?: never;
@@ -765,6 +782,24 @@ export interface components {
             /** Text */
             text: string;
         };
+        /** CoverageGap */
+        CoverageGap: {
+            /**
+             * From M
+             * @description where the stretch begins, in metres along the section's line
+             */
+            from_m: number;
+            geometry: components["schemas"]["LineString"];
+            /** Length M */
+            length_m: number;
+            /**
+             * Since
+             * @description the last time a unit the viewer may see came within the distance of the stretch; null: not since `since_searched_from`
+             */
+            since: string | null;
+            /** To M */
+            to_m: number;
+        };
         /** FieldAlert */
         FieldAlert: {
             /** At */
@@ -873,6 +908,19 @@ export interface components {
              * @description MGRS at 1 m precision; '' in polar areas
              */
             mgrs: string;
+        };
+        /** LineString */
+        LineString: {
+            /**
+             * Coordinates
+             * @description [lon, lat] positions
+             */
+            coordinates: number[][];
+            /**
+             * Type
+             * @description LineString
+             */
+            type: string;
         };
         /** LocationIn */
         LocationIn: {
@@ -1201,6 +1249,37 @@ export interface components {
             terrain: string;
             /** Updated At */
             updated_at: string;
+        };
+        /** SectionCoverage */
+        SectionCoverage: {
+            /** Covered Fraction */
+            covered_fraction: number;
+            /** Covered M */
+            covered_m: number;
+            /** Distance M */
+            distance_m: number;
+            /**
+             * From
+             * @description the window's start (now minus `hours`)
+             */
+            from: string;
+            /** Gaps */
+            gaps: components["schemas"]["CoverageGap"][];
+            /** Hours */
+            hours: number;
+            /** Length M */
+            length_m: number;
+            /** @description the line assessed: the section's own, or a strip polygon's axis */
+            line: components["schemas"]["LineString"];
+            /** Section */
+            section: string;
+            /** Since Searched From */
+            since_searched_from: string;
+            /**
+             * To
+             * @description the window's end (now)
+             */
+            to: string;
         };
         /** SectionIn */
         SectionIn: {
@@ -2464,6 +2543,40 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Section"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    section_coverage_api_v1_sections__section_id__coverage_get: {
+        parameters: {
+            query?: {
+                hours?: number;
+                distance_m?: number;
+            };
+            header?: never;
+            path: {
+                section_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SectionCoverage"];
                 };
             };
             /** @description Validation Error */

@@ -1,4 +1,4 @@
-"""/api/v1: login, the node, the taxonomy, agencies, users, units and border sections."""
+"""/api/v1: login, the node, the taxonomy, agencies, users, units and border sections (and their coverage gaps)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request, Response
 
+from ..domain.coverage import DEFAULT_DISTANCE_M, DEFAULT_HOURS, DISTANCE_RANGE_M, HOURS_RANGE
 from ..domain.org import Role
 from ..domain.report import State
 from ..domain.taxonomy import REPORT_TYPES, ImpactLevel, Layer
@@ -190,6 +191,16 @@ def add_section(node: NodeDep, viewer: Viewer, body: Annotated[SectionIn, Body()
 @router.get("/sections/{section_id}", tags=["sections"], responses=answers(documents.Section))
 def section(node: NodeDep, viewer: Viewer, section_id: str) -> Response:
     return raw(node.section(viewer=viewer, section_id=section_id))
+
+
+@router.get("/sections/{section_id}/coverage", tags=["sections"], response_model=None,
+            summary="Coverage gaps: the stretches no unit the viewer may see came within distance_m of in the "
+                    "last hours, and since when", responses=answers(documents.SectionCoverage))
+def section_coverage(node: NodeDep, viewer: Viewer, section_id: str,
+                     hours: Annotated[int, Query(ge=HOURS_RANGE[0], le=HOURS_RANGE[1])] = DEFAULT_HOURS,
+                     distance_m: Annotated[int, Query(ge=DISTANCE_RANGE_M[0], le=DISTANCE_RANGE_M[1])]
+                     = DEFAULT_DISTANCE_M) -> dict[str, Any]:
+    return node.section_coverage(viewer=viewer, section_id=section_id, hours=hours, distance_m=distance_m)
 
 
 @router.post("/sections/{section_id}/impact", tags=["sections"], summary="Set the impact level (analyst/duty officer)",

@@ -135,6 +135,34 @@ class SectionList(_Doc):
     items: list[Section]
 
 
+class LineString(_Doc):
+    type: str = Field(description="LineString")
+    coordinates: list[list[float]] = Field(description="[lon, lat] positions")
+
+
+class CoverageGap(_Doc):
+    from_m: float = Field(description="where the stretch begins, in metres along the section's line")
+    to_m: float
+    length_m: float
+    geometry: LineString
+    since: str | None = Field(description="the last time a unit the viewer may see came within the distance of "
+                                          "the stretch; null: not since `since_searched_from`")
+
+
+class SectionCoverage(_Doc):
+    section: str
+    hours: int
+    distance_m: int
+    from_: str = Field(alias="from", description="the window's start (now minus `hours`)")
+    to: str = Field(description="the window's end (now)")
+    since_searched_from: str
+    line: LineString = Field(description="the line assessed: the section's own, or a strip polygon's axis")
+    length_m: float
+    covered_m: float
+    covered_fraction: float
+    gaps: list[CoverageGap]
+
+
 class FieldAlert(_Doc):
     uid: str
     claimed_uid: str

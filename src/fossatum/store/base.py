@@ -27,7 +27,7 @@ from ..policy.visibility import Facts
 from . import projector
 from .federation_state import FederationReads, FederationTx
 from .held import HeldTx
-from .query import BBox, ReportQuery, TimeSlices, report_filters
+from .query import BBox, FixRow, ReportQuery, TimeSlices, report_filters
 from .rows import ENTRY_COLUMNS, row_entry
 
 __all__ = ["ENTRY_COLUMNS", "Reader", "StoreReads", "Tx", "row_entry", "shown"]
@@ -382,6 +382,29 @@ class StoreReads(FederationReads):
         rows = self.read("SELECT at, lat, lon FROM unit_positions WHERE unit_id = ? ORDER BY at DESC LIMIT ?",
                          (unit_id, limit), viewer=viewer)
         return [{"at": at, "lat": lat, "lon": lon} for at, lat, lon in rows]
+
+    def unit_fixes(self, viewer: User, *, since: str, until: str, bbox: BBox) -> list[FixRow]:
+        """The positions of the units `viewer` may see taken from `since` to `until` (inclusive),
+        each with the same unit's next position in that window: (unit, at, lon, lat, next_at,
+        next_lon, next_lat), the next three None for a unit's last. Only the fixes where the box of
+        the piece of track from the fix to the next one meets `bbox` (min_lon, min_lat, max_lon,
+        max_lat): a superset of every piece that comes into the box, and far fewer rows than every
+        track. The next fix is the unit's next in the window whether or not it is in the box, so
+        that two kept fixes are never taken for neighbours when a fix between them was not kept."""
+        where, params = visible_sql(viewer, "t")
+        min_lon, min_lat, max_lon, max_lat = bbox
+        nxt = "OVER (PARTITION BY unit_id ORDER BY at)"
+        rows = self.read(
+            f"SELECT p.unit_id, p.at, p.lon, p.lat, p.next_at, p.next_lon, p.next_lat FROM ("
+            f"SELECT unit_id, at, lon, lat, LEAD(at) {nxt} AS next_at, LEAD(lon) {nxt} AS next_lon, "
+            f"LEAD(lat) {nxt} AS next_lat FROM unit_positions "
+            f"WHERE at >= ? AND at <= ? AND unit_id IN (SELECT t.id FROM units t WHERE {where})) p "
+            "WHERE NOT (p.lon < ? AND COALESCE(p.next_lon, p.lon) < ?) AND NOT (p.lon > ? AND COALESCE(p.next_lon, p.lon) > ?) "
+            "AND NOT (p.lat < ? AND COALESCE(p.next_lat, p.lat) < ?) AND NOT (p.lat > ? AND COALESCE(p.next_lat, p.lat) > ?) "
+            "ORDER BY p.unit_id, p.at",
+            (since, until, *params, min_lon, min_lon, max_lon, max_lon, min_lat, min_lat, max_lat, max_lat),
+            viewer=viewer)
+        return [(u, at, lon, lat, n_at, n_lon, n_lat) for u, at, lon, lat, n_at, n_lon, n_lat in rows]
 
     @shown("section")
     def sections(self, viewer: User) -> list[str]:

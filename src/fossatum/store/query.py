@@ -11,6 +11,8 @@ from ..domain.timeutil import parse, to_text
 from ..errors import InvalidInput
 
 BBox = tuple[float, float, float, float]
+# (unit, at, lon, lat, next_at, next_lon, next_lat): a position and the unit's next one (`unit_fixes`)
+FixRow = tuple[str, str, float, float, str | None, float | None, float | None]
 # (alias, bbox, since, until) -> SQL selecting exactly the reports in the box and the time
 # window, through the backend's space-time index (each backend words the exact window so
 # that its planner keeps to that index)
