@@ -137,3 +137,13 @@ def test_the_store_reads_a_window_and_a_box_of_the_positions_the_viewer_may_see(
 def test_a_nul_in_the_section_id_is_a_422(ground: Node, client_for: Callable[[str], TestClient]) -> None:
     answer = client_for("amira").get("/api/v1/sections/a%00b/coverage")
     assert answer.status_code == 422 and answer.json()["field"] == "path", answer.text
+
+
+def test_the_store_reads_the_positions_of_given_units_whole(ground: Node, users: dict[str, User]) -> None:
+    window = {"since": to_text(NOW - timedelta(hours=48)), "until": to_text(NOW)}
+    rows = ground.store.unit_fixes(users["amira"], units=["u-national"], **window)
+    assert {r[0] for r in rows} == {"u-national"} and len(rows) == 12  # the old fix and the 11 of the drive
+    assert [r[4] for r in rows[:-1]] == [r[1] for r in rows[1:]]  # each with the next, in time order
+    assert ground.store.unit_fixes(users["karim"], units=["u-national"], **window) == []
+    assert ground.store.unit_fixes(users["amira"], units=[], **window) == []
+    assert {r[0] for r in ground.store.unit_fixes(users["karim"], **window)} == {"u-shared"}

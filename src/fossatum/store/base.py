@@ -383,27 +383,41 @@ class StoreReads(FederationReads):
                          (unit_id, limit), viewer=viewer)
         return [{"at": at, "lat": lat, "lon": lon} for at, lat, lon in rows]
 
-    def unit_fixes(self, viewer: User, *, since: str, until: str, bbox: BBox) -> list[FixRow]:
-        """The positions of the units `viewer` may see taken from `since` to `until` (inclusive),
-        each with the same unit's next position in that window: (unit, at, lon, lat, next_at,
-        next_lon, next_lat), the next three None for a unit's last. Only the fixes where the box of
-        the piece of track from the fix to the next one meets `bbox` (min_lon, min_lat, max_lon,
-        max_lat): a superset of every piece that comes into the box, and far fewer rows than every
-        track. The next fix is the unit's next in the window whether or not it is in the box, so
-        that two kept fixes are never taken for neighbours when a fix between them was not kept."""
+    def unit_fixes(self, viewer: User, *, since: str, until: str, bbox: BBox | None = None,
+                   units: Sequence[str] | None = None) -> list[FixRow]:
+        """The positions of the units `viewer` may see (of `units` only, if given) taken from
+        `since` to `until` (inclusive), each with the same unit's next position in that window:
+        (unit, at, lon, lat, next_at, next_lon, next_lat), the next three None for a unit's last.
+
+        With `bbox` (min_lon, min_lat, max_lon, max_lat), only the fixes where the box of the
+        piece of track from the fix to the next one meets it: a superset of every piece that
+        comes into the box, and far fewer rows than every track. The next fix is the unit's next
+        in the window whether or not it is in the box, so that two kept fixes are never taken
+        for neighbours when a fix between them was not kept."""
         where, params = visible_sql(viewer, "t")
-        min_lon, min_lat, max_lon, max_lat = bbox
+        wanted_params: tuple[str, ...] = ()
+        wanted = ""
+        if units is not None:
+            if not units:
+                return []
+            wanted, wanted_params = f" AND t.id IN ({', '.join('?' for _ in units)})", tuple(units)
+        box_params: tuple[float, ...] = ()
+        boxed = ""
+        if bbox is not None:
+            min_lon, min_lat, max_lon, max_lat = bbox
+            boxed = ("WHERE NOT (p.lon < ? AND COALESCE(p.next_lon, p.lon) < ?) "
+                     "AND NOT (p.lon > ? AND COALESCE(p.next_lon, p.lon) > ?) "
+                     "AND NOT (p.lat < ? AND COALESCE(p.next_lat, p.lat) < ?) "
+                     "AND NOT (p.lat > ? AND COALESCE(p.next_lat, p.lat) > ?) ")
+            box_params = (min_lon, min_lon, max_lon, max_lon, min_lat, min_lat, max_lat, max_lat)
         nxt = "OVER (PARTITION BY unit_id ORDER BY at)"
         rows = self.read(
             f"SELECT p.unit_id, p.at, p.lon, p.lat, p.next_at, p.next_lon, p.next_lat FROM ("
             f"SELECT unit_id, at, lon, lat, LEAD(at) {nxt} AS next_at, LEAD(lon) {nxt} AS next_lon, "
             f"LEAD(lat) {nxt} AS next_lat FROM unit_positions "
-            f"WHERE at >= ? AND at <= ? AND unit_id IN (SELECT t.id FROM units t WHERE {where})) p "
-            "WHERE NOT (p.lon < ? AND COALESCE(p.next_lon, p.lon) < ?) AND NOT (p.lon > ? AND COALESCE(p.next_lon, p.lon) > ?) "
-            "AND NOT (p.lat < ? AND COALESCE(p.next_lat, p.lat) < ?) AND NOT (p.lat > ? AND COALESCE(p.next_lat, p.lat) > ?) "
-            "ORDER BY p.unit_id, p.at",
-            (since, until, *params, min_lon, min_lon, max_lon, max_lon, min_lat, min_lat, max_lat, max_lat),
-            viewer=viewer)
+            f"WHERE at >= ? AND at <= ? AND unit_id IN (SELECT t.id FROM units t WHERE {where}{wanted})) p "
+            f"{boxed}ORDER BY p.unit_id, p.at",
+            (since, until, *params, *wanted_params, *box_params), viewer=viewer)
         return [(u, at, lon, lat, n_at, n_lon, n_lat) for u, at, lon, lat, n_at, n_lon, n_lat in rows]
 
     @shown("section")
