@@ -68,15 +68,17 @@ def test_an_unknown_event_of_a_known_object_is_about_that_object() -> None:
 
 def test_only_reports_alerts_and_chat_differ_from_the_defaults() -> None:
     """What the rest of the code relied on when it asked by prefix."""
-    assert [o.name for o in kinds.OBJECT_KINDS if o.federates] == ["report", "unit", "section"]
+    assert [o.name for o in kinds.OBJECT_KINDS if o.federates] == ["report", "unit", "section", "operation",
+                                                                   "journal", "patrol", "checkpoint"]
     assert [o.name for o in kinds.OBJECT_KINDS if o.workflow] == ["report"]
+    assert [o.name for o in kinds.OBJECT_KINDS if o.contained_in] == ["journal"]
     assert kinds.REPORT.envelope == "report" and all(o.envelope is None for o in kinds.OBJECT_KINDS[1:])
     assert set(kinds.SECTION.owner_notes) == {"responsible", "impact_reason"}
 
 
 # --- the derivations: the same answers as the prefix checks they replace ---------------------
 
-FEDERATED_PREFIXES = ("report.", "unit.", "section.")
+FEDERATED_PREFIXES = ("report.", "unit.", "section.", "operation.", "journal.", "patrol.", "checkpoint.")
 FIELD_PREFIXES = ("alert.", "chat.")
 SECTION_NOTES = ("impact_reason", "responsible")
 
@@ -104,7 +106,7 @@ def _links_before(entry: Entry) -> list[str]:
 def _object_id_before(entry: Entry) -> str | None:
     if entry.kind.startswith("report."):
         return cast("str | None", entry.payload.get("report", {}).get("id"))
-    if entry.kind.startswith(("unit.", "section.")):
+    if entry.kind.startswith(("unit.", "section.", "operation.", "journal.", "patrol.", "checkpoint.")):
         return cast("str | None", entry.payload.get("id"))
     return None
 
@@ -127,7 +129,8 @@ audiences = st.fixed_dictionaries(
 documents = st.fixed_dictionaries(
     {"id": st.sampled_from(("r-1", "u-1", "s-1"))},
     optional={"links": st.lists(st.sampled_from(("r-2", "r-3")), max_size=2), "version": st.sampled_from((1, 2)),
-              "impact_reason": st.sampled_from(("", "floods")), "responsible": st.sampled_from(({}, {"TUN": ["u-1"]}))},
+              "impact_reason": st.sampled_from(("", "floods")), "responsible": st.sampled_from(({}, {"TUN": ["u-1"]})),
+              "operation": st.sampled_from(("op-1", "op-2", 7))},
 )
 
 
@@ -151,7 +154,8 @@ def test_facts_links_and_object_ids_are_what_the_prefix_checks_derived(entry: En
     assert entry.object_id == _object_id_before(entry)
 
 
-def _release_before(entry: Entry, country: str, linked: Any, *, origin_country: str) -> tuple[bool, str]:
+def _release_before(entry: Entry, country: str, linked: Any, *, origin_country: str,
+                    parent: Any) -> tuple[bool, str]:
     """policy/release.py's release_decision before the registry, on the reference derivations."""
     from fossatum.policy.release import partner_may_see
     from fossatum.policy.visibility import may_release
@@ -179,20 +183,31 @@ def _release_before(entry: Entry, country: str, linked: Any, *, origin_country: 
     for link in _links_before(entry):
         if not partner_may_see(linked(link), country):
             return False, "containment: links a report the partner may not see"
+    # Issue 12: a journal line goes only where its operation may go.
+    operation = entry.payload.get("operation")
+    if entry.kind.startswith("journal.") and isinstance(operation, str) and not partner_may_see(
+            parent("operation", operation), country):
+        return False, "containment: its operation is not released to the partner"
     return True, "released"
 
 
 @settings(max_examples=600, deadline=None)
-@given(entries(), st.sampled_from(COUNTRIES), st.sampled_from(COUNTRIES), st.sets(st.sampled_from(("r-2", "r-3"))))
+@given(entries(), st.sampled_from(COUNTRIES), st.sampled_from(COUNTRIES), st.sets(st.sampled_from(("r-2", "r-3"))),
+       st.sets(st.sampled_from(COUNTRIES)))
 def test_release_decisions_are_what_they_were(entry: Entry, partner: str, origin_country: str,
-                                              visible: set[str]) -> None:
+                                              visible: set[str], operation_at: set[str]) -> None:
     seen = Facts("TN-GN", "TUN", aud.Scope.ALL_PARTNERS, frozenset(COUNTRIES), "validated", True, "sami")
 
     def linked(report_id: str) -> Facts | None:
         return seen if report_id in visible else None
 
-    assert release_decision(entry, partner, linked, origin_country=origin_country) == \
-        _release_before(entry, partner, linked, origin_country=origin_country)
+    def parent(kind: str, object_id: str) -> Facts | None:
+        # op-1 is held here, released to `operation_at`; op-2 is not held
+        return Facts("TN-GN", "TUN", aud.Scope.PARTNERS, frozenset({"TUN", *operation_at}), "active", True,
+                     "sami") if (kind, object_id) == ("operation", "op-1") else None
+
+    assert release_decision(entry, partner, linked, origin_country=origin_country, parent=parent) == \
+        _release_before(entry, partner, linked, origin_country=origin_country, parent=parent)
 
 
 # --- no module spells an entry kind ----------------------------------------------------------
@@ -228,7 +243,9 @@ def kind_prefix_checks(path: Path) -> list[str]:
             continue
         receiver = ast.unparse(node.func.value)
         args = [a.value for a in ast.walk(node) if isinstance(a, ast.Constant) and isinstance(a.value, str)]
-        if receiver.split(".")[-1] == "kind" or any(a in prefixes for a in args):
+        # A user name is no kind ("patrol.kasserine" is a demo account, not the patrol kind).
+        if receiver.split(".")[-1] == "kind" or (any(a in prefixes for a in args)
+                                                 and receiver.split(".")[-1] != "username"):
             found.append(f"{_relative(path)}:{node.lineno}: {ast.unparse(node)}")
     return found
 
@@ -262,6 +279,12 @@ def test_redaction_shapes_and_tables_come_from_the_declarations() -> None:
         "section": redact.Shape(references={"responsible": "unit"}, owner_only={"impact_reason": ""}, free_text=True),
         "alert": redact.Shape(),
         "chat": redact.Shape(),
+        "operation": redact.Shape(references={"units": "unit"}),
+        "journal": redact.Shape(),
+        "patrol": redact.Shape(references={"units": "unit"}),
+        "checkpoint": redact.Shape(references={"units": "unit"}),
     } == redact.SHAPES
     assert redact.TABLES == {"report": ("reports", "id"), "unit": ("units", "id"), "section": ("sections", "id"),
-                             "alert": ("alerts", "uid"), "chat": ("chat", "id")}
+                             "alert": ("alerts", "uid"), "chat": ("chat", "id"), "operation": ("operations", "id"),
+                             "journal": ("operation_journal", "id"), "patrol": ("patrols", "id"),
+                             "checkpoint": ("checkpoints", "id")}

@@ -1,7 +1,7 @@
 """The node: its identity, opening and closing, and the one front every interface calls.
 
-The work is done by one service per aggregate (services/: reports, units, sections, field,
-admin, auth, integrity) over a shared context; the write-side rules they ask are in policy/.
+The work is done by one service per aggregate (services/: reports, units, sections,
+operations, field, admin, auth, integrity) over a shared context; the write-side rules they ask are in policy/.
 `Node` builds the services and *delegates*: every command and read the API, the CLI, the TAK
 gateway and the tests call is a method of `Node` with the name and signature it always had
 (`name = Delegate("_service", Service.name)`: the service's method, bound to this node's
@@ -35,6 +35,7 @@ from .services.coverage import Coverage
 from .services.delegate import Delegate
 from .services.field import Field
 from .services.integrity import Integrity
+from .services.operations import Operations
 from .services.reports import Page, Reports
 from .services.sections import Sections
 from .services.units import Units
@@ -111,6 +112,7 @@ class Node:
         self._coverage = Coverage(self.ctx)
         self._field = Field(self.ctx)
         self._admin = Admin(self.ctx)
+        self._operations = Operations(self.ctx)
         self._auth = Auth(self.ctx)
         self._integrity = Integrity(self.ctx, self._partner_keys)
         # The federation sees this node through a narrow interface (federation/host.py).
@@ -256,6 +258,18 @@ class Node:
     post_chat = Delegate("_field", Field.post_chat)
     alerts = Delegate("_field", Field.alerts)
     chat = Delegate("_field", Field.chat)
+
+    # --- joint operations and their journals (services/operations.py) -------------------------
+    create_operation = Delegate("_operations", Operations.create_operation)
+    update_operation = Delegate("_operations", Operations.update_operation)
+    set_operation_status = Delegate("_operations", Operations.set_operation_status)
+    set_sectors = Delegate("_operations", Operations.set_sectors)
+    write_journal = Delegate("_operations", Operations.write_journal)
+    operations = Delegate("_operations", Operations.operations)
+    operation = Delegate("_operations", Operations.operation)
+    journal = Delegate("_operations", Operations.journal)
+    sectors = Delegate("_operations", Operations.sectors)
+    operation_doc = Delegate("_operations", Operations.operation_doc)
 
     # --- reports (services/reports.py) --------------------------------------------------------
     prepare_report = Delegate("_reports", Reports.prepare_report)

@@ -13,6 +13,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from .domain import geo
 from .domain.audience import TLP, Scope
 from .domain.geo import Position
+from .domain.operation import MissionStatus, OperationKind
 from .domain.org import Role, UnitKind
 from .domain.report import Content, Grade, Salute
 from .domain.taxonomy import ImpactLevel
@@ -289,3 +290,81 @@ class SectionIn(Strict):
 class ImpactIn(Strict):
     impact: ImpactLevel
     reason: LongText = ""
+
+
+# --- joint operations, patrols, checkpoints (issue 12) -----------------------------------------
+# Ids of objects a partner may replicate: what federation/shapes.py accepts (`identifier`).
+Ident = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
+Country = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+Ids = Annotated[list[Ident], Field(max_length=500)]
+
+
+class SectorIn(Strict):
+    id: Ident
+    name: Name
+    polygon: dict[str, Any] = Field(description="a GeoJSON Polygon inside the operation's area")
+    country: Country
+    units: Ids = []
+
+
+class PhaseIn(Strict):
+    name: Name
+    planned_start: str
+    planned_end: str
+    actual_start: str | None = None
+    actual_end: str | None = None
+
+
+class CommandIn(Strict):
+    commander: Name
+    deputy: Name | None = None
+
+
+class OperationIn(Strict):
+    """A new operation, led by this node's country (always a participant)."""
+
+    id: Ident | None = None
+    code: Name
+    name: Name
+    kind: OperationKind
+    participants: Annotated[list[Country], Field(max_length=20)] = []
+    area: dict[str, Any] = Field(description="a GeoJSON Polygon")
+    sectors: Annotated[list[SectorIn], Field(max_length=100)] = []
+    phases: Annotated[list[PhaseIn], Field(max_length=50)] = []
+    units: Ids = []
+    reports: Ids = []
+    command: dict[Country, CommandIn] = {}
+    tlp: TLP | None = None
+    exercise: bool = False  # a joint exercise, never to be taken for a live operation (EMSI MODE)
+
+
+class OperationPatch(Strict):
+    """A change of the lead's document: only the fields given change (sectors: PUT .../sectors)."""
+
+    name: Name | None = None
+    phases: Annotated[list[PhaseIn], Field(max_length=50)] | None = None
+    participants: Annotated[list[Country], Field(max_length=20)] | None = None
+    command: dict[Country, CommandIn] | None = None
+    units: Ids | None = None
+    reports: Ids | None = None
+    status: MissionStatus | None = None
+
+
+class SectorsIn(Strict):
+    """The sectors as a whole (replaced together, checked together)."""
+
+    sectors: Annotated[list[SectorIn], Field(max_length=100)]
+
+
+class JournalDetailsIn(Strict):
+    unit: Ident | None = None
+    sector: Ident | None = None
+    report: Ident | None = None
+
+
+class JournalIn(Strict):
+    """A journal line of this node's country (status changes are written by PATCH status)."""
+
+    kind: Literal["note", "decision", "assignment", "report_link"]
+    text: LongText = ""
+    details: JournalDetailsIn = JournalDetailsIn()

@@ -28,9 +28,11 @@ from fossatum.policy.actions import Action
 from fossatum.services.admin import Admin
 from fossatum.services.auth import Auth
 from fossatum.services.context import Context
+from fossatum.services.coverage import Coverage
 from fossatum.services.delegate import Delegate
 from fossatum.services.field import Field
 from fossatum.services.integrity import Integrity
+from fossatum.services.operations import Operations
 from fossatum.services.reports import Reports
 from fossatum.services.sections import Sections
 from fossatum.services.units import Units
@@ -49,7 +51,7 @@ NOT_COMMANDS = {
     "file_prepared": "files reports each checked by prepare_report, which asks (report.file/import)",
 }
 # The services behind `Node` (services/): each command is a method of one of them.
-SERVICES: tuple[type, ...] = (Admin, Auth, Field, Integrity, Reports, Sections, Units)
+SERVICES: tuple[type, ...] = (Admin, Auth, Coverage, Field, Integrity, Operations, Reports, Sections, Units)
 
 
 def _class_methods(source: str) -> dict[str, ast.FunctionDef]:
@@ -259,6 +261,15 @@ def test_every_api_write_route_reaches_authorize(node: Node, client_for, monkeyp
     call(admin, "delete", "/api/v1/agencies/TN-GN/field-audience", Action.AGENCY_FIELD_AUDIENCE)
     call(admin, "post", "/api/v1/users", Action.USER_CREATE,
          {"username": "new.user", "agency": "TN-GN", "roles": ["field"], "password": "long-enough-1"})
+    # joint operations (issue 12)
+    op = call(amira, "post", "/api/v1/operations", Action.OPERATION_CREATE,
+              {"code": "OP-1", "name": "Cordon", "kind": "cordon_and_search", "area": square,
+               "units": [unit["id"]]})
+    assert Action.UNIT_TASK in asked
+    call(amira, "patch", f"/api/v1/operations/{op['id']}", Action.OPERATION_UPDATE, {"name": "Cordon 2"})
+    call(amira, "patch", f"/api/v1/operations/{op['id']}", Action.OPERATION_STATUS, {"status": "IPR"})
+    call(amira, "put", f"/api/v1/operations/{op['id']}/sectors", Action.OPERATION_SECTORS, {"sectors": []})
+    call(leila, "post", f"/api/v1/operations/{op['id']}/journal", Action.JOURNAL_WRITE, {"kind": "note", "text": "x"})
     routes = {(m, r.path) for r in create_app(node).routes for m in getattr(r, "methods", ()) or ()}
     for verb, action in (("disable", Action.USER_DISABLE), ("enable", Action.USER_ENABLE)):
         path = next((p for m, p in routes if m == "POST" and p.endswith("/" + verb)), None)

@@ -261,6 +261,78 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/operations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Joint operations the viewer may see */
+        get: operations["operations_api_v1_operations_get"];
+        put?: never;
+        /** Plan an operation led by this node's country (commander, duty officer) */
+        post: operations["create_operation_api_v1_operations_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/operations/{operation_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Operation */
+        get: operations["operation_api_v1_operations__operation_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** Change the lead's document: name, phases, participants, command, units, reports, status (409 naming the allowed EMSI transitions) */
+        patch: operations["update_operation_api_v1_operations__operation_id__patch"];
+        trace?: never;
+    };
+    "/api/v1/operations/{operation_id}/journal": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The journal lines the viewer may see, oldest first */
+        get: operations["journal_api_v1_operations__operation_id__journal_get"];
+        put?: never;
+        /** Write a journal line of this node's country (note, decision, assignment, report link) */
+        post: operations["write_journal_api_v1_operations__operation_id__journal_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/operations/{operation_id}/sectors": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Sectors */
+        get: operations["sectors_api_v1_operations__operation_id__sectors_get"];
+        /** Replace the sectors as a whole (each inside the area, of a participating country) */
+        put: operations["set_sectors_api_v1_operations__operation_id__sectors_put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/reports": {
         parameters: {
             query?: never;
@@ -782,6 +854,20 @@ export interface components {
             /** Text */
             text: string;
         };
+        /** CommandIn */
+        CommandIn: {
+            /** Commander */
+            commander: string;
+            /** Deputy */
+            deputy?: string | null;
+        };
+        /** CommandPost */
+        CommandPost: {
+            /** Commander */
+            commander: string;
+            /** Deputy */
+            deputy: string | null;
+        };
         /** CoverageGap */
         CoverageGap: {
             /**
@@ -897,6 +983,73 @@ export interface components {
          * @enum {string}
          */
         ImpactLevel: "low" | "medium" | "high" | "critical";
+        /** JournalDetailsIn */
+        JournalDetailsIn: {
+            /** Report */
+            report?: string | null;
+            /** Sector */
+            sector?: string | null;
+            /** Unit */
+            unit?: string | null;
+        };
+        /**
+         * JournalIn
+         * @description A journal line of this node's country (status changes are written by PATCH status).
+         */
+        JournalIn: {
+            /** @default {} */
+            details: components["schemas"]["JournalDetailsIn"];
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "note" | "decision" | "assignment" | "report_link";
+            /**
+             * Text
+             * @default
+             */
+            text: string;
+        };
+        /** JournalLine */
+        JournalLine: {
+            /** At */
+            at: string;
+            audience: components["schemas"]["Audience"];
+            /** Author */
+            author: string;
+            /**
+             * Country
+             * @description the country whose node wrote and signed it
+             */
+            country: string;
+            /**
+             * Details
+             * @description status_change: from, to; assignment: unit, sector; report_link: report
+             */
+            details: {
+                [key: string]: string;
+            };
+            /** Id */
+            id: string;
+            /**
+             * Kind
+             * @description note, status_change, assignment, decision, report_link
+             */
+            kind: string;
+            /** Operation */
+            operation: string;
+            /** Owner Agency */
+            owner_agency: string;
+            /** Owner Country */
+            owner_country: string;
+            /** Text */
+            text: string;
+        };
+        /** JournalList */
+        JournalList: {
+            /** Items */
+            items: components["schemas"]["JournalLine"][];
+        };
         /** LatLon */
         LatLon: {
             /** Lat */
@@ -953,6 +1106,12 @@ export interface components {
             /** Username */
             username: string;
         };
+        /**
+         * MissionStatus
+         * @description EMSI MISSION status codes, shared by operations and patrols.
+         * @enum {string}
+         */
+        MissionStatus: "NST" | "IPR" | "PAU" | "COM" | "CANCLD";
         /** NodeInfo */
         NodeInfo: {
             /** Country */
@@ -968,12 +1127,187 @@ export interface components {
             /** Roster */
             roster: string[];
         };
+        /** Operation */
+        Operation: {
+            /**
+             * Area
+             * @description a GeoJSON Polygon
+             */
+            area: {
+                [key: string]: unknown;
+            };
+            audience: components["schemas"]["Audience"];
+            /** Code */
+            code: string;
+            /**
+             * Command
+             * @description per participating country
+             */
+            command: {
+                [key: string]: components["schemas"]["CommandPost"];
+            };
+            /** Created By */
+            created_by: string;
+            /**
+             * Exercise
+             * @description a joint exercise (EMSI MODE); present only when true
+             * @default false
+             */
+            exercise: boolean;
+            /** Id */
+            id: string;
+            /**
+             * Kind
+             * @description cordon_and_search, joint_patrol_campaign, checkpoint_surge, other
+             */
+            kind: string;
+            /** Lead Country */
+            lead_country: string;
+            /** Name */
+            name: string;
+            /** Owner Agency */
+            owner_agency: string;
+            /** Owner Country */
+            owner_country: string;
+            /** Participants */
+            participants: string[];
+            /** Phases */
+            phases: components["schemas"]["Phase"][];
+            /** Reports */
+            reports: string[];
+            /** Sectors */
+            sectors: components["schemas"]["Sector"][];
+            /**
+             * Status
+             * @description EMSI mission status: NST, IPR, PAU, COM, CANCLD
+             */
+            status: string;
+            /** Units */
+            units: string[];
+            /** Updated At */
+            updated_at: string;
+        };
+        /**
+         * OperationIn
+         * @description A new operation, led by this node's country (always a participant).
+         */
+        OperationIn: {
+            /**
+             * Area
+             * @description a GeoJSON Polygon
+             */
+            area: {
+                [key: string]: unknown;
+            };
+            /** Code */
+            code: string;
+            /**
+             * Command
+             * @default {}
+             */
+            command: {
+                [key: string]: components["schemas"]["CommandIn"];
+            };
+            /**
+             * Exercise
+             * @default false
+             */
+            exercise: boolean;
+            /** Id */
+            id?: string | null;
+            kind: components["schemas"]["OperationKind"];
+            /** Name */
+            name: string;
+            /**
+             * Participants
+             * @default []
+             */
+            participants: string[];
+            /**
+             * Phases
+             * @default []
+             */
+            phases: components["schemas"]["PhaseIn"][];
+            /**
+             * Reports
+             * @default []
+             */
+            reports: string[];
+            /**
+             * Sectors
+             * @default []
+             */
+            sectors: components["schemas"]["SectorIn"][];
+            tlp?: components["schemas"]["TLP"] | null;
+            /**
+             * Units
+             * @default []
+             */
+            units: string[];
+        };
+        /**
+         * OperationKind
+         * @enum {string}
+         */
+        OperationKind: "cordon_and_search" | "joint_patrol_campaign" | "checkpoint_surge" | "other";
+        /** OperationList */
+        OperationList: {
+            /** Items */
+            items: components["schemas"]["Operation"][];
+        };
+        /**
+         * OperationPatch
+         * @description A change of the lead's document: only the fields given change (sectors: PUT .../sectors).
+         */
+        OperationPatch: {
+            /** Command */
+            command?: {
+                [key: string]: components["schemas"]["CommandIn"];
+            } | null;
+            /** Name */
+            name?: string | null;
+            /** Participants */
+            participants?: string[] | null;
+            /** Phases */
+            phases?: components["schemas"]["PhaseIn"][] | null;
+            /** Reports */
+            reports?: string[] | null;
+            status?: components["schemas"]["MissionStatus"] | null;
+            /** Units */
+            units?: string[] | null;
+        };
         /** PasswordChangeIn */
         PasswordChangeIn: {
             /** Current Password */
             current_password: string;
             /** New Password */
             new_password: string;
+        };
+        /** Phase */
+        Phase: {
+            /** Actual End */
+            actual_end: string | null;
+            /** Actual Start */
+            actual_start: string | null;
+            /** Name */
+            name: string;
+            /** Planned End */
+            planned_end: string;
+            /** Planned Start */
+            planned_start: string;
+        };
+        /** PhaseIn */
+        PhaseIn: {
+            /** Actual End */
+            actual_end?: string | null;
+            /** Actual Start */
+            actual_start?: string | null;
+            /** Name */
+            name: string;
+            /** Planned End */
+            planned_end: string;
+            /** Planned Start */
+            planned_start: string;
         };
         /** PositionIn */
         PositionIn: {
@@ -1311,6 +1645,61 @@ export interface components {
         SectionList: {
             /** Items */
             items: components["schemas"]["Section"][];
+        };
+        /** Sector */
+        Sector: {
+            /** Country */
+            country: string;
+            /** Id */
+            id: string;
+            /** Name */
+            name: string;
+            /**
+             * Polygon
+             * @description a GeoJSON Polygon inside the operation's area
+             */
+            polygon: {
+                [key: string]: unknown;
+            };
+            /**
+             * Units
+             * @description the lead's units of the sector and the units its country assigned (journal), as far as the viewer may see them
+             */
+            units: string[];
+        };
+        /** SectorIn */
+        SectorIn: {
+            /** Country */
+            country: string;
+            /** Id */
+            id: string;
+            /** Name */
+            name: string;
+            /**
+             * Polygon
+             * @description a GeoJSON Polygon inside the operation's area
+             */
+            polygon: {
+                [key: string]: unknown;
+            };
+            /**
+             * Units
+             * @default []
+             */
+            units: string[];
+        };
+        /** SectorList */
+        SectorList: {
+            /** Items */
+            items: components["schemas"]["Sector"][];
+        };
+        /**
+         * SectorsIn
+         * @description The sectors as a whole (replaced together, checked together).
+         */
+        SectorsIn: {
+            /** Sectors */
+            sectors: components["schemas"]["SectorIn"][];
         };
         /**
          * TLP
@@ -1912,6 +2301,257 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["NodeInfo"];
+                };
+            };
+        };
+    };
+    operations_api_v1_operations_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OperationList"];
+                };
+            };
+        };
+    };
+    create_operation_api_v1_operations_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OperationIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Operation"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    operation_api_v1_operations__operation_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                operation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Operation"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    update_operation_api_v1_operations__operation_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                operation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OperationPatch"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Operation"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    journal_api_v1_operations__operation_id__journal_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                operation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JournalList"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    write_journal_api_v1_operations__operation_id__journal_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                operation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["JournalIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JournalLine"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    sectors_api_v1_operations__operation_id__sectors_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                operation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SectorList"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    set_sectors_api_v1_operations__operation_id__sectors_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                operation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SectorsIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SectorList"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };

@@ -163,6 +163,77 @@ class SectionCoverage(_Doc):
     gaps: list[CoverageGap]
 
 
+class Sector(_Doc):
+    id: str
+    name: str
+    polygon: dict[str, Any] = Field(description="a GeoJSON Polygon inside the operation's area")
+    country: str
+    units: list[str] = Field(description="the lead's units of the sector and the units its country assigned "
+                                         "(journal), as far as the viewer may see them")
+
+
+class SectorList(_Doc):
+    items: list[Sector]
+
+
+class Phase(_Doc):
+    name: str
+    planned_start: str
+    planned_end: str
+    actual_start: str | None
+    actual_end: str | None
+
+
+class CommandPost(_Doc):
+    commander: str
+    deputy: str | None
+
+
+class Operation(_Doc):
+    id: str
+    code: str
+    name: str
+    kind: str = Field(description="cordon_and_search, joint_patrol_campaign, checkpoint_surge, other")
+    status: str = Field(description="EMSI mission status: NST, IPR, PAU, COM, CANCLD")
+    lead_country: str
+    participants: list[str]
+    area: dict[str, Any] = Field(description="a GeoJSON Polygon")
+    sectors: list[Sector]
+    phases: list[Phase]
+    units: list[str]
+    reports: list[str]
+    command: dict[str, CommandPost] = Field(description="per participating country")
+    owner_agency: str
+    owner_country: str
+    audience: Audience
+    created_by: str
+    updated_at: str
+    exercise: bool = Field(default=False, description="a joint exercise (EMSI MODE); present only when true")
+
+
+class OperationList(_Doc):
+    items: list[Operation]
+
+
+class JournalLine(_Doc):
+    id: str
+    operation: str
+    kind: str = Field(description="note, status_change, assignment, decision, report_link")
+    author: str
+    country: str = Field(description="the country whose node wrote and signed it")
+    at: str
+    text: str
+    details: dict[str, str] = Field(description="status_change: from, to; assignment: unit, sector; "
+                                                "report_link: report")
+    owner_agency: str
+    owner_country: str
+    audience: Audience
+
+
+class JournalList(_Doc):
+    items: list[JournalLine]
+
+
 class FieldAlert(_Doc):
     uid: str
     claimed_uid: str

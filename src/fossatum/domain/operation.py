@@ -79,7 +79,8 @@ def check_transition(current: MissionStatus, new: object, *, what: str = "operat
     allowed = TRANSITIONS[current]
     if target not in allowed:
         options = ", ".join(sorted(s.value for s in allowed)) or "none: it is final"
-        raise Conflict(f"a {what} cannot go from {current.value} to {target.value}; allowed from "
+        article = "an" if what[:1] in "aeiou" else "a"
+        raise Conflict(f"{article} {what} cannot go from {current.value} to {target.value}; allowed from "
                        f"{current.value}: {options}", field="status")
     return target
 
@@ -191,7 +192,8 @@ class Command:
 
 
 _KNOWN = ("id", "code", "name", "kind", "status", "lead_country", "participants", "area", "sectors", "phases",
-          "units", "reports", "command", "owner_agency", "audience", "created_by", "updated_at", "exercise")
+          "units", "reports", "command", "owner_agency", "owner_country", "audience", "created_by", "updated_at",
+          "exercise")
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,9 +277,16 @@ class Operation:
             "sectors": [s.to_doc() for s in self.sectors], "phases": [p.to_doc() for p in self.phases],
             "units": list(self.units), "reports": list(self.reports),
             "command": {c.country: {"commander": c.commander, "deputy": c.deputy} for c in self.command},
-            "owner_agency": self.owner_agency, "audience": dict(self.audience), "created_by": self.created_by,
-            "updated_at": self.updated_at, **({"exercise": True} if self.exercise else {}), **self.extra,
+            "owner_agency": self.owner_agency, "owner_country": self.owner_country, "audience": dict(self.audience),
+            "created_by": self.created_by, "updated_at": self.updated_at,
+            **({"exercise": True} if self.exercise else {}), **self.extra,
         }
+
+    @property
+    def owner_country(self) -> str:
+        """The lead country owns the operation document (its node wrote it); in the document so
+        that need-to-know and a receiver read the owner as they do for every other object."""
+        return self.lead_country
 
     @classmethod
     def from_doc(cls, doc: Mapping[str, Any]) -> Operation:
@@ -318,7 +327,8 @@ _DETAILS: Mapping[JournalKind, tuple[str, ...]] = {
     JournalKind.NOTE: (), JournalKind.DECISION: (), JournalKind.STATUS_CHANGE: ("from", "to"),
     JournalKind.ASSIGNMENT: ("unit", "sector"), JournalKind.REPORT_LINK: ("report",),
 }
-_JOURNAL_KNOWN = ("id", "operation", "kind", "author", "country", "at", "text", "details")
+_JOURNAL_KNOWN = ("id", "operation", "kind", "author", "country", "at", "text", "details", "owner_agency",
+                  "owner_country", "audience")
 
 
 @dataclass(frozen=True, slots=True)
@@ -335,6 +345,8 @@ class JournalEntry:
     text: str
     details: Mapping[str, Any] = field(default_factory=dict)
     extra: Mapping[str, Any] = field(default_factory=dict)
+    owner_agency: str = ""  # the author's agency (need-to-know reads the owner as for every object)
+    audience: Mapping[str, Any] = field(default_factory=dict)  # the operation's participants when written
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kind", enum_value(JournalKind, self.kind, field="kind"))
@@ -355,12 +367,14 @@ class JournalEntry:
     def to_doc(self) -> dict[str, Any]:
         return {"id": self.id, "operation": self.operation, "kind": self.kind.value, "author": self.author,
                 "country": self.country, "at": self.at, "text": self.text, "details": dict(self.details),
+                "owner_agency": self.owner_agency, "owner_country": self.country, "audience": dict(self.audience),
                 **self.extra}
 
     @classmethod
     def from_doc(cls, doc: Mapping[str, Any]) -> JournalEntry:
         return cls(doc["id"], doc["operation"], doc["kind"], doc["author"], doc["country"], doc["at"], doc["text"],
-                   doc["details"], {k: v for k, v in doc.items() if k not in _JOURNAL_KNOWN})
+                   doc["details"], {k: v for k, v in doc.items() if k not in _JOURNAL_KNOWN},
+                   owner_agency=doc.get("owner_agency", ""), audience=doc.get("audience") or {})
 
     def check_for(self, operation: Operation) -> None:
         """InvalidInput unless this entry may stand in `operation`'s journal."""

@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from ..domain import audience as aud
 from ..domain import report as rules
 from ..domain.timeutil import to_text, utcnow
 from ..log.entry import GENESIS, Entry, canonical
@@ -50,7 +51,8 @@ class _Stream:
     def decide(self, entry: Entry, *, recheck: bool = False) -> bool:
         tx, partner, object_id = self.tx, self.partner, entry.object_id
         ok, rule = release_decision(entry, partner, lambda rid: self.outbound._linked_facts(tx, rid),
-                                    origin_country=self.outbound.country)
+                                    origin_country=self.outbound.country,
+                                    parent=lambda kind, pid: self.outbound._parent_facts(tx, kind, pid))
         had = tx.was_sent(partner, object_id)
         if rule.startswith("containment"):
             # Held back until its parents are visible to the partner: looked at again later.
@@ -125,6 +127,18 @@ class Outbound:
         if doc is None:
             return None
         return Facts.of_report(rules.from_doc(json.loads(doc)))
+
+    @staticmethod
+    def _parent_facts(tx: Transaction, kind: str, object_id: str) -> Facts | None:
+        """Need-to-know facts of a containing object (an operation) as this node holds it now:
+        its own, or a partner's copy (whose audience its origin signed). No workflow: the audience
+        is the release."""
+        doc = tx.object_doc(kind, object_id)
+        if doc is None:
+            return None
+        a = aud.from_doc(doc.get("audience"), owner_agency=str(doc.get("owner_agency", "")),
+                         owner_country=str(doc.get("owner_country", "")))
+        return Facts(a.owner_agency, a.owner_country, a.scope, a.releasable_to, "active", True, "")
 
     def release(self, partner: str) -> int:
         """Decide every own entry not yet decided for `partner`; returns how many items were added."""

@@ -20,7 +20,10 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from ..domain.checkpoint import Checkpoint
+from ..domain.operation import JournalEntry, Operation
 from ..domain.org import UnitKind
+from ..domain.patrol import Patrol
 from ..domain.report import State
 from ..domain.report import from_doc as report_from_doc
 from ..domain.section import check_geometry
@@ -28,7 +31,7 @@ from ..domain.taxonomy import ImpactLevel
 from ..domain.text import name_problem, text_problem
 from ..errors import FossatumError
 from ..log.entry import Entry
-from ..log.kinds import ENTRY_KINDS, REPORT, SECTION, UNIT, kind_of
+from ..log.kinds import CHECKPOINT, ENTRY_KINDS, JOURNAL, OPERATION, PATROL, REPORT, SECTION, UNIT, kind_of
 
 PAYLOAD_MAX = 256 * 1024  # a whole entry payload, as canonical JSON
 DEPTH_MAX = 8
@@ -188,8 +191,35 @@ def _report(payload: dict[str, Any]) -> None:
         raise Refused(f"{where}.uncertainty_m", "must be a distance in metres")
 
 
+def _domain(where: str, read: Callable[[dict[str, Any]], Any]) -> Callable[[dict[str, Any]], None]:
+    """Issue 12's kinds: the domain type's own rules (names, enums, polygons, sectors inside the
+    area, EMSI status), an identifier and an owner, as this node would have written them."""
+    def check(payload: dict[str, Any]) -> None:
+        identifier(payload.get("id"), f"{where}.id")
+        _owner(payload, where)
+        try:
+            read(payload)
+        except (FossatumError, KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise Refused(where, f"not a {where} ({type(exc).__name__}: {str(exc)[:120]})") from None
+        for key in ("units",):
+            for index, unit in enumerate(payload.get(key) or []):
+                identifier(unit, f"{where}.{key}[{index}]")
+    return check
+
+
+def _journal(payload: dict[str, Any]) -> None:
+    _domain("journal", JournalEntry.from_doc)(payload)
+    identifier(payload.get("operation"), "journal.operation")
+    if payload.get("country") != payload.get("owner_country"):
+        raise Refused("journal.country", "a journal line is its writing country's")
+
+
 # The shape rules of each federated object kind (log/kinds.py), by its name.
-KINDS: dict[str, Callable[[dict[str, Any]], None]] = {SECTION.name: _section, UNIT.name: _unit, REPORT.name: _report}
+KINDS: dict[str, Callable[[dict[str, Any]], None]] = {
+    SECTION.name: _section, UNIT.name: _unit, REPORT.name: _report,
+    OPERATION.name: _domain("operation", Operation.from_doc), JOURNAL.name: _journal,
+    PATROL.name: _domain("patrol", Patrol.from_doc), CHECKPOINT.name: _domain("checkpoint", Checkpoint.from_doc),
+}
 
 
 def problem(entry: Entry) -> str | None:

@@ -52,6 +52,10 @@ class ObjectKind:
     # The owner's notes: node-internal, entries that cross carry them empty.
     owner_notes: tuple[str, ...] = ()
     free_text: bool = False  # a reference that names no object here is an owner's note
+    # Containment in a parent object: (field of the document naming it, the parent's kind). The
+    # child is released only to partners that may hold the parent, shown only to viewers that may
+    # see it, and purged with it (a journal entry and its operation).
+    contained_in: tuple[str, str] | None = None
 
     def document(self, payload: Any) -> Any:
         """The object's document in an entry payload (not checked: partner input may be anything)."""
@@ -72,6 +76,14 @@ class ObjectKind:
         return [link for name, kind in self.references.items() if kind == REPORT.name
                 for link in (doc.get(name) or [])]
 
+    def parent(self, payload: Any) -> tuple[str, str] | None:
+        """(parent kind, parent id) of a contained object's entry; None if it names none."""
+        if self.contained_in is None:
+            return None
+        doc = self.document(payload)
+        value = doc.get(self.contained_in[0]) if isinstance(doc, dict) else None
+        return (self.contained_in[1], value) if isinstance(value, str) else None
+
     def carries_notes(self, payload: Any) -> bool:
         doc = self.document(payload)
         return isinstance(doc, dict) and any(doc.get(name) for name in self.owner_notes)
@@ -91,8 +103,18 @@ SECTION: Final = ObjectKind("section", "sections", federates=True,
                             owner_notes=section.OWNER_NOTES, free_text=True)
 ALERT: Final = ObjectKind("alert", "alerts", federates=False, key="uid")
 CHAT: Final = ObjectKind("chat", "chat", federates=False)
+# Joint operations (issue 12): the lead country's document, and each participant's journal lines
+# written on its own node. The units they name are redacted like a section's.
+OPERATION: Final = ObjectKind("operation", "operations", federates=True,
+                              references=MappingProxyType({"units": "unit"}))
+JOURNAL: Final = ObjectKind("journal", "operation_journal", federates=True,
+                            contained_in=("operation", "operation"))
+PATROL: Final = ObjectKind("patrol", "patrols", federates=True, references=MappingProxyType({"units": "unit"}))
+CHECKPOINT: Final = ObjectKind("checkpoint", "checkpoints", federates=True,
+                               references=MappingProxyType({"units": "unit"}))
 
-OBJECT_KINDS: Final[tuple[ObjectKind, ...]] = (REPORT, UNIT, SECTION, ALERT, CHAT)
+OBJECT_KINDS: Final[tuple[ObjectKind, ...]] = (REPORT, UNIT, SECTION, ALERT, CHAT, OPERATION, JOURNAL, PATROL,
+                                               CHECKPOINT)
 
 _ENTRY_KINDS: dict[str, EntryKind] = {}
 
@@ -142,6 +164,17 @@ REPORT_RELEASED: Final = _declare("report.released", REPORT)
 ALERT_RAISED: Final = _declare("alert.raised", ALERT)
 ALERT_CANCELLED: Final = _declare("alert.cancelled", ALERT)
 CHAT_POSTED: Final = _declare("chat.posted", CHAT)
+OPERATION_CREATED: Final = _declare("operation.created", OPERATION)
+OPERATION_UPDATED: Final = _declare("operation.updated", OPERATION)
+OPERATION_STATUS_SET: Final = _declare("operation.status_set", OPERATION)
+OPERATION_SECTORS_SET: Final = _declare("operation.sectors_set", OPERATION)
+JOURNAL_WRITTEN: Final = _declare("journal.written", JOURNAL)
+PATROL_CREATED: Final = _declare("patrol.created", PATROL)
+PATROL_UPDATED: Final = _declare("patrol.updated", PATROL)
+PATROL_STATUS_SET: Final = _declare("patrol.status_set", PATROL)
+CHECKPOINT_CREATED: Final = _declare("checkpoint.created", CHECKPOINT)
+CHECKPOINT_UPDATED: Final = _declare("checkpoint.updated", CHECKPOINT)
+CHECKPOINT_STATUS_SET: Final = _declare("checkpoint.status_set", CHECKPOINT)
 
 ENTRY_KINDS: Final[Mapping[str, EntryKind]] = MappingProxyType(_ENTRY_KINDS)
 _OBJECTS_BY_NAME: Final = {o.name: o for o in OBJECT_KINDS}

@@ -68,6 +68,19 @@ class Action(StrEnum):
     DEVICE_REGISTER = "device.register"
     DEVICE_ENROL = "device.enrol"
     DEVICE_REVOKE = "device.revoke"
+    # joint operations, patrols, checkpoints (issue 12)
+    OPERATION_CREATE = "operation.create"
+    OPERATION_UPDATE = "operation.update"
+    OPERATION_STATUS = "operation.status"
+    OPERATION_SECTORS = "operation.sectors"
+    JOURNAL_WRITE = "journal.write"
+    UNIT_TASK = "unit.task"
+    PATROL_CREATE = "patrol.create"
+    PATROL_UPDATE = "patrol.update"
+    PATROL_STATUS = "patrol.status"
+    CHECKPOINT_CREATE = "checkpoint.create"
+    CHECKPOINT_UPDATE = "checkpoint.update"
+    CHECKPOINT_STATUS = "checkpoint.status"
     # accounts and node management
     USER_CREATE = "user.create"
     USER_PASSWD = "user.passwd"
@@ -131,6 +144,9 @@ class Rule:
     grants: tuple[Grant, ...]
     refusal: str
     cli: bool = False  # the node administrator at the command line (no user) may do it
+    # Only users of this node's own country: what a visiting liaison officer may not do here
+    # whatever agency they name (a joint operation is planned and run from each country's node).
+    host_only: bool = False
 
 
 def _related(actor: User, target: Target, who: Who) -> bool:
@@ -225,6 +241,39 @@ RULES: dict[Action, Rule] = {rule.action: rule for rule in (
          "this device belongs to a unit of another agency"),
     Rule(Action.DEVICE_ENROL, _ADMIN, "only a node administrator enrols devices", cli=True),
     Rule(Action.DEVICE_REVOKE, _ADMIN, "only a node administrator revokes devices", cli=True),
+    # --- joint operations, patrols, checkpoints (issue 12) ----------------------------------
+    # The lead country's node holds the operation document (area, sectors, phases, participants,
+    # command, status): its commanders and duty officers change it. Each participant writes its
+    # own journal lines and assigns its own units from its own node; a partner's copy is read-only.
+    Rule(Action.OPERATION_CREATE, (Grant(Who.AGENCY, _roles(CO, DO)),),
+         "an operation is planned by a commander or duty officer, for their own agency", host_only=True),
+    Rule(Action.OPERATION_UPDATE, (Grant(Who.COUNTRY, _roles(CO, DO)),),
+         "only a commander or duty officer of the lead country may change the operation", host_only=True),
+    Rule(Action.OPERATION_STATUS, (Grant(Who.COUNTRY, _roles(CO, DO)),),
+         "only a commander or duty officer of the lead country may change the operation's status", host_only=True),
+    Rule(Action.OPERATION_SECTORS, (Grant(Who.COUNTRY, _roles(CO, DO)),),
+         "only a commander or duty officer of the lead country may lay out the sectors", host_only=True),
+    Rule(Action.JOURNAL_WRITE, (Grant(Who.AGENCY, _roles(CO, DO, AN)),),
+         "a journal line is written by a commander, duty officer or analyst, for their own agency", host_only=True),
+    # Tasking a unit (assigning it to an operation, a sector, a patrol, a checkpoint): its own
+    # agency's officers, or a commander of its country (a joint command tasks national units).
+    Rule(Action.UNIT_TASK, (Grant(Who.AGENCY, _roles(DO, CO)), Grant(Who.COUNTRY, _roles(CO))),
+         "only a duty officer or commander of the unit's agency, or a commander of its country, may task it",
+         host_only=True),
+    Rule(Action.PATROL_CREATE, (Grant(Who.AGENCY, _roles(CO, DO)),),
+         "a patrol is planned by a commander or duty officer, for their own agency", host_only=True),
+    Rule(Action.PATROL_UPDATE, (Grant(Who.COUNTRY, _roles(CO, DO)),),
+         "only a commander or duty officer of the owner country may change the patrol", host_only=True),
+    Rule(Action.PATROL_STATUS, (Grant(Who.COUNTRY, _roles(CO, DO)),),
+         "only a commander or duty officer of the owner country may change the patrol's status", host_only=True),
+    Rule(Action.CHECKPOINT_CREATE, (Grant(Who.AGENCY, _roles(CO, DO)),),
+         "a checkpoint is set up by a commander or duty officer, for their own agency", host_only=True),
+    Rule(Action.CHECKPOINT_UPDATE, (Grant(Who.COUNTRY, _roles(CO, DO)),),
+         "only a commander or duty officer of the owner country may change the checkpoint", host_only=True),
+    # The team at the checkpoint reports it closed or reinforced, as do the officers of its country.
+    Rule(Action.CHECKPOINT_STATUS, (Grant(Who.COUNTRY, _roles(CO, DO)), Grant(Who.AGENCY, _roles(Role.FIELD))),
+         "only the checkpoint's agency or a commander or duty officer of its country may set its status",
+         host_only=True),
     # --- accounts and node management -----------------------------------------------------
     Rule(Action.USER_CREATE, _ADMIN, "this needs the admin role", cli=True),
     Rule(Action.USER_PASSWD, (Grant(Who.AUTHOR), *_ADMIN),
@@ -240,6 +289,8 @@ RULES: dict[Action, Rule] = {rule.action: rule for rule in (
 REPLICATED = "a copy replicated from a partner is read-only here: only its origin node may change it"
 NO_USER = "this command acts as a user; name one (e.g. --as-user)"
 INACTIVE = "this account is disabled"
+VISITOR = ("a visiting liaison officer does not plan or run this node's operations: your own country's node "
+           "writes your country's part")
 
 
 def authorize(actor: User | None, action: Action, target: Target) -> str | None:
@@ -252,6 +303,8 @@ def authorize(actor: User | None, action: Action, target: Target) -> str | None:
         return None if rule.cli else NO_USER
     if not actor.active:
         return INACTIVE
+    if rule.host_only and actor.country != target.node_country:
+        return VISITOR
     if any(grant.admits(actor, target) for grant in rule.grants):
         return None
     return rule.refusal

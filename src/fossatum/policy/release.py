@@ -60,8 +60,10 @@ def partner_may_see(facts: Facts | None, country: str) -> bool:
 
 
 def release_decision(entry: Entry, country: str, linked: Callable[[str], Facts | None], *,
-                     origin_country: str) -> tuple[bool, str]:
-    """(release?, rule) for sending `entry` to partner `country`."""
+                     origin_country: str,
+                     parent: Callable[[str, str], Facts | None] | None = None) -> tuple[bool, str]:
+    """(release?, rule) for sending `entry` to partner `country`. `parent(kind, id)`: the facts
+    of the object a contained one lies in (an operation's journal line), as this node holds it."""
     facts = facts_of_entry(entry)
     if facts is None:
         return False, "node-internal"
@@ -89,4 +91,8 @@ def release_decision(entry: Entry, country: str, linked: Callable[[str], Facts |
     for link in links_of_entry(entry):
         if not partner_may_see(linked(link), country):
             return False, "containment: links a report the partner may not see"
+    within = obj.parent(entry.payload) if obj is not None else None
+    if within is not None and not partner_may_see(parent(*within) if parent else None, country):
+        # A journal line never travels wider than its operation does now (narrowed, cancelled).
+        return False, f"containment: its {within[0]} is not released to the partner"
     return True, "released"

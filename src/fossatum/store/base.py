@@ -428,6 +428,46 @@ class StoreReads(FederationReads):
     def section_doc(self, viewer: User, section_id: str) -> str | None:
         return self._visible_doc("sections", viewer, section_id)
 
+    # --- joint operations, patrols, checkpoints (issue 12) ---------------------------------
+    @shown("operation")
+    def operations(self, viewer: User) -> list[str]:
+        where, params = visible_sql(viewer, "t")
+        return [r[0] for r in self.read(f"SELECT t.doc FROM operations t WHERE {where} "
+                                        "ORDER BY t.updated_at DESC, t.id", params, viewer=viewer)]
+
+    @shown("operation")
+    def operation_doc(self, viewer: User, operation_id: str) -> str | None:
+        return self._visible_doc("operations", viewer, operation_id)
+
+    @shown("journal")
+    def journal(self, viewer: User, operation_id: str) -> list[str]:
+        """An operation's journal lines the viewer may see, oldest first. Contained: a line is
+        shown only with its operation (each under its own audience), never wider."""
+        wj, pj = visible_sql(viewer, "j")
+        wo, po = visible_sql(viewer, "o")
+        rows = self.read(f"SELECT j.doc FROM operation_journal j JOIN operations o ON o.id = j.operation "
+                         f"WHERE j.operation = ? AND {wj} AND {wo} ORDER BY j.at, j.id",
+                         (operation_id, *pj, *po), viewer=viewer)
+        return [r[0] for r in rows]
+
+    @shown("patrol")
+    def patrols(self, viewer: User) -> list[str]:
+        where, params = visible_sql(viewer, "t")
+        return [r[0] for r in self.read(f"SELECT t.doc FROM patrols t WHERE {where} ORDER BY t.planned_start, t.id",
+                                        params, viewer=viewer)]
+
+    @shown("patrol")
+    def patrol_doc(self, viewer: User, patrol_id: str) -> str | None:
+        return self._visible_doc("patrols", viewer, patrol_id)
+
+    @shown("checkpoint")
+    def checkpoints(self, viewer: User) -> list[str]:
+        return self._visible_docs("checkpoints", viewer, "id")
+
+    @shown("checkpoint")
+    def checkpoint_doc(self, viewer: User, checkpoint_id: str) -> str | None:
+        return self._visible_doc("checkpoints", viewer, checkpoint_id)
+
     # --- field devices, alerts, chat (TAK gateway) ----------------------------------------
     def device(self, uid: str) -> dict[str, Any] | None:
         row = self.read_one("SELECT uid, username, unit_id, callsign, registered_at FROM devices WHERE uid = ?", (uid,))

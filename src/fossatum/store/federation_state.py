@@ -184,7 +184,9 @@ class FederationTx:
         """Remove every trace of a partner's object: its row in its kind's table, the rows that
         hang on it (a report's index and versions, a unit's positions), its entries in this log
         (the count). Who may have seen a purged report is noted in `purged` for the live
-        channels, never its text."""
+        channels, never its text. Objects contained in it (an operation's journal lines, from
+        whichever partner wrote them) go with it: this node may no longer hold the operation, so
+        it holds nothing of it; its own lines stay in its own log, shown to nobody without it."""
         rid = self.execute("SELECT rid, doc FROM reports WHERE id = ? AND origin = ?", (object_id, origin)).fetchone()
         if rid:
             self.purged.append((object_id, _facts_of_doc(rid[1])))
@@ -192,9 +194,28 @@ class FederationTx:
             self.execute("DELETE FROM report_versions WHERE report_id = ? AND origin = ?", (object_id, origin))
         if self.execute("SELECT 1 FROM units WHERE id = ? AND origin = ?", (object_id, origin)).fetchone():
             self.execute("DELETE FROM unit_positions WHERE unit_id = ?", (object_id,))
+        removed = 0
         for obj in _FEDERATED:
-            self.execute(f"DELETE FROM {obj.table} WHERE {obj.key} = ? AND origin = ?", (object_id, origin))
-        return int(self.execute("DELETE FROM log WHERE object_id = ? AND origin = ?", (object_id, origin)).rowcount)
+            gone = self.execute(f"DELETE FROM {obj.table} WHERE {obj.key} = ? AND origin = ?",
+                                (object_id, origin)).rowcount
+            if gone:
+                removed += self._purge_contained(obj.name, object_id)
+        return removed + int(self.execute("DELETE FROM log WHERE object_id = ? AND origin = ?",
+                                          (object_id, origin)).rowcount)
+
+    def _purge_contained(self, parent_kind: str, parent_id: str) -> int:
+        """Partner copies of the objects contained in a purged one (log/kinds.py `contained_in`)."""
+        own = self.execute("SELECT value FROM meta WHERE name = 'node_id'").fetchone()
+        removed = 0
+        for child in (o for o in _FEDERATED if o.contained_in and o.contained_in[1] == parent_kind):
+            column = child.contained_in[0] if child.contained_in else ""
+            rows = self.execute(f"SELECT {child.key}, origin FROM {child.table} WHERE {column} = ? AND origin <> ?",
+                                (parent_id, own[0] if own else "")).fetchall()
+            for child_id, child_origin in rows:
+                self.execute(f"DELETE FROM {child.table} WHERE {child.key} = ?", (child_id,))
+                removed += int(self.execute("DELETE FROM log WHERE object_id = ? AND origin = ?",
+                                            (child_id, child_origin)).rowcount)
+        return removed
 
     # --- the audit trail -----------------------------------------------------------------
     def record_audit(self, *, at: str, direction: str, partner: str, decision: str, rule: str,

@@ -18,6 +18,7 @@ Every statement is idempotent (`IF NOT EXISTS`), and each version is recorded in
 from __future__ import annotations
 
 from ..policy.predicate import session_sql, system_sql
+from .schema import OPERATIONS_TABLES
 
 _VISIBLE = ("owner_agency TEXT NOT NULL, owner_country TEXT NOT NULL, scope TEXT NOT NULL, "
             "releasable_to TEXT NOT NULL, state TEXT NOT NULL, released INTEGER NOT NULL, author TEXT NOT NULL")
@@ -258,6 +259,35 @@ PG_MIGRATIONS.append((9, "release decisions: what partners hold, and each versio
             ELSE ',' || (doc::jsonb ->> 'owner_country') || ',' END""",
     *_version_rls(),
 ]))
+
+
+def _operations_statements() -> list[str]:
+    """Issue 12's tables as in schema.py (same columns; coordinates DOUBLE PRECISION, a checkpoint's
+    point a generated PostGIS column), under the same row-level security as every object table."""
+    out = list(OPERATIONS_TABLES)
+    out += [
+        f"""CREATE TABLE IF NOT EXISTS checkpoints (
+            id TEXT PRIMARY KEY, origin TEXT NOT NULL, name TEXT NOT NULL, section TEXT NOT NULL,
+            operator TEXT NOT NULL, status TEXT NOT NULL, lat DOUBLE PRECISION NOT NULL,
+            lon DOUBLE PRECISION NOT NULL, {_VISIBLE}, updated_at TEXT NOT NULL, doc TEXT NOT NULL, {_POINT})""",
+        "CREATE INDEX IF NOT EXISTS checkpoints_section ON checkpoints (section)",
+        "CREATE INDEX IF NOT EXISTS checkpoints_geom ON checkpoints USING gist (geom)",
+    ]
+    for table in OPERATIONS_RLS_TABLES:
+        out += [
+            f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY",
+            f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY",
+            f"DROP POLICY IF EXISTS fossatum_viewer ON {table}",
+            f"CREATE POLICY fossatum_viewer ON {table} FOR SELECT USING ({session_sql(table)})",
+            f"DROP POLICY IF EXISTS fossatum_system ON {table}",
+            f"CREATE POLICY fossatum_system ON {table} USING ({system_sql()}) WITH CHECK ({system_sql()})",
+        ]
+    return out
+
+
+OPERATIONS_RLS_TABLES = ("operations", "operation_journal", "patrols", "checkpoints")
+PG_MIGRATIONS.append((13, "joint operations, their journals, joint patrols and checkpoints (issue 12)",
+                      _operations_statements()))
 
 # Helpers land their migrations in any order: kept sorted by version (the runner applies the
 # missing ones in that order; "the previous version" is the one before the last).

@@ -227,6 +227,46 @@ def _chat_posted(cur: Cursor, e: Entry) -> None:
     )
 
 
+def _operation_saved(cur: Cursor, e: Entry) -> None:
+    doc = e.payload
+    _upsert(cur, "operations", "id", {
+        "id": doc["id"], "origin": e.origin, "code": doc["code"], "name": doc["name"], "kind": doc["kind"],
+        "status": doc["status"], "lead_country": doc["lead_country"], **_visibility_columns(doc),
+        "state": "active", "released": 1, "author": doc.get("created_by", e.author), "updated_at": doc["updated_at"],
+        "doc": canonical(doc),
+    })
+
+
+def _journal_written(cur: Cursor, e: Entry) -> None:
+    doc = e.payload
+    _upsert(cur, "operation_journal", "id", {
+        "id": doc["id"], "origin": e.origin, "operation": doc["operation"], "kind": doc["kind"],
+        "country": doc["country"], "at": doc["at"], **_visibility_columns(doc), "state": "active", "released": 1,
+        "author": doc["author"], "doc": canonical(doc),
+    })
+
+
+def _patrol_saved(cur: Cursor, e: Entry) -> None:
+    doc = e.payload
+    _upsert(cur, "patrols", "id", {
+        "id": doc["id"], "origin": e.origin, "code": doc["code"], "name": doc["name"], "operation": doc.get("operation"),
+        "status": doc["status"], "planned_start": doc["planned_start"], "planned_end": doc["planned_end"],
+        **_visibility_columns(doc), "state": "active", "released": 1, "author": doc.get("created_by", e.author),
+        "doc": canonical(doc),
+    })
+
+
+def _checkpoint_saved(cur: Cursor, e: Entry) -> None:
+    doc = e.payload
+    lon, lat = doc["point"]["coordinates"]
+    _upsert(cur, "checkpoints", "id", {
+        "id": doc["id"], "origin": e.origin, "name": doc["name"], "section": doc["section"],
+        "operator": doc["operator"], "status": doc["status"], "lat": lat, "lon": lon, **_visibility_columns(doc),
+        "state": "active", "released": 1, "author": doc.get("created_by", e.author), "updated_at": doc["updated_at"],
+        "doc": canonical(doc),
+    })
+
+
 def _nothing(cur: Cursor, e: Entry) -> None:
     """Entries that record a fact but change no table (e.g. a password was set)."""
 
@@ -240,6 +280,10 @@ OBJECT_PROJECTIONS: dict[str, Projection] = {
     kinds.SECTION.name: _section_saved,
     kinds.ALERT.name: _alert_saved,
     kinds.CHAT.name: _chat_posted,
+    kinds.OPERATION.name: _operation_saved,
+    kinds.JOURNAL.name: _journal_written,
+    kinds.PATROL.name: _patrol_saved,
+    kinds.CHECKPOINT.name: _checkpoint_saved,
 }
 
 # Node-internal entries, one projection per entry kind.

@@ -209,6 +209,35 @@ MIGRATIONS.append((7, "release decisions: what partners hold, and each version's
             THEN ',' || (SELECT group_concat(value, ',') FROM json_each(doc, '$.audience.releasable_to')) || ','
             ELSE ',' || json_extract(doc, '$.owner_country') || ',' END""",
 ]))
+_VISIBLE = ("owner_agency TEXT NOT NULL, owner_country TEXT NOT NULL, scope TEXT NOT NULL, "
+            "releasable_to TEXT NOT NULL, state TEXT NOT NULL, released INTEGER NOT NULL, author TEXT NOT NULL")
+# Issue 12: joint operations with their journals, joint patrols, checkpoints. Each row carries the
+# need-to-know columns; `origin` tells a partner's copy (read-only here) from this node's own.
+OPERATIONS_TABLES = [
+    f"""CREATE TABLE IF NOT EXISTS operations (
+        id TEXT PRIMARY KEY, origin TEXT NOT NULL, code TEXT NOT NULL, name TEXT NOT NULL, kind TEXT NOT NULL,
+        status TEXT NOT NULL, lead_country TEXT NOT NULL, {_VISIBLE}, updated_at TEXT NOT NULL, doc TEXT NOT NULL)""",
+    # one row per journal line, whatever node wrote it; read per operation in time order
+    f"""CREATE TABLE IF NOT EXISTS operation_journal (
+        id TEXT PRIMARY KEY, origin TEXT NOT NULL, operation TEXT NOT NULL, kind TEXT NOT NULL,
+        country TEXT NOT NULL, at TEXT NOT NULL, {_VISIBLE}, doc TEXT NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS operation_journal_operation ON operation_journal (operation, at)",
+    f"""CREATE TABLE IF NOT EXISTS patrols (
+        id TEXT PRIMARY KEY, origin TEXT NOT NULL, code TEXT NOT NULL, name TEXT NOT NULL, operation TEXT,
+        status TEXT NOT NULL, planned_start TEXT NOT NULL, planned_end TEXT NOT NULL, {_VISIBLE},
+        doc TEXT NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS patrols_operation ON patrols (operation)",
+]
+MIGRATIONS.append((10, "joint operations, their journals, joint patrols and checkpoints (issue 12)", [
+    *OPERATIONS_TABLES,
+    f"""CREATE TABLE IF NOT EXISTS checkpoints (
+        id TEXT PRIMARY KEY, origin TEXT NOT NULL, name TEXT NOT NULL, section TEXT NOT NULL,
+        operator TEXT NOT NULL, status TEXT NOT NULL, lat REAL NOT NULL, lon REAL NOT NULL, {_VISIBLE},
+        updated_at TEXT NOT NULL, doc TEXT NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS checkpoints_section ON checkpoints (section)",
+]))
+PROJECTION_TABLES = PROJECTION_TABLES + ("operations", "operation_journal", "patrols", "checkpoints")
+
 # Helpers land their migrations in any order: kept sorted by version (the runner applies the
 # missing ones in that order; "the previous version" is the one before the last).
 MIGRATIONS.sort(key=lambda m: m[0])
