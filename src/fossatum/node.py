@@ -1,7 +1,7 @@
 """The node: its identity, opening and closing, and the one front every interface calls.
 
 The work is done by one service per aggregate (services/: reports, units, sections,
-operations, field, admin, auth, integrity) over a shared context; the write-side rules they ask are in policy/.
+operations, checkpoints, field, admin, auth, integrity) over a shared context; the write-side rules they ask are in policy/.
 `Node` builds the services and *delegates*: every command and read the API, the CLI, the TAK
 gateway and the tests call is a method of `Node` with the name and signature it always had
 (`name = Delegate("_service", Service.name)`: the service's method, bound to this node's
@@ -30,6 +30,7 @@ from .policy.actions import Action, Target
 from .services import field
 from .services.admin import Admin
 from .services.auth import Auth
+from .services.checkpoints import Checkpoints
 from .services.context import CLI_ACTOR, Clock, Context, local_audience
 from .services.coverage import Coverage
 from .services.delegate import Delegate
@@ -113,6 +114,7 @@ class Node:
         self._field = Field(self.ctx)
         self._admin = Admin(self.ctx)
         self._operations = Operations(self.ctx)
+        self._checkpoints = Checkpoints(self.ctx)
         self._auth = Auth(self.ctx)
         self._integrity = Integrity(self.ctx, self._partner_keys)
         # The federation sees this node through a narrow interface (federation/host.py).
@@ -270,6 +272,14 @@ class Node:
     journal = Delegate("_operations", Operations.journal)
     sectors = Delegate("_operations", Operations.sectors)
     operation_doc = Delegate("_operations", Operations.operation_doc)
+
+    # --- checkpoints (services/checkpoints.py) -------------------------------------------------
+    create_checkpoint = Delegate("_checkpoints", Checkpoints.create_checkpoint)
+    update_checkpoint = Delegate("_checkpoints", Checkpoints.update_checkpoint)
+    set_checkpoint_status = Delegate("_checkpoints", Checkpoints.set_checkpoint_status)
+    checkpoints = Delegate("_checkpoints", Checkpoints.checkpoints)
+    checkpoint = Delegate("_checkpoints", Checkpoints.checkpoint)
+    checkpoint_doc = Delegate("_checkpoints", Checkpoints.checkpoint_doc)
 
     # --- reports (services/reports.py) --------------------------------------------------------
     prepare_report = Delegate("_reports", Reports.prepare_report)

@@ -12,6 +12,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from .domain import geo
 from .domain.audience import TLP, Scope
+from .domain.checkpoint import CheckpointStatus
 from .domain.geo import Position
 from .domain.operation import MissionStatus, OperationKind
 from .domain.org import Role, UnitKind
@@ -368,3 +369,31 @@ class JournalIn(Strict):
     kind: Literal["note", "decision", "assignment", "report_link"]
     text: LongText = ""
     details: JournalDetailsIn = JournalDetailsIn()
+
+
+class CheckpointIn(Strict):
+    """A checkpoint of this node's country. `operator`: the country that mans it, or "joint";
+    `partners`: the countries it is shared with (the operator, if another, always is)."""
+
+    id: Ident | None = None
+    name: Name
+    location: LocationIn
+    section: Ident
+    operator: Annotated[str, Field(pattern=r"^([A-Z]{3}|joint)$")]
+    partners: Annotated[list[Country], Field(max_length=20)] = []
+    status: CheckpointStatus = CheckpointStatus.OPEN
+    reason: LongText = ""
+    units: Ids = []
+    tlp: TLP | None = None
+
+
+class CheckpointPatch(Strict):
+    name: Name | None = None
+    location: LocationIn | None = None
+    partners: Annotated[list[Country], Field(max_length=20)] | None = None
+    units: Ids | None = None
+
+
+class CheckpointStatusIn(Strict):
+    status: CheckpointStatus
+    reason: LongText = ""

@@ -27,6 +27,7 @@ from fossatum.policy import actions
 from fossatum.policy.actions import Action
 from fossatum.services.admin import Admin
 from fossatum.services.auth import Auth
+from fossatum.services.checkpoints import Checkpoints
 from fossatum.services.context import Context
 from fossatum.services.coverage import Coverage
 from fossatum.services.delegate import Delegate
@@ -51,7 +52,7 @@ NOT_COMMANDS = {
     "file_prepared": "files reports each checked by prepare_report, which asks (report.file/import)",
 }
 # The services behind `Node` (services/): each command is a method of one of them.
-SERVICES: tuple[type, ...] = (Admin, Auth, Coverage, Field, Integrity, Operations, Reports, Sections, Units)
+SERVICES: tuple[type, ...] = (Admin, Auth, Checkpoints, Coverage, Field, Integrity, Operations, Reports, Sections, Units)
 
 
 def _class_methods(source: str) -> dict[str, ast.FunctionDef]:
@@ -270,6 +271,12 @@ def test_every_api_write_route_reaches_authorize(node: Node, client_for, monkeyp
     call(amira, "patch", f"/api/v1/operations/{op['id']}", Action.OPERATION_STATUS, {"status": "IPR"})
     call(amira, "put", f"/api/v1/operations/{op['id']}/sectors", Action.OPERATION_SECTORS, {"sectors": []})
     call(leila, "post", f"/api/v1/operations/{op['id']}/journal", Action.JOURNAL_WRITE, {"kind": "note", "text": "x"})
+    cp = call(amira, "post", "/api/v1/checkpoints", Action.CHECKPOINT_CREATE,
+              {"name": "Track", "location": here, "section": "TUN-X-01", "operator": "TUN", "units": [unit["id"]]})
+    assert Action.UNIT_TASK in asked
+    call(amira, "patch", f"/api/v1/checkpoints/{cp['id']}", Action.CHECKPOINT_UPDATE, {"name": "Track 2"})
+    call(sami, "post", f"/api/v1/checkpoints/{cp['id']}/status", Action.CHECKPOINT_STATUS,
+         {"status": "closed", "reason": "flood"})
     routes = {(m, r.path) for r in create_app(node).routes for m in getattr(r, "methods", ()) or ()}
     for verb, action in (("disable", Action.USER_DISABLE), ("enable", Action.USER_ENABLE)):
         path = next((p for m, p in routes if m == "POST" and p.endswith("/" + verb)), None)

@@ -125,6 +125,59 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/checkpoints": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Checkpoints the viewer may see */
+        get: operations["checkpoints_api_v1_checkpoints_get"];
+        put?: never;
+        /** Set up a checkpoint on a border section (commander, duty officer) */
+        post: operations["create_checkpoint_api_v1_checkpoints_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/checkpoints/{checkpoint_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Checkpoint */
+        get: operations["checkpoint_api_v1_checkpoints__checkpoint_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** Change its name, position, partners or units (status: POST .../status) */
+        patch: operations["update_checkpoint_api_v1_checkpoints__checkpoint_id__patch"];
+        trace?: never;
+    };
+    "/api/v1/checkpoints/{checkpoint_id}/status": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Open, close or reinforce it, with the reason (kept in its history) */
+        post: operations["set_checkpoint_status_api_v1_checkpoints__checkpoint_id__status_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/federation/audit": {
         parameters: {
             query?: never;
@@ -853,6 +906,127 @@ export interface components {
             sender_uid: string;
             /** Text */
             text: string;
+        };
+        /** Checkpoint */
+        Checkpoint: {
+            audience: components["schemas"]["Audience"];
+            /** Created By */
+            created_by: string;
+            /**
+             * History
+             * @description every status change, oldest first; the last is the current
+             */
+            history: components["schemas"]["CheckpointChange"][];
+            /** Id */
+            id: string;
+            /** Name */
+            name: string;
+            /**
+             * Operator
+             * @description the country that mans it, or 'joint'
+             */
+            operator: string;
+            /** Owner Agency */
+            owner_agency: string;
+            /** Owner Country */
+            owner_country: string;
+            /**
+             * Point
+             * @description a GeoJSON Point [lon, lat]
+             */
+            point: {
+                [key: string]: unknown;
+            };
+            /** Reason */
+            reason: string;
+            /**
+             * Section
+             * @description the border section's id
+             */
+            section: string;
+            /**
+             * Status
+             * @description open, closed or reinforced
+             */
+            status: string;
+            /** Units */
+            units: string[];
+            /** Updated At */
+            updated_at: string;
+        };
+        /** CheckpointChange */
+        CheckpointChange: {
+            /** At */
+            at: string;
+            /** By */
+            by: string;
+            /** Reason */
+            reason: string;
+            /** Status */
+            status: string;
+        };
+        /**
+         * CheckpointIn
+         * @description A checkpoint of this node's country. `operator`: the country that mans it, or "joint";
+         *     `partners`: the countries it is shared with (the operator, if another, always is).
+         */
+        CheckpointIn: {
+            /** Id */
+            id?: string | null;
+            location: components["schemas"]["LocationIn"];
+            /** Name */
+            name: string;
+            /** Operator */
+            operator: string;
+            /**
+             * Partners
+             * @default []
+             */
+            partners: string[];
+            /**
+             * Reason
+             * @default
+             */
+            reason: string;
+            /** Section */
+            section: string;
+            /** @default open */
+            status: components["schemas"]["CheckpointStatus"];
+            tlp?: components["schemas"]["TLP"] | null;
+            /**
+             * Units
+             * @default []
+             */
+            units: string[];
+        };
+        /** CheckpointList */
+        CheckpointList: {
+            /** Items */
+            items: components["schemas"]["Checkpoint"][];
+        };
+        /** CheckpointPatch */
+        CheckpointPatch: {
+            location?: components["schemas"]["LocationIn"] | null;
+            /** Name */
+            name?: string | null;
+            /** Partners */
+            partners?: string[] | null;
+            /** Units */
+            units?: string[] | null;
+        };
+        /**
+         * CheckpointStatus
+         * @enum {string}
+         */
+        CheckpointStatus: "open" | "closed" | "reinforced";
+        /** CheckpointStatusIn */
+        CheckpointStatusIn: {
+            /**
+             * Reason
+             * @default
+             */
+            reason: string;
+            status: components["schemas"]["CheckpointStatus"];
         };
         /** CommandIn */
         CommandIn: {
@@ -2098,6 +2272,160 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ChatList"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    checkpoints_api_v1_checkpoints_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CheckpointList"];
+                };
+            };
+        };
+    };
+    create_checkpoint_api_v1_checkpoints_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CheckpointIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Checkpoint"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    checkpoint_api_v1_checkpoints__checkpoint_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                checkpoint_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Checkpoint"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    update_checkpoint_api_v1_checkpoints__checkpoint_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                checkpoint_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CheckpointPatch"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Checkpoint"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    set_checkpoint_status_api_v1_checkpoints__checkpoint_id__status_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                checkpoint_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CheckpointStatusIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Checkpoint"];
                 };
             };
             /** @description Validation Error */

@@ -234,6 +234,34 @@ class JournalList(_Doc):
     items: list[JournalLine]
 
 
+class CheckpointChange(_Doc):
+    status: str
+    reason: str
+    by: str
+    at: str
+
+
+class Checkpoint(_Doc):
+    id: str
+    name: str
+    point: dict[str, Any] = Field(description="a GeoJSON Point [lon, lat]")
+    section: str = Field(description="the border section's id")
+    operator: str = Field(description="the country that mans it, or 'joint'")
+    status: str = Field(description="open, closed or reinforced")
+    reason: str
+    history: list[CheckpointChange] = Field(description="every status change, oldest first; the last is the current")
+    units: list[str]
+    owner_agency: str
+    owner_country: str
+    audience: Audience
+    created_by: str
+    updated_at: str
+
+
+class CheckpointList(_Doc):
+    items: list[Checkpoint]
+
+
 class FieldAlert(_Doc):
     uid: str
     claimed_uid: str

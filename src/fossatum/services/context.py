@@ -4,7 +4,7 @@ service, so each aggregate can be read (and changed) on its own."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -13,7 +13,7 @@ from ..domain import audience as aud
 from ..domain.audience import Audience, Scope
 from ..domain.org import User
 from ..domain.timeutil import to_text
-from ..errors import Forbidden, NotFound
+from ..errors import Forbidden, InvalidInput, NotFound
 from ..log.signing import NodeKey
 from ..policy import actions
 from ..policy.actions import Action, Target, node_target, object_target
@@ -82,6 +82,15 @@ class Context:
         """The target of a change to a stored object: its owner, and whether it is a partner's copy."""
         origin = tx.object_origin(kind, object_id) or self.node_id
         return object_target(kind, doc, node_id=self.node_id, node_country=self.country, origin=origin, **extra)
+
+    def task_units(self, tx: Transaction, actor: User, units: Iterable[str], *, field: str = "units") -> None:
+        """Each unit exists here, is visible to the actor (else 422: it names nothing they know),
+        and the actor may task it (`unit.task`; a partner's unit is tasked from its own node: 403)."""
+        for unit_id in units:
+            if self.store.unit_doc(actor, unit_id) is None:
+                raise InvalidInput(f"no unit {unit_id}", field=field)
+            doc = held(tx.object_doc("unit", unit_id), f"no unit {unit_id}")
+            self.allow(actor, Action.UNIT_TASK, self.target(tx, "unit", unit_id, doc))
 
     def resolve(self, *, owner_agency: str, owner_country: str, requested: AudienceIn | None, tlp: Any = None,
                 default_scope: Scope | None = None) -> Audience:

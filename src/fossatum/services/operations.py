@@ -73,15 +73,6 @@ class Operations:
         if unknown:
             raise InvalidInput(f"not on this node's partner roster: {', '.join(unknown)}", field="participants")
 
-    def _check_units(self, tx: Transaction, actor: User, units: Iterable[str]) -> None:
-        """Each unit exists here, is visible to the actor, and the actor may task it (a partner's
-        unit is its own country's to task, from its own node: 403)."""
-        for unit_id in units:
-            if self.ctx.store.unit_doc(actor, unit_id) is None:
-                raise InvalidInput(f"no unit {unit_id}", field="units")
-            doc = held(tx.object_doc("unit", unit_id), f"no unit {unit_id}")
-            self.ctx.allow(actor, Action.UNIT_TASK, self.ctx.target(tx, "unit", unit_id, doc))
-
     def _check_reports(self, actor: User, reports: Sequence[str]) -> None:
         missing = sorted(set(reports) - self.ctx.store.visible_report_ids(actor, list(reports)))
         if missing:
@@ -117,7 +108,7 @@ class Operations:
         with ctx.store.transaction() as tx:
             if tx.holds_object("operation", op.id):
                 raise Conflict(f"operation {op.id} exists already", field="id")
-            self._check_units(tx, actor, op.units)
+            self.ctx.task_units(tx, actor, op.units)
             tx.append(ts=now, author=author, kind=kinds.OPERATION_CREATED, payload=op.to_doc(),
                       audience=dict(op.audience))
         return self.operation(viewer=actor, operation_id=op.id)
@@ -152,7 +143,7 @@ class Operations:
                 changes["command"] = _command(patch.command)
             if patch.units is not None:
                 changes["units"] = tuple(patch.units)
-                self._check_units(tx, actor, set(patch.units) - set(op.units))
+                self.ctx.task_units(tx, actor, set(patch.units) - set(op.units))
             if patch.reports is not None:
                 changes["reports"] = tuple(patch.reports)
                 self._check_reports(actor, sorted(set(patch.reports) - set(op.reports)))
