@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from fossatum.domain.coverage import Fix, Plane, legs
 from fossatum.domain.operation import MissionStatus
 from fossatum.domain.patrol import Patrol, Waypoint, WaypointKind
-from fossatum.domain.progress import Rendezvous, check_radius, presence, progress
+from fossatum.domain.progress import Rendezvous, check_radius, presence, progress, rendezvous_windows
 from fossatum.errors import InvalidInput
 
 RV = (8.30, 35.50)
@@ -183,3 +183,19 @@ def test_presence_of_a_lone_fix_is_an_instant() -> None:
     fix = at_m("u-tn", 100, 0, T)
     assert presence(RV, legs([fix]), 300) == [(T, T)]
     assert presence(RV, legs([at_m("u-tn", 400, 0, T)]), 300) == []
+
+
+def test_any_unit_of_the_rendezvous_countries_may_meet_but_tracks_are_the_patrol_s_units() -> None:
+    # The Algerian unit coming to the border is tasked at its own node: not in the Tunisian patrol.
+    fixes = wait("u-tn", 0, 0, T, 10) + wait("dz-gn-12", 20, 0, T + timedelta(minutes=2), 10)
+    result = progress(patrol(units=("u-tn",)), fixes, {"u-tn": "TUN", "dz-gn-12": "DZA"}, now=T + timedelta(hours=1))
+    rv = result.rendezvous[0]
+    assert (rv.status, rv.met_at, rv.units) == (Rendezvous.MET, T + timedelta(minutes=2), ("dz-gn-12", "u-tn"))
+    assert [t.unit for t in result.tracks] == ["u-tn"]
+
+
+def test_rendezvous_windows() -> None:
+    [(point, span)] = rendezvous_windows(patrol())
+    assert point.name == "BR-1" and span == (T - timedelta(minutes=30), T + timedelta(minutes=30))
+    [(_, whole)] = rendezvous_windows(patrol(at=None), window=timedelta(hours=1))
+    assert whole == (T - timedelta(hours=2), T + timedelta(hours=4))

@@ -1,9 +1,14 @@
 """A patrol's progress (issue 12): the actual track of each of its units while it runs, and each
 border rendezvous met, missed or pending — derived from the units' positions, never stored.
 
-Pure: the caller brings the patrol, the fixes of its units that the viewer may see, each such
-unit's country, and the time now (services/ read them; a unit the viewer may not see is simply
-absent, so its rendezvous show as not met rather than revealing where it was).
+Pure: the caller brings the patrol, the fixes the viewer may see of its units and of the units
+that came near its rendezvous points, each such unit's country, and the time now (services/
+read them; a unit the viewer may not see is simply absent, so its rendezvous show as not met
+rather than revealing where it was).
+
+Whose units meet: any units of the rendezvous' two countries, not only those listed in the
+patrol. A patrol is planned by one country and lists the units that country may task; the
+partner's units that come to meet it are tasked at the partner's node.
 
 When a rendezvous is met: units of its two countries were within `radius_m` (default 300 m) of
 the point *at the same moment*, some time in the window `at ± window` (default ± 30 min; the
@@ -131,23 +136,25 @@ def _first_together(a: Sequence[tuple[Interval, str]], b: Sequence[tuple[Interva
 
 def progress(patrol: Patrol, fixes: Iterable[Fix], countries: Mapping[str, str], *, now: datetime,
              radius_m: int = DEFAULT_RADIUS_M, window: timedelta = DEFAULT_WINDOW) -> Progress:
-    """The patrol's progress at `now` from `fixes` of the units in `countries` (unit -> country):
-    the units of the patrol among them, their fixes within its schedule (and not after `now`)."""
+    """The patrol's progress at `now` from `fixes` of the units in `countries` (unit -> country;
+    fixes of other units are ignored): the tracks of the patrol's units among them within its
+    schedule, and the rendezvous of any of them (fixes after `now` are not yet)."""
     radius = check_radius(radius_m)
     start, end = parse(patrol.planned_start, field="planned_start"), parse(patrol.planned_end, field="planned_end")
-    ours = [u for u in patrol.units if u in countries]
-    by_unit: dict[str, list[Fix]] = {u: [] for u in ours}
+    by_unit: dict[str, list[Fix]] = {}
     for fix in fixes:
-        if fix.unit in by_unit and start <= fix.at <= min(end, now):
-            by_unit[fix.unit].append(fix)
-    tracks = tuple(Track(u, countries[u], tuple(sorted(by_unit[u], key=lambda f: f.at))) for u in ours)
-    unit_legs = {t.unit: legs(t.fixes) for t in tracks}
+        if fix.unit in countries and fix.at <= now:
+            by_unit.setdefault(fix.unit, []).append(fix)
+    ours = [u for u in patrol.units if u in countries]
+    tracks = tuple(Track(u, countries[u], tuple(sorted((f for f in by_unit.get(u, ()) if start <= f.at <= end),
+                                                       key=lambda f: f.at))) for u in ours)
+    unit_legs = {u: legs(unit_fixes) for u, unit_fixes in by_unit.items()}
     states = []
     for point in patrol.rendezvous():
         span = (start, end) if point.at is None else \
             (parse(point.at, field="at") - window, parse(point.at, field="at") + window)
-        there = {c: [(interval, t.unit) for t in tracks if t.country == c
-                     for interval in presence((point.lon, point.lat), unit_legs[t.unit], radius)]
+        there = {c: [(interval, u) for u in sorted(unit_legs) if countries[u] == c
+                     for interval in presence((point.lon, point.lat), unit_legs[u], radius)]
                  for c in point.countries}
         first, second = point.countries
         met = _first_together(there[first], there[second], (span[0], min(span[1], now)))
@@ -157,3 +164,10 @@ def progress(patrol: Patrol, fixes: Iterable[Fix], countries: Mapping[str, str],
             status = Rendezvous.MISSED if now > span[1] else Rendezvous.PENDING
             states.append(RendezvousState(point, span, status, None, ()))
     return Progress(patrol.id, now, radius, tracks, tuple(states))
+
+
+def rendezvous_windows(patrol: Patrol, *, window: timedelta = DEFAULT_WINDOW) -> list[tuple[Waypoint, Interval]]:
+    """Each rendezvous and the time in which it can be met (what a caller reads positions for)."""
+    start, end = parse(patrol.planned_start, field="planned_start"), parse(patrol.planned_end, field="planned_end")
+    return [(p, (start, end) if p.at is None else (parse(p.at, field="at") - window, parse(p.at, field="at") + window))
+            for p in patrol.rendezvous()]
