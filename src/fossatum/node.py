@@ -34,6 +34,7 @@ from .services.checkpoints import Checkpoints
 from .services.context import CLI_ACTOR, Clock, Context, local_audience
 from .services.coverage import Coverage
 from .services.delegate import Delegate
+from .services.exports import Exports
 from .services.field import Field
 from .services.integrity import Integrity
 from .services.operations import Operations
@@ -115,6 +116,7 @@ class Node:
         self._admin = Admin(self.ctx)
         self._operations = Operations(self.ctx)
         self._checkpoints = Checkpoints(self.ctx)
+        self._exports = Exports(self.ctx, self._operations)
         self._auth = Auth(self.ctx)
         self._integrity = Integrity(self.ctx, self._partner_keys)
         # The federation sees this node through a narrow interface (federation/host.py).
@@ -272,6 +274,7 @@ class Node:
     journal = Delegate("_operations", Operations.journal)
     sectors = Delegate("_operations", Operations.sectors)
     operation_doc = Delegate("_operations", Operations.operation_doc)
+    operation_emsi = Delegate("_exports", Exports.operation_emsi)
 
     # --- checkpoints (services/checkpoints.py) -------------------------------------------------
     create_checkpoint = Delegate("_checkpoints", Checkpoints.create_checkpoint)

@@ -31,6 +31,7 @@ from fossatum.services.checkpoints import Checkpoints
 from fossatum.services.context import Context
 from fossatum.services.coverage import Coverage
 from fossatum.services.delegate import Delegate
+from fossatum.services.exports import Exports
 from fossatum.services.field import Field
 from fossatum.services.integrity import Integrity
 from fossatum.services.operations import Operations
@@ -52,7 +53,8 @@ NOT_COMMANDS = {
     "file_prepared": "files reports each checked by prepare_report, which asks (report.file/import)",
 }
 # The services behind `Node` (services/): each command is a method of one of them.
-SERVICES: tuple[type, ...] = (Admin, Auth, Checkpoints, Coverage, Field, Integrity, Operations, Reports, Sections, Units)
+SERVICES: tuple[type, ...] = (Admin, Auth, Checkpoints, Coverage, Exports, Field, Integrity, Operations, Reports,
+                              Sections, Units)
 
 
 def _class_methods(source: str) -> dict[str, ast.FunctionDef]:

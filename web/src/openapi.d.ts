@@ -350,6 +350,23 @@ export interface paths {
         patch: operations["update_operation_api_v1_operations__operation_id__patch"];
         trace?: never;
     };
+    "/api/v1/operations/{operation_id}.emsi": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The operation as an EMSI message (ISO/TR 22351, JSON): only the patrols and units the viewer may see; 404 like any operation they may not see */
+        get: operations["operation_emsi_api_v1_operations__operation_id__emsi_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/operations/{operation_id}/journal": {
         parameters: {
             query?: never;
@@ -1059,6 +1076,41 @@ export interface components {
             since: string | null;
             /** To M */
             to_m: number;
+        };
+        /**
+         * EmsiMessage
+         * @description An EMSI message (ISO/TR 22351) in Fossatum's profile; each block is laid out and coded as
+         *     the JSON Schema standards/emsi.schema.json says (upper-case field names, EMSI code lists).
+         */
+        EmsiMessage: {
+            /**
+             * Context
+             * @description ID, MODE (ACTUAL or EXERCS), MSGTYPE, CREATION, LINK, LEVEL, SECLASS, ORIGIN
+             */
+            CONTEXT: {
+                [key: string]: unknown;
+            };
+            /**
+             * Event
+             * @description ID, NAME, MAIN_EVENT_ID, ETYPE, SOURCE, SCALE, CERTAINTY, DECL_DATIME, OCC_DATIME, EGEO (area, rendezvous, checkpoints), CAUSE, STATUS
+             */
+            EVENT: {
+                [key: string]: unknown;
+            };
+            /**
+             * Mission
+             * @description the operation, then one per sector and one per patrol: TYPE, ID, NAME, ORG_ID, STATUS (NST, IPR, PAU, COM, CANCLD, ABO), START_TIME, END_TIME, RESOURCE_ID, PARENT_MISSION_ID, CHILD_MISSION_ID, POSITION
+             */
+            MISSION: {
+                [key: string]: unknown;
+            }[];
+            /**
+             * Resource
+             * @description one per unit the viewer may see: RTYPE, ID, ORG_ID, NAME, RGEO (current position), STATUS, NATIONALITY
+             */
+            RESOURCE: {
+                [key: string]: unknown;
+            }[];
         };
         /** FieldAlert */
         FieldAlert: {
@@ -2739,6 +2791,37 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Operation"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    operation_emsi_api_v1_operations__operation_id__emsi_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                operation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EmsiMessage"];
                 };
             };
             /** @description Validation Error */

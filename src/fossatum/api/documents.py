@@ -262,6 +262,23 @@ class CheckpointList(_Doc):
     items: list[Checkpoint]
 
 
+class EmsiMessage(_Doc):
+    """An EMSI message (ISO/TR 22351) in Fossatum's profile; each block is laid out and coded as
+    the JSON Schema standards/emsi.schema.json says (upper-case field names, EMSI code lists)."""
+
+    CONTEXT: dict[str, Any] = Field(description="ID, MODE (ACTUAL or EXERCS), MSGTYPE, CREATION, LINK, LEVEL, "
+                                                "SECLASS, ORIGIN")
+    EVENT: dict[str, Any] = Field(description="ID, NAME, MAIN_EVENT_ID, ETYPE, SOURCE, SCALE, CERTAINTY, "
+                                              "DECL_DATIME, OCC_DATIME, EGEO (area, rendezvous, checkpoints), CAUSE, "
+                                              "STATUS")
+    MISSION: list[dict[str, Any]] = Field(description="the operation, then one per sector and one per patrol: TYPE, "
+                                                      "ID, NAME, ORG_ID, STATUS (NST, IPR, PAU, COM, CANCLD, ABO), "
+                                                      "START_TIME, END_TIME, RESOURCE_ID, PARENT_MISSION_ID, "
+                                                      "CHILD_MISSION_ID, POSITION")
+    RESOURCE: list[dict[str, Any]] = Field(description="one per unit the viewer may see: RTYPE, ID, ORG_ID, NAME, "
+                                                       "RGEO (current position), STATUS, NATIONALITY")
+
+
 class FieldAlert(_Doc):
     uid: str
     claimed_uid: str

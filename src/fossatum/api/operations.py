@@ -30,6 +30,15 @@ def create_operation(node: NodeDep, viewer: Viewer, body: Annotated[OperationIn,
     return node.create_operation(actor=viewer, spec=body)
 
 
+# Before `/operations/{operation_id}`: that route's parameter would take "op-1.emsi" whole.
+@router.get("/operations/{operation_id}.emsi", tags=["operations"],
+            summary="The operation as an EMSI message (ISO/TR 22351, JSON): only the patrols and units the "
+                    "viewer may see; 404 like any operation they may not see",
+            response_model=None, responses=answers(documents.EmsiMessage))
+def operation_emsi(node: NodeDep, viewer: Viewer, operation_id: str) -> dict[str, Any]:
+    return node.operation_emsi(viewer=viewer, operation_id=operation_id)
+
+
 @router.get("/operations/{operation_id}", tags=["operations"], response_model=None,
             responses=answers(documents.Operation))
 def operation(node: NodeDep, viewer: Viewer, operation_id: str) -> dict[str, Any]:

@@ -1,0 +1,155 @@
+"""GET /api/v1/operations/{id}.emsi at the Tunisian node (issue 12): the operation as an EMSI
+message that validates against standards/emsi.schema.json, holding only what the viewer may see.
+A country that does not take part gets the same 404 as for an operation that does not exist; a
+participant gets the patrols and units released to it and nothing of the others."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from jsonschema import Draft202012Validator
+
+from fossatum.domain.audience import TLP, Audience, Scope
+from fossatum.domain.operation import MissionStatus
+from fossatum.domain.patrol import Patrol, Waypoint, WaypointKind
+from fossatum.log import kinds
+from fossatum.node import Node
+from fossatum.standards import emsi
+from operations_fixtures import operation_body, partners
+
+pytestmark = pytest.mark.both_backends
+
+Clients = Callable[[str], TestClient]
+VALIDATOR = Draft202012Validator(json.loads((Path(emsi.__file__).parent / "emsi.schema.json").read_text()))
+
+
+@pytest.fixture
+def clients(node: Node, client_for: Clients) -> Clients:
+    partners(node, "DZA", "LBY")
+    return client_for
+
+
+def _unit(admin: TestClient, name: str, audience: dict[str, Any], lat: float, lon: float) -> str:
+    answer = admin.post("/api/v1/units", json={"name": name, "kind": "patrol", "agency": "TN-GN",
+                                               "callsign": name.upper().replace(" ", "-"), "audience": audience,
+                                               "location": {"lat": lat, "lon": lon}})
+    assert answer.status_code == 201, answer.text
+    return str(answer.json()["id"])
+
+
+def _patrol(node: Node, operation_id: str, patrol_id: str, name: str, units: list[str], countries: tuple[str, ...],
+            status: MissionStatus = MissionStatus.IN_PROGRESS) -> None:
+    """A patrol as its owner's node writes it (a patrol.created entry of the TN national guard),
+    released to the patrol's countries."""
+    others = tuple(c for c in countries if c != "TUN")
+    audience = Audience("TN-GN", "TUN", Scope.PARTNERS if others else Scope.NATIONAL, others,
+                        frozenset(countries), TLP.AMBER).to_doc()
+    route = (Waypoint("Bouchebka", 8.62, 35.17),
+             Waypoint(f"RV {name}", 8.60, 35.20, WaypointKind.RENDEZVOUS, ("DZA", "TUN"),
+                      at="2026-12-07T06:00:00.000000Z") if others else Waypoint(f"WP {name}", 8.61, 35.2))
+    patrol = Patrol(patrol_id, patrol_id.upper(), name, operation_id, route, "2026-12-07T05:00:00.000000Z",
+                    "2026-12-07T09:00:00.000000Z", status, countries, tuple(units), "TN-GN", "TUN", audience,
+                    "amira", "2026-12-07T05:00:00.000000Z")
+    with node.store.transaction() as tx:
+        tx.append(ts=patrol.updated_at, author="amira", kind=kinds.PATROL_CREATED, payload=patrol.to_doc(),
+                  audience=audience)
+
+
+@pytest.fixture
+def cordon(node: Node, clients: Clients) -> dict[str, Any]:
+    """A Tunisian-Algerian cordon led from Tunis: one national guard patrol released to Algeria
+    (on a joint patrol), one kept national (on a national patrol), and the TN sector holding both."""
+    admin, amira = clients("admin"), clients("amira")
+    shared = _unit(admin, "Faucon 1", {"scope": "partners", "partners": ["DZA"]}, 35.19, 8.62)
+    national = _unit(admin, "Faucon 9", {"scope": "national"}, 35.25, 8.70)
+    body = operation_body(units=[shared, national])
+    body["sectors"][0]["units"] = [shared, national]
+    answer = amira.post("/api/v1/operations", json=body)
+    assert answer.status_code == 201, answer.text
+    op = dict(answer.json())
+    assert amira.patch(f"/api/v1/operations/{op['id']}", json={"status": "IPR"}).status_code == 200
+    _patrol(node, op["id"], "jp-joint", "Patrouille mixte borne 212", [shared], ("DZA", "TUN"))
+    _patrol(node, op["id"], "jp-national", "Patrouille GN Semmama", [national], ("TUN",))
+    return {"id": op["id"], "shared": shared, "national": national}
+
+
+def _emsi(client: TestClient, operation_id: str) -> dict[str, Any]:
+    answer = client.get(f"/api/v1/operations/{operation_id}.emsi")
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"] == "application/json"
+    doc = dict(answer.json())
+    problems = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in VALIDATOR.iter_errors(doc)]
+    assert problems == []
+    return doc
+
+
+def test_the_lead_exports_the_whole_operation_as_valid_emsi(clients: Clients, cordon: dict[str, Any]) -> None:
+    doc = _emsi(clients("amira"), cordon["id"])
+    assert doc["CONTEXT"]["MODE"] == "ACTUAL" and doc["CONTEXT"]["ORIGIN"]["ORG_ID"] == "tn.tn-gn"
+    assert doc["CONTEXT"]["ORIGIN"]["USER_ID"] == "amira" and doc["EVENT"]["STATUS"] == "IPR"
+    assert doc["EVENT"]["ID"] == cordon["id"] and doc["EVENT"]["EGEO"][0]["TYPE"] == "GEN/CORDON"
+    missions = {m["ID"]: m for m in doc["MISSION"]}
+    assert set(missions) == {cordon["id"], f"{cordon['id']}/s-east", f"{cordon['id']}/s-west", "jp-joint",
+                             "jp-national"}
+    assert missions[f"{cordon['id']}/s-east"]["RESOURCE_ID"] == sorted([cordon["shared"], cordon["national"]])
+    assert {r["ID"]: r["STATUS"] for r in doc["RESOURCE"]} == {cordon["shared"]: "IN_USE/MOBILE",
+                                                              cordon["national"]: "IN_USE/MOBILE"}
+    assert all(r["RGEO"][0]["TYPE"] == "CUR" and r["NATIONALITY"] == "TN" for r in doc["RESOURCE"])
+    # each export is a message of its own
+    assert _emsi(clients("amira"), cordon["id"])["CONTEXT"]["ID"] != doc["CONTEXT"]["ID"]
+    # the operation's own route is still the operation's
+    assert clients("amira").get(f"/api/v1/operations/{cordon['id']}").json()["id"] == cordon["id"]
+
+
+def test_a_participant_gets_only_what_was_released_to_it(clients: Clients, cordon: dict[str, Any]) -> None:
+    doc = _emsi(clients("karim"), cordon["id"])  # the Algerian liaison
+    assert doc["CONTEXT"]["ORIGIN"]["ORG_ID"] == "dz.dz-gn"
+    assert [r["ID"] for r in doc["RESOURCE"]] == [cordon["shared"]]
+    assert {m["ID"] for m in doc["MISSION"]} == {cordon["id"], f"{cordon['id']}/s-east", f"{cordon['id']}/s-west",
+                                                 "jp-joint"}
+    text = json.dumps(doc, ensure_ascii=False)
+    for hidden in (cordon["national"], "Faucon 9", "FAUCON-9", "jp-national", "Semmama", "WP "):
+        assert hidden not in text, hidden
+
+
+def test_a_country_that_does_not_take_part_gets_a_404_like_for_nothing(clients: Clients,
+                                                                       cordon: dict[str, Any]) -> None:
+    omar = clients("omar")  # the Libyan liaison
+    answer = omar.get(f"/api/v1/operations/{cordon['id']}.emsi")
+    nothing = omar.get("/api/v1/operations/op-nowhere.emsi")
+    assert answer.status_code == nothing.status_code == 404
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    assert answer.json()["title"] == nothing.json()["title"]
+    for trace in ("Cordon", "CHAAMBI", cordon["shared"], "jp-joint"):
+        assert trace not in answer.text
+    assert clients("amira").get("/api/v1/operations/op-nowhere.emsi").status_code == 404
+
+
+def test_an_exercise_is_exported_in_mode_exercs(clients: Clients) -> None:
+    amira = clients("amira")
+    answer = amira.post("/api/v1/operations", json=operation_body(code="CHAAMBI-EX-26", exercise=True))
+    assert answer.status_code == 201, answer.text
+    doc = _emsi(amira, answer.json()["id"])
+    assert doc["CONTEXT"]["MODE"] == "EXERCS" and doc["EVENT"]["STATUS"] == "NST"
+    assert _emsi(clients("karim"), answer.json()["id"])["CONTEXT"]["MODE"] == "EXERCS"
+
+
+def test_a_cancelled_operation_is_a_cancel_message_at_the_lead_and_gone_elsewhere(
+        clients: Clients, cordon: dict[str, Any]) -> None:
+    amira, karim = clients("amira"), clients("karim")
+    assert amira.patch(f"/api/v1/operations/{cordon['id']}", json={"status": "CANCLD"}).status_code == 200
+    doc = _emsi(amira, cordon["id"])
+    assert doc["CONTEXT"]["MSGTYPE"] == "CANCEL" and doc["MISSION"][0]["STATUS"] == "CANCLD"
+    assert karim.get(f"/api/v1/operations/{cordon['id']}.emsi").status_code == 404
+
+
+def test_without_a_session_nothing_is_exported(client_for: Clients, cordon: dict[str, Any], node: Node) -> None:
+    from fossatum.api.app import create_app
+
+    with TestClient(create_app(node)) as anonymous:
+        assert anonymous.get(f"/api/v1/operations/{cordon['id']}.emsi").status_code == 401
