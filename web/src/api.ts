@@ -15,7 +15,37 @@ export type Me = Schemas["Me"];
 export type NodeInfo = Schemas["NodeInfo"];
 export type Agency = Schemas["Agency"];
 export type Taxonomy = Schemas["Taxonomy"];
+/** A patrol as it runs: its units' actual tracks, and each rendezvous met, missed or pending. */
+export interface PatrolProgress {
+  patrol: string; at: string; radius_m: number;
+  tracks: { unit: string; country: string; fixes: number; first: string | null; last: string | null;
+    geometry: { type: "LineString"; coordinates: number[][] } | { type: "Point"; coordinates: number[] } | null }[];
+  rendezvous: { name: string; lon: number; lat: number; countries: string[]; at: string | null; status: "met" | "missed" | "pending";
+    met_at: string | null; units: string[] }[];
+}
+/** The stretches of a border section that no unit track came near in the window, and since when. */
+export type Coverage = Schemas["SectionCoverage"];
 type Token = Schemas["Token"];
+
+// ---- issue 12: joint operations, patrols, checkpoints. Operations and journals are the API's
+// documents, with their GeoJSON and EMSI status narrowed (the OpenAPI document says them in words).
+export interface Polygon { type: "Polygon"; coordinates: number[][][] }
+export type MissionStatus = "NST" | "IPR" | "PAU" | "COM" | "CANCLD";
+export type Sector = Omit<Schemas["Sector"], "polygon"> & { polygon: Polygon };
+export type Operation = Omit<Schemas["Operation"], "area" | "sectors" | "status"> & { area: Polygon; sectors: Sector[]; status: MissionStatus };
+export type JournalEntry = Schemas["JournalLine"];
+// Patrols mirror the domain type's to_doc() (domain/patrol.py) until their routes are in openapi.json.
+export interface Waypoint { name: string; lon: number; lat: number; kind: "waypoint" | "rendezvous" | "checkpoint"; countries?: string[]; at?: string | null; checkpoint?: string }
+export interface Patrol {
+  id: string; code: string; name: string; operation: string | null; route: Waypoint[]; planned_start: string; planned_end: string;
+  status: MissionStatus; countries: string[]; units: string[]; owner_agency: string; owner_country: string; audience: Audience;
+  created_by: string; updated_at: string;
+}
+export type CheckpointStatus = "open" | "closed" | "reinforced";
+export type Checkpoint = Omit<Schemas["Checkpoint"], "point" | "status" | "history"> & {
+  point: { type: "Point"; coordinates: [number, number] }; status: CheckpointStatus;
+  history: (Omit<Schemas["CheckpointChange"], "status"> & { status: CheckpointStatus })[];
+};
 
 /** The API's GET routes (under /api/v1, as templates: "/reports/{report_id}") and what each answers. */
 type GetRoutes = {
@@ -61,6 +91,22 @@ export function get<R extends keyof GetRoutes>(route: R, vars: Record<string, st
   return call<GetRoutes[R]>("GET", query ? `${path}?${query}` : path);
 }
 export const post = <T>(path: string, body?: unknown) => call<T>("POST", path, body ?? {});
+export const patch = <T>(path: string, body: unknown) => call<T>("PATCH", path, body);
+export const put = <T>(path: string, body: unknown) => call<T>("PUT", path, body);
+/** Every item of a list route (`{items, next}` pages followed). */
+export async function allItems<T>(path: string, params = new URLSearchParams(), max = 5000): Promise<T[]> {
+  const out: T[] = [];
+  let cursor: string | null = null;
+  do {
+    const p = new URLSearchParams(params);
+    if (cursor) p.set("cursor", cursor);
+    const q = p.toString();
+    const page: { items: T[]; next?: string | null } = await call("GET", q ? `${path}?${q}` : path);
+    out.push(...page.items);
+    cursor = page.next ?? null;
+  } while (cursor && out.length < max);
+  return out;
+}
 
 export async function login(username: string, password: string): Promise<void> {
   const r = await call<Token>("POST", "/auth/token", { username, password });

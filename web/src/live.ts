@@ -1,8 +1,12 @@
 // The live feed: a websocket that pushes what this viewer may see, straight into the store;
 // reconnects with backoff, and catches up (sync.ts) when it answers.
-import { session, unauthorized, type ChatMessage, type FieldAlert, type Report, type Section, type Unit } from "./api";
 import {
-  chatReceived, fieldAlertChanged, liveChanged, raiseAlert, reportRemoved, reportsReceived, sectionChanged, unitChanged, type Alert,
+  session, unauthorized, type ChatMessage, type Checkpoint, type FieldAlert, type JournalEntry, type Operation, type Patrol, type Report,
+  type Section, type Unit,
+} from "./api";
+import {
+  chatReceived, checkpointChanged, fieldAlertChanged, journalReceived, liveChanged, operationChanged, patrolChanged, raiseAlert, reportRemoved,
+  reportsReceived, sectionChanged, unitChanged, type Alert,
 } from "./store";
 import { catchUp } from "./sync";
 
@@ -41,6 +45,12 @@ export function startLive() {
         case "alert": raiseAlert(m.alert as Alert); break;
         case "field_alert": fieldAlertChanged(m.alert as FieldAlert); break;
         case "chat": chatReceived(m.message as ChatMessage); break;
+        // issue 12: each kind's document under its own name (a purge comes as report.removed, by id)
+        case "operation": operationChanged(m.operation as Operation); break;
+        case "journal": journalReceived((m.entry ?? m.journal) as JournalEntry); break;
+        case "patrol": patrolChanged(m.patrol as Patrol); break;
+        case "checkpoint": checkpointChanged(m.checkpoint as Checkpoint); break;
+        case "operation.removed": case "patrol.removed": case "checkpoint.removed": case "journal.removed": reportRemoved(m.id as string); break;
         case "ping": ws?.send(JSON.stringify({ type: "pong" })); break;
       }
     };

@@ -14,13 +14,14 @@ import { showLogin } from "./login";
 import { createMap, fitBorder, renderAll } from "./mapview";
 import { initPanel, refreshOpen } from "./panel";
 import {
-  clockTicked, feedToggled, filtersToggled, focusRequested, formOpened, isDutyOfficer, panelClosed, reportSelected,
-  signedIn, signedOut, state, subscribe, triageToggled,
+  clockTicked, drawCancelled, drawFinished, feedToggled, filtersToggled, focusRequested, formOpened, isDutyOfficer, opsToggled, opsViewed,
+  panelClosed, reportSelected, signedIn, signedOut, state, subscribe, triageToggled, vertexUndone,
 } from "./store";
 import { catchUp } from "./sync";
 import { choosePreset, initTimebar, togglePlay } from "./timebar";
 import { initTopbar } from "./topbar";
 import { initTriage } from "./triage";
+import { initOps } from "./ops";
 
 const root = document.getElementById("app")!;
 let layout: HTMLElement[] | null = null;
@@ -56,11 +57,12 @@ function buildLayout(): HTMLElement[] {
   const mapEl = h("div", { id: "map", "data-testid": "map", role: "application", "aria-label": "map" });
   const panelEl = h("aside.panel", { id: "panel", hidden: true, "aria-live": "polite" });
   const triageEl = h("div.triage", { id: "triage", hidden: true, "data-testid": "triage" });
+  const opsEl = h("aside.ops", { id: "ops", hidden: true, "data-testid": "ops" });
   layout = [
     h("header.topbar", { id: "topbar" }),
     h("div.field-alerts", { id: "field-alerts", hidden: true, role: "alert", "aria-live": "assertive", "data-testid": "field-alerts" }),
     h("div.main", {}, h("aside.filters", { id: "filters", hidden: true, "data-testid": "filters" }), mapEl, panelEl,
-      h("aside.feed", { id: "feed", hidden: true, "data-testid": "feed", "aria-live": "polite" })),
+      h("aside.feed", { id: "feed", hidden: true, "data-testid": "feed", "aria-live": "polite" }), opsEl),
     h("footer.timebar", { id: "timebar" }),
     triageEl,
     h("div.alerts", { id: "alerts", role: "alert", "aria-live": "assertive" })];
@@ -68,6 +70,7 @@ function buildLayout(): HTMLElement[] {
   createMap(mapEl);
   initPanel(panelEl);
   initTriage(triageEl);
+  initOps(opsEl);
   initField();
   initFilters();
   initTimebar();
@@ -93,9 +96,15 @@ document.addEventListener("keydown", (e) => {
   if (!state.me || e.ctrlKey || e.metaKey || e.altKey) return;
   const tag = (e.target as HTMLElement).tagName;
   const typing = tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT";
+  // While a shape is drawn on the map: Enter ends it, Backspace takes back a corner, Escape stops.
+  if (state.drawing && !typing) {
+    if (e.key === "Escape") { e.preventDefault(); drawCancelled(); return; }
+    if (e.key === "Enter") { e.preventDefault(); drawFinished(); return; }
+    if (e.key === "Backspace") { e.preventDefault(); vertexUndone(); return; }
+  }
   if (e.key === "Escape") {
     if (typing) (e.target as HTMLElement).blur();
-    panelClosed(); filtersToggled(false); feedToggled(false); triageToggled(false);
+    panelClosed(); filtersToggled(false); feedToggled(false); triageToggled(false); opsToggled(false);
     return;
   }
   if (typing) return;
@@ -105,6 +114,7 @@ document.addEventListener("keydown", (e) => {
   else if (k === "t" && isDutyOfficer()) triageToggled();
   else if (k === "f") filtersToggled();
   else if (k === "c") feedToggled();
+  else if (k === "o") opsToggled();
   else if (k === "1") choosePreset("6h");
   else if (k === "2") choosePreset("24h");
   else if (k === "3") choosePreset("7d");
@@ -113,9 +123,11 @@ document.addEventListener("keydown", (e) => {
   else if (k === "?") toast(t("keys_help"), "info", 8000);
 });
 
-// Links: #report/<id> opens a report; #at/<lat>/<lon>/<zoom> centres the map.
+// Links: #report/<id> opens a report; #at/<lat>/<lon>/<zoom> centres the map; #operation/<id> opens one.
 function followHash() {
   if (!state.me) return;
+  const o = location.hash.match(/^#(operation|patrol|checkpoint)\/([\w.-]{1,64})$/);
+  if (o) opsViewed({ kind: o[1] as "operation" | "patrol" | "checkpoint", id: o[2] });
   const r = location.hash.match(/^#report\/([0-9a-fA-F-]{8,64})$/);
   if (r) reportSelected(r[1]);
   const a = location.hash.match(/^#at\/(-?[\d.]+)\/(-?[\d.]+)\/(\d+)$/);

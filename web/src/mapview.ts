@@ -8,6 +8,7 @@ import { ago, alertKind, lang, num, t, tx, when } from "./i18n";
 import { batched, h } from "./dom";
 import { nodeIcon, popup, tooltip } from "./safe";
 import { affiliationOf, reportIcon, unitIcon } from "./symbols";
+import { initOpsMap, renderOpsLayers } from "./opsmap";
 import { pointPicked, reportSelected, state, subscribe, visibleReports, windowRange } from "./store";
 
 export const IMPACT_COLOUR: Record<string, string> = { low: "#2e9d47", medium: "#e5c61a", high: "#f07c12", critical: "#e0262b" };
@@ -45,6 +46,7 @@ export function createMap(el: HTMLElement): L.Map {
   unitLayer.addTo(map);
   reportLayer.addTo(map);
   fieldLayer.addTo(map);
+  initOpsMap(map);
   L.control.scale({ metric: true, imperial: false, position: "bottomright" }).addTo(map);
   const Cursor = L.Control.extend({
     onAdd() { cursorBox = L.DomUtil.create("div", "cursor-box"); cursorBox.setAttribute("data-testid", "cursor"); return cursorBox; },
@@ -69,7 +71,7 @@ export function createMap(el: HTMLElement): L.Map {
 }
 
 /** Everything drawn in words: after a change of language. */
-export function renderAll() { renderPlaces(); renderSections(); renderUnits(); renderFieldAlerts(); scheduleRender(); }
+export function renderAll() { renderPlaces(); renderSections(); renderUnits(); renderFieldAlerts(); renderOpsLayers(); scheduleRender(); }
 
 /** Towns, labelled in the current language. */
 function renderPlaces() {
@@ -109,7 +111,7 @@ function renderSections() {
     } as L.GeoJSONOptions);
     popup(layer, () => sectionPopup(s));
     // sections cover the strip: while picking a point for a report, a click on one picks it
-    layer.on("click", (e: L.LeafletMouseEvent) => { if (state.picking) { layer.closePopup(); pick(e); } });
+    layer.on("click", (e: L.LeafletMouseEvent) => { if (state.picking) { layer.closePopup(); pick(e); } else if (state.drawing) layer.closePopup(); });
     tooltip(layer, () => h("span", { dir: "auto" }, `${s.name} — ${tx(s.impact)}`), { sticky: true });
     sectionLayer.addLayer(layer);
   }

@@ -1,7 +1,9 @@
 // What the page knows, and the only place it changes. Views read `state` (typed read-only), call
 // the named actions below, and subscribe to the topics an action announces; none of them changes
 // shared state or another view directly. The node's data enters through sync.ts and live.ts only.
-import type { Agency, ChatMessage, FieldAlert, Me, NodeInfo, Report, Section, Taxonomy, Unit } from "./api";
+import type {
+  Agency, ChatMessage, Checkpoint, Coverage, PatrolProgress, FieldAlert, JournalEntry, Me, NodeInfo, Operation, Patrol, Report, Section, Taxonomy, Unit,
+} from "./api";
 
 export interface Filters {
   type: string[]; layer: string[]; agency: string[]; country: string[]; state: string[];
@@ -13,6 +15,17 @@ export type LiveStatus = "live" | "offline" | "unavailable";
 /** An urgent flag raised by a duty officer, shown to the other duty officers as a banner. */
 export interface Alert { report_id: string; by: string; at: string; note: string; report?: Report }
 export interface LatLon { lat: number; lon: number }
+/** What the operations panel beside the map shows. */
+export type OpsView = { kind: "board" } | { kind: "operation"; id: string } | { kind: "patrol"; id: string }
+  | { kind: "checkpoint"; id: string } | { kind: "new-operation" } | { kind: "new-patrol" };
+/** A shape being drawn on the map: corners so far, and what it is for (the form that asked). */
+export interface Drawing { mode: "polygon" | "line"; purpose: string; points: LatLon[]; snap: LatLon[] }
+/** What an open form has drawn but not yet saved, shown on the map. */
+export interface Preview {
+  polygons: { points: LatLon[]; country: string | null; label: string }[];
+  line: LatLon[] | null;
+  marks: { at: LatLon; kind: string; label: string }[];
+}
 
 export const HOUR = 3600_000;
 export const PRESETS: Record<Exclude<Preset, "custom">, number> = { "6h": 6 * HOUR, "24h": 24 * HOUR, "7d": 7 * 24 * HOUR };
@@ -48,6 +61,19 @@ interface State {
   focus: { at: LatLon; zoom: number; exact: boolean } | null;
   /** While a report is being filed: whether a map click picks its point, and the point. */
   picking: boolean; picked: LatLon | null;
+  /** Joint operations, patrols and checkpoints this viewer may see (issue 12). */
+  operations: Map<string, Operation>;
+  patrols: Map<string, Patrol>;
+  checkpoints: Map<string, Checkpoint>;
+  /** Journal entries by operation, oldest first; present once the operation's journal was loaded. */
+  journals: Map<string, JournalEntry[]>;
+  opsOpen: boolean; opsView: OpsView;
+  /** The shape being drawn, and the last one finished (until its form takes it). */
+  drawing: Drawing | null; drawn: Drawing | null; preview: Preview | null;
+  /** The coverage-gaps layer: on or off, its window, and the gaps by section. */
+  coverageOn: boolean; coverageHours: number; coverage: Map<string, Coverage>;
+  /** The open patrol's progress (actual tracks, rendezvous met or missed), as last fetched. */
+  progress: PatrolProgress | null;
 }
 
 type ReadonlyState = { readonly [K in keyof State]: State[K] extends Map<infer A, infer B> ? ReadonlyMap<A, B>
@@ -58,6 +84,8 @@ const s: State = {
   reports: new Map(), units: new Map(), sections: new Map(), fieldAlerts: new Map(), chat: [], unread: 0, feedOpen: false, filtersOpen: false, triageOpen: false,
   alerts: [], filters: NO_FILTERS(), preset: "24h", customFrom: 0, customTo: 0, playAt: null, playSpan: 2 * HOUR,
   lastUpdate: "", qMatched: new Set(), live: "unavailable", busy: false, panel: null, focus: null, picking: false, picked: null,
+  operations: new Map(), patrols: new Map(), checkpoints: new Map(), journals: new Map(), opsOpen: false, opsView: { kind: "board" },
+  drawing: null, drawn: null, preview: null, coverageOn: false, coverageHours: 24, coverage: new Map(), progress: null,
 };
 /** Read-only to everyone but this module. */
 export const state: ReadonlyState = s;
@@ -67,7 +95,9 @@ export const state: ReadonlyState = s;
  *  time window, playback start/stop); `view`: what is shown of it changed (client-side filters,
  *  the playback position, the clock). */
 export type Topic = "session" | "reports" | "units" | "sections" | "field" | "chat" | "alerts" | "query" | "view"
-  | "live" | "busy" | "panel" | "focus" | "pick" | "ui";
+  | "live" | "busy" | "panel" | "focus" | "pick" | "ui"
+  // issue 12: operations/patrols/checkpoints changed; a journal changed; the ops panel; drawing; coverage
+  | "ops" | "journal" | "opsview" | "draw" | "preview" | "coverage" | "progress";
 /** For `reports`: which ids changed or went (`replaced` when the whole set was reloaded). */
 export interface ReportsChange { upserted: string[]; removed: string[]; replaced: boolean }
 type Listener = (change?: ReportsChange) => void;
@@ -154,9 +184,10 @@ export function signedIn(me: Me, node: NodeInfo, taxonomy: Taxonomy, agencies: A
 export function signedOut() {
   Object.assign(s, { me: null, node: null, taxonomy: null, agencies: [], reports: new Map(), units: new Map(), sections: new Map(),
     fieldAlerts: new Map(), chat: [], unread: 0, alerts: [], lastUpdate: "", qMatched: new Set(), live: "unavailable", panel: null,
-    picking: false, picked: null });
+    picking: false, picked: null, operations: new Map(), patrols: new Map(), checkpoints: new Map(), journals: new Map(),
+    opsView: { kind: "board" }, drawing: null, drawn: null, preview: null, coverage: new Map(), progress: null });
   emit("reports", { upserted: [], removed: [], replaced: true });
-  for (const topic of ["units", "sections", "field", "chat", "alerts", "live", "panel", "pick"] as const) emit(topic);
+  for (const topic of ["units", "sections", "field", "chat", "alerts", "live", "panel", "pick", "ops", "journal", "opsview", "draw", "preview", "coverage", "progress"] as const) emit(topic);
 }
 
 // ---- actions: reports
@@ -200,9 +231,12 @@ export function reportsCaughtUp(items: Report[], { alert }: { alert: boolean }) 
   if (changed.length) emit("reports", { upserted: changed, removed: [], replaced: false });
 }
 
+/** A purge or a loss of access: the node names the object by id (its kind is not said), and
+ *  whatever the page held under that id goes. */
 export function reportRemoved(id: string) {
   s.reports.delete(id);
   emit("reports", { upserted: [], removed: [id], replaced: false });
+  objectRemoved(id);
 }
 
 // ---- actions: units and sections
@@ -302,3 +336,104 @@ export function filtersToggled(open = !s.filtersOpen) { s.filtersOpen = open; em
 export function triageToggled(open = !s.triageOpen) { s.triageOpen = open; emit("ui"); }
 export function focusRequested(at: LatLon, zoom: number, exact = false) { s.focus = { at, zoom, exact }; emit("focus"); }
 export function pointPicked(at: LatLon) { if (s.picking) { s.picked = at; emit("pick"); } }
+
+// ---- actions: joint operations, patrols, checkpoints (issue 12)
+const byId = <T extends { id: string }>(items: T[]) => new Map(items.map((x) => [x.id, x]));
+/** Older copies never replace newer ones (a catch-up may cross a live push). */
+const newer = (old: { updated_at: string } | undefined, doc: { updated_at: string }) => !old || old.updated_at <= doc.updated_at;
+
+export function opsLoaded(ops: Operation[] | null, patrols: Patrol[] | null, checkpoints: Checkpoint[] | null) {
+  if (ops) {
+    s.operations = byId(ops);
+    for (const id of s.journals.keys()) if (!s.operations.has(id)) s.journals.delete(id);
+  }
+  if (patrols) s.patrols = byId(patrols);
+  if (checkpoints) s.checkpoints = byId(checkpoints);
+  emit("ops");
+  closeViewOfGone();
+}
+export function operationChanged(o: Operation) { if (newer(s.operations.get(o.id), o)) { s.operations.set(o.id, o); emit("ops"); } }
+export function patrolChanged(p: Patrol) { if (newer(s.patrols.get(p.id), p)) { s.patrols.set(p.id, p); emit("ops"); } }
+export function checkpointChanged(c: Checkpoint) { if (newer(s.checkpoints.get(c.id), c)) { s.checkpoints.set(c.id, c); emit("ops"); } }
+
+function objectRemoved(id: string) {
+  let hit = s.operations.delete(id) || s.patrols.delete(id) || s.checkpoints.delete(id);
+  hit = s.journals.delete(id) || hit;
+  for (const [op, entries] of s.journals) {
+    const kept = entries.filter((e) => e.id !== id);
+    if (kept.length !== entries.length) { s.journals.set(op, kept); emit("journal"); }
+  }
+  if (hit) { emit("ops"); closeViewOfGone(); }
+}
+/** The open operation, patrol or checkpoint went (purged, or this viewer lost it): back to the board. */
+function closeViewOfGone() {
+  const v = s.opsView;
+  const gone = (v.kind === "operation" && !s.operations.has(v.id)) || (v.kind === "patrol" && !s.patrols.has(v.id))
+    || (v.kind === "checkpoint" && !s.checkpoints.has(v.id));
+  if (gone) { s.opsView = { kind: "board" }; emit("opsview"); }
+}
+
+const byTime = (a: JournalEntry, b: JournalEntry) => a.at.localeCompare(b.at) || a.id.localeCompare(b.id);
+export function journalLoaded(operation: string, entries: JournalEntry[]) {
+  s.journals.set(operation, [...entries].sort(byTime));
+  emit("journal");
+}
+/** One entry (pushed, or the answer to writing it): added once, in time order. */
+export function journalReceived(e: JournalEntry) {
+  const list = s.journals.get(e.operation);
+  if (!list) { if (s.operations.has(e.operation)) { s.journals.set(e.operation, [e]); emit("journal"); } return; }
+  s.journals.set(e.operation, [...list.filter((x) => x.id !== e.id), e].sort(byTime));
+  emit("journal");
+}
+
+export function opsToggled(open = !s.opsOpen) {
+  s.opsOpen = open;
+  if (!open && s.drawing) drawCancelled();  // a shape is drawn for a form: not without it
+  emit("opsview");
+}
+export function opsViewed(v: OpsView) {
+  if (s.drawing) drawCancelled();
+  if (s.preview) previewSet(null);
+  if (s.progress && !(v.kind === "patrol" && v.id === s.progress.patrol)) { s.progress = null; emit("progress"); }
+  s.opsView = v; s.opsOpen = true; s.drawn = null;
+  emit("opsview");
+}
+export function previewSet(p: Preview | null) { s.preview = p; emit("preview"); }
+
+// ---- actions: drawing a shape on the map (an operation's area or a sector, a patrol's route)
+/** Start drawing; a click near one of `snap` (corners of shapes already there) takes that exact point. */
+export function drawStarted(mode: Drawing["mode"], purpose: string, snap: LatLon[] = []) {
+  if (s.picking) setPanel(null);
+  s.drawing = { mode, purpose, points: [], snap }; s.drawn = null;
+  emit("draw");
+}
+export function vertexAdded(at: LatLon) {
+  if (!s.drawing) return;
+  s.drawing = { ...s.drawing, points: [...s.drawing.points, at] };
+  emit("draw");
+}
+export function vertexUndone() {
+  if (!s.drawing || !s.drawing.points.length) return;
+  s.drawing = { ...s.drawing, points: s.drawing.points.slice(0, -1) };
+  emit("draw");
+}
+/** The shape is complete (a polygon needs 3 corners, a line 2); `drawn` holds it for its form. */
+export function drawFinished(): boolean {
+  const d = s.drawing;
+  if (!d || d.points.length < (d.mode === "polygon" ? 3 : 2)) return false;
+  s.drawing = null; s.drawn = d;
+  emit("draw");
+  return true;
+}
+export function drawCancelled() { if (!s.drawing) return; s.drawing = null; emit("draw"); }
+/** The form took the finished shape. */
+export function drawnTaken() { s.drawn = null; }
+
+// ---- actions: the coverage-gaps layer
+export function coverageToggled(on = !s.coverageOn, hours = s.coverageHours) {
+  s.coverageOn = on; s.coverageHours = hours;
+  if (!on) s.coverage = new Map();
+  emit("coverage");
+}
+export function coverageLoaded(items: Coverage[]) { s.coverage = new Map(items.map((c) => [c.section, c])); emit("coverage"); }
+export function progressLoaded(p: PatrolProgress | null) { s.progress = p; emit("progress"); }

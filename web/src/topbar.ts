@@ -1,6 +1,7 @@
 // The top bar (search, filters, new report, chat, triage, language, who is logged in) and the
 // status line in it (live or not, how many reports and units are shown).
 import { chatButton } from "./field";
+import { opsButton } from "./ops";
 import { $, batched, h, toast } from "./dom";
 import { digits, lang, num, onLanguage, setDigits, setLang, t, tx, type Lang } from "./i18n";
 import { activeFilterCount, filtersToggled, formOpened, isDutyOfficer, searched, state, subscribe, triageToggled, visibleReports } from "./store";
@@ -37,6 +38,7 @@ function renderTopbar(actions: { logout(): void }) {
     filtersButton,
     h("button.ok", { onclick: () => formOpened(), "aria-keyshortcuts": "n", title: "n", "data-testid": "new-report" }, "+ ", t("new_report")),
     chatButton(),
+    opsButton(),
     isDutyOfficer() ? h("button", { onclick: () => triageToggled(), "aria-keyshortcuts": "t", title: "t", "data-testid": "triage-button" }, t("triage")) : null,
     h("span.spacer"),
     h("span.status", { id: "status", "data-testid": "status" }),

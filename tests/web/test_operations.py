@@ -1,0 +1,240 @@
+"""The operations half of the COP page end to end (issue 12): the board, the area and sectors
+coloured by country, the journal live, checkpoints, drawing an operation, patrols, coverage
+gaps, in Arabic too — in headless Chromium against the real three-node demo."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+
+from .conftest import Demo, Page, shot
+from .test_cop import assert_clean
+
+pytestmark = pytest.mark.slow
+
+# The page's palette (web/src/palette.ts): Okabe–Ito vermillion for Tunisia, bluish green for Algeria.
+TUN_COLOUR, DZA_COLOUR = "#D55E00", "#009E73"
+
+
+def _ring(*corners: tuple[float, float]) -> dict[str, Any]:
+    return {"type": "Polygon", "coordinates": [[[lon, lat] for lon, lat in [*corners, corners[0]]]]}
+
+
+def make_operation(demo: Demo, participants: list[str], *, user: str = "amira", code: str | None = None,
+                   lon: float = 8.45, lat: float = 35.2) -> dict[str, Any]:
+    """A cordon of two sectors, the western one Algeria's when Algeria takes part."""
+    code = code or f"E2E-{uuid.uuid4().hex[:6].upper()}"
+    w, e, s, n, mid = lon - 0.1, lon + 0.1, lat - 0.06, lat + 0.06, lon
+    west = "DZA" if "DZA" in participants else "TUN"
+    body = {
+        "code": code, "name": f"Cordon {code}", "kind": "cordon_and_search", "participants": participants,
+        "area": _ring((w, s), (e, s), (e, n), (w, n)),
+        "sectors": [{"id": "west", "name": "Ouest", "country": west, "polygon": _ring((w, s), (mid, s), (mid, n), (w, n))},
+                    {"id": "east", "name": "Est", "country": "TUN", "polygon": _ring((mid, s), (e, s), (e, n), (mid, n))}],
+        "phases": [{"name": "Bouclage", "planned_start": "2026-01-01T04:00:00Z", "planned_end": "2036-01-01T04:00:00Z"}],
+    }
+    r = demo.api("POST", "/operations", user, json=body)
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def open_board(rec: Page) -> Any:
+    page = rec.page
+    page.click("[data-testid=ops-button]")
+    page.locator("[data-testid=ops]").wait_for()
+    return page
+
+
+def open_operation(rec: Page, op_id: str) -> Any:
+    page = open_board(rec)
+    row = page.locator(f"[data-testid=op-row][data-id='{op_id}']")
+    row.wait_for(timeout=15_000)
+    row.click()
+    page.locator("[data-testid=op-summary]").wait_for()
+    return page
+
+
+def test_the_board_shows_only_the_operations_the_viewer_may_see(open_page: Any, demo: Demo) -> None:
+    with_dza = make_operation(demo, ["TUN", "DZA"])
+    with_lby = make_operation(demo, ["TUN", "LBY"], lon=9.6, lat=33.9)
+    karim = open_page("karim")  # the Algerian liaison officer at the Tunisian centre
+    omar = open_page("omar")    # the Libyan liaison officer
+    page = open_board(karim)
+    page.locator(f"[data-testid=op-row][data-id='{with_dza['id']}']").wait_for(timeout=15_000)
+    assert page.locator(f"[data-testid=op-row][data-id='{with_lby['id']}']").count() == 0
+    assert with_lby["code"] not in page.inner_text("[data-testid=ops]")
+    # nor on its map: no area, no sector of an operation Algeria does not take part in
+    assert page.locator(f"#map path[data-op='{with_lby['id']}']").count() == 0
+    page2 = open_board(omar)
+    page2.locator(f"[data-testid=op-row][data-id='{with_lby['id']}']").wait_for(timeout=15_000)
+    assert page2.locator(f"[data-testid=op-row][data-id='{with_dza['id']}']").count() == 0
+    assert page2.locator(f"#map path[data-op='{with_dza['id']}']").count() == 0
+    assert_clean(karim, demo)
+    assert_clean(omar, demo)
+
+
+def test_area_and_sectors_are_drawn_in_their_countries_colours(open_page: Any, demo: Demo) -> None:
+    op = make_operation(demo, ["TUN", "DZA"])
+    rec = open_page("amira")
+    page = open_operation(rec, op["id"])
+    west = page.locator(f"#map path.op-sector[data-op='{op['id']}'][data-sector='west']")
+    east = page.locator(f"#map path.op-sector[data-op='{op['id']}'][data-sector='east']")
+    west.wait_for(timeout=10_000)
+    assert west.get_attribute("data-country") == "DZA" and west.get_attribute("fill").upper() == DZA_COLOUR
+    assert east.get_attribute("data-country") == "TUN" and east.get_attribute("fill").upper() == TUN_COLOUR
+    assert page.locator(f"#map path.op-area[data-op='{op['id']}']").count() == 1
+    # each sector is labelled with its country: colour is not the only carrier
+    labels = page.locator(".leaflet-tooltip.sector-label").all_inner_texts()
+    assert any("Ouest" in x and "DZA" in x for x in labels), labels
+    assert any("Est" in x and "TUN" in x for x in labels), labels
+    summary = page.inner_text("[data-testid=op-summary]")
+    assert op["code"] in page.inner_text("[data-testid=ops]") and "Bouclage" in summary and "Not started" in summary
+    shot(page, "cop-operation")
+    assert_clean(rec, demo)
+
+
+def test_drawing_an_area_creates_an_operation(open_page: Any, demo: Demo) -> None:
+    rec = open_page("amira")
+    page = open_board(rec)
+    page.click("[data-testid=new-operation]")
+    code = f"DRAW-{uuid.uuid4().hex[:5].upper()}"
+    page.fill("[data-testid=op-code]", code)
+    page.fill("[data-testid=op-name]", "Drawn cordon")
+    page.check("[data-testid=op-part-DZA]")
+    page.evaluate("location.hash = '#at/35.45/8.9/12'")  # away from the border strip's symbols
+    page.wait_for_timeout(600)
+    box = page.locator("#map").bounding_box()
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.click("[data-testid=op-draw-area]")
+    assert page.inner_text("[data-testid=draw-hint]") != ""
+    for dx, dy in [(-160, -110), (160, -110), (160, 110), (-160, 110), (-160, -110)]:  # the last click closes it
+        page.mouse.click(cx + dx, cy + dy)
+        page.wait_for_timeout(120)
+    assert page.inner_text("[data-testid=op-area-info]").startswith("4")
+    # a western sector for Algeria: corners near the area's are taken exactly, its inner edge
+    # drawn a little off the area's border is put onto it
+    page.click("[data-testid=op-draw-sector]")
+    for dx, dy in [(-158, -108), (2, -113), (-3, 114), (-161, 109)]:
+        page.mouse.click(cx + dx, cy + dy)
+        page.wait_for_timeout(120)
+    page.keyboard.press("Enter")
+    page.locator("[data-testid=sector-draft]").wait_for()
+    page.select_option("select[name=sector_country_0]", "DZA")
+    page.fill("input[name=sector_name_0]", "Ouest DZ")
+    page.click("[data-testid=op-submit]")
+    page.locator("[data-testid=op-summary]").wait_for(timeout=10_000)
+    ops = demo.api("GET", "/operations", "amira").json()["items"]
+    created = next(o for o in ops if o["code"] == code)
+    assert created["participants"] == ["DZA", "TUN"] and created["status"] == "NST"
+    assert len(created["area"]["coordinates"][0]) == 7  # 4 corners, 2 put onto the border, closed
+    assert [(s["name"], s["country"]) for s in created["sectors"]] == [("Ouest DZ", "DZA")]
+    page.locator(f"#map path.op-sector[data-op='{created['id']}'][data-country='DZA']").wait_for()
+    shot(page, "cop-drawn-operation")
+    assert_clean(rec, demo)
+
+
+def test_a_refused_operation_keeps_the_form(open_page: Any, demo: Demo) -> None:
+    rec = open_page("amira")
+    page = open_board(rec)
+    page.click("[data-testid=new-operation]")
+    page.fill("[data-testid=op-code]", "KEEP-ME")
+    page.fill("[data-testid=op-name]", "")
+    page.evaluate("location.hash = '#at/35.45/8.9/12'")
+    page.wait_for_timeout(600)
+    box = page.locator("#map").bounding_box()
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.click("[data-testid=op-draw-area]")
+    for dx, dy in [(-100, -80), (100, -80), (0, 90)]:
+        page.mouse.click(cx + dx, cy + dy)
+    page.keyboard.press("Enter")
+    # a sector of a country that does not take part: refused by the node with the field it names
+    page.click("[data-testid=op-draw-sector]")
+    for dx, dy in [(-20, -20), (20, -20), (0, 20)]:
+        page.mouse.click(cx + dx, cy + dy)
+    page.keyboard.press("Enter")
+    page.fill("input[name=sector_name_0]", "Middle")
+    page.evaluate("""() => { const s = document.querySelector('select[name=sector_country_0]');
+        s.append(new Option('LBY', 'LBY')); s.value = 'LBY'; }""")
+    page.fill("[data-testid=op-name]", "Refused cordon")
+    page.click("[data-testid=op-submit]")
+    page.wait_for_function("document.querySelector('[data-testid=op-error]').textContent.includes('sectors')", timeout=10_000)
+    assert page.input_value("[data-testid=op-code]") == "KEEP-ME"
+    assert page.input_value("input[name=sector_name_0]") == "Middle"
+    rec.console_errors[:] = [e for e in rec.console_errors if "status of 422" not in e]
+    assert_clean(rec, demo)
+
+
+def test_the_board_in_arabic_is_right_to_left_and_translated(open_page: Any, demo: Demo) -> None:
+    op = make_operation(demo, ["TUN", "DZA"])
+    rec = open_page("amira", lang="ar")
+    page = open_board(rec)
+    assert page.evaluate("document.dir") == "rtl"
+    assert page.inner_text("[data-testid=ops-button]") == "العمليات"
+    board = page.inner_text("[data-testid=ops]")
+    assert "عملية جديدة" in board and "نقاط التفتيش" in board and "ثغرات التغطية" in board
+    row = page.locator(f"[data-testid=op-row][data-id='{op['id']}']")
+    row.wait_for(timeout=15_000)
+    assert "لم تبدأ" in row.inner_text() and "تطويق وتمشيط" in row.inner_text()
+    # the panel sits on the start side of an Arabic page: the left
+    assert page.locator("[data-testid=ops]").bounding_box()["x"] < 200
+    row.click()
+    assert "السجل" in page.inner_text("[data-testid=ops]")
+    shot(page, "cop-operations-arabic")
+    assert_clean(rec, demo)
+
+
+def test_the_coverage_layer_draws_the_gaps(open_page: Any, demo: Demo) -> None:
+    rec = open_page("amira")
+    page = open_board(rec)
+    page.check("[data-testid=coverage-toggle]")
+    gaps = page.locator("#map path.coverage-gap")
+    gaps.first.wait_for(timeout=15_000)
+    sections = {gaps.nth(i).get_attribute("data-section") for i in range(gaps.count())}
+    expected = set()
+    for s in demo.api("GET", "/sections", "amira").json()["items"]:
+        cov = demo.api("GET", f"/sections/{s['id']}/coverage", "amira", params={"hours": 24}).json()
+        if cov["gaps"]:
+            expected.add(s["id"])
+    assert sections == expected
+    page.uncheck("[data-testid=coverage-toggle]")
+    gaps.first.wait_for(state="detached", timeout=5_000)
+    assert_clean(rec, demo)
+
+
+def test_a_checkpoint_status_change_shows_its_reason(open_page: Any, demo: Demo) -> None:
+    name = f"CP E2E {uuid.uuid4().hex[:5]}"
+    r = demo.api("POST", "/checkpoints", "amira", json={"name": name, "location": {"lat": 35.183, "lon": 8.401},
+                                                          "section": "TUN-DZA-06", "operator": "TUN", "partners": ["DZA"]})
+    assert r.status_code == 201, r.text
+    cp = r.json()
+    rec = open_page("amira")
+    page = open_board(rec)
+    row = page.locator(f"[data-testid=checkpoint-row][data-id='{cp['id']}']")
+    row.wait_for(timeout=15_000)
+    assert row.get_attribute("data-status") == "open"
+    row.click()
+    page.locator("[data-testid=cp-form]").wait_for()
+    # closing without a reason: the node refuses, the page says why in place
+    page.select_option("[data-testid=cp-status-select]", "closed")
+    page.click("[data-testid=cp-submit]")
+    page.wait_for_function("document.querySelector('[data-testid=cp-error]').textContent.includes('reason')", timeout=10_000)
+    assert page.inner_text("[data-testid=checkpoint-status]") == "Open"
+    reason = "convoy of fuel smugglers expected at dusk"
+    page.fill("[data-testid=cp-reason]", reason)
+    page.click("[data-testid=cp-submit]")
+    page.wait_for_function("document.querySelector('[data-testid=checkpoint-status]').textContent === 'Closed'", timeout=10_000)
+    assert page.inner_text("[data-testid=cp-error]") == ""
+    assert page.inner_text("[data-testid=checkpoint-reason]") == reason
+    history = page.inner_text("[data-testid=checkpoint-history]")
+    assert reason in history and "amira" in history
+    # on the map: the closed symbol, and its reason when pointed at
+    marker = page.locator(f"#map [data-checkpoint='{cp['id']}']")
+    assert marker.get_attribute("data-status") == "closed" and marker.inner_text() == "✕"
+    marker.hover()
+    assert reason in page.locator("[data-testid=checkpoint-tip]").inner_text(timeout=5_000)
+    assert demo.api("GET", f"/checkpoints/{cp['id']}", "karim").json()["reason"] == reason
+    shot(page, "cop-checkpoint")
+    rec.console_errors[:] = [e for e in rec.console_errors if "status of 422" not in e]
+    assert_clean(rec, demo)
