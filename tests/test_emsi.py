@@ -15,6 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator, FormatChecker
 
+from fossatum.domain.checkpoint import Checkpoint, CheckpointStatus, StatusChange
 from fossatum.domain.operation import (
     Command,
     JournalEntry,
@@ -156,6 +157,25 @@ def test_a_joint_cordon_at_dawn_exports_as_valid_emsi() -> None:
     assert resources["tn-army-patrol-kef"]["STATUS"] == "IN_USE/ON_SCENE"  # holds its sector, not on the patrol
     assert resources["tn-army-hq-kasserine"]["RTYPE"]["RCLASS"] == ["HUM/UNIT/C2"]
     assert resources["tn-gn-patrol-chaambi"]["NATIONALITY"] == "TN"
+
+
+def test_the_checkpoints_given_are_shown_with_their_status() -> None:
+    reinforced = Checkpoint(
+        "cp-piste-nord", "Piste nord", {"type": "Point", "coordinates": [8.44, 35.26]}, "TUN-DZA-06", "joint",
+        CheckpointStatus.REINFORCED, "groupe armé signalé à 2 km",
+        (StatusChange(CheckpointStatus.OPEN, "", "amira", "2026-12-06T18:00:00.000000Z"),
+         StatusChange(CheckpointStatus.REINFORCED, "groupe armé signalé à 2 km", "amira",
+                      "2026-12-07T05:10:00.000000Z")),
+        ("tn-gn-patrol-chaambi",), "TN-GN", "TUN", {"scope": "partners"}, "amira", NOW)
+    doc = to_emsi(cordon(), (joint_patrol(),), UNITS, message_id="m", now=NOW, origin=ORIGIN,
+                  checkpoints=(reinforced,))
+    assert errors(doc) == []
+    checkpoints = [e for e in doc["EVENT"]["EGEO"] if e["TYPE"] == "GEN/CKPGEN"]
+    # the one on the patrol's route is the checkpoint given, once, with its status
+    assert checkpoints == [{"TYPE": "GEN/CKPGEN", "DATIME": "2026-12-07T05:10:00+00:00",
+                            "FREETEXT": "checkpoint reinforced: groupe armé signalé à 2 km; operated by joint",
+                            "POSITION": {"LOC_ID": "cp-piste-nord", "NAME": "Piste nord", "TYPE": "POINT",
+                                         "COORDSYS": "EPSG-4326", "COORD": [{"LAT": 35.26, "LONG": 8.44}]}}]
 
 
 def test_every_reference_in_the_message_resolves() -> None:

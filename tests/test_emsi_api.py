@@ -19,8 +19,9 @@ from fossatum.domain.operation import MissionStatus
 from fossatum.domain.patrol import Patrol, Waypoint, WaypointKind
 from fossatum.log import kinds
 from fossatum.node import Node
+from fossatum.schemas import SectionIn
 from fossatum.standards import emsi
-from operations_fixtures import operation_body, partners
+from operations_fixtures import AREA, operation_body, partners
 
 pytestmark = pytest.mark.both_backends
 
@@ -31,7 +32,18 @@ VALIDATOR = Draft202012Validator(json.loads((Path(emsi.__file__).parent / "emsi.
 @pytest.fixture
 def clients(node: Node, client_for: Clients) -> Clients:
     partners(node, "DZA", "LBY")
+    node.add_section(actor=None, spec=SectionIn.model_validate(
+        {"id": "TUN-DZA-07", "name": "Chaambi", "geometry": AREA, "audience": {"scope": "all_partners"}}),
+        owner_agency="TN-GN")
     return client_for
+
+
+def _checkpoint(amira: TestClient, name: str, lat: float, lon: float, partners: list[str]) -> str:
+    answer = amira.post("/api/v1/checkpoints", json={"name": name, "location": {"lat": lat, "lon": lon},
+                                                     "section": "TUN-DZA-07", "operator": "TUN",
+                                                     "partners": partners})
+    assert answer.status_code == 201, answer.text
+    return str(answer.json()["id"])
 
 
 def _unit(admin: TestClient, name: str, audience: dict[str, Any], lat: float, lon: float) -> str:
@@ -75,7 +87,14 @@ def cordon(node: Node, clients: Clients) -> dict[str, Any]:
     assert amira.patch(f"/api/v1/operations/{op['id']}", json={"status": "IPR"}).status_code == 200
     _patrol(node, op["id"], "jp-joint", "Patrouille mixte borne 212", [shared], ("DZA", "TUN"))
     _patrol(node, op["id"], "jp-national", "Patrouille GN Semmama", [national], ("TUN",))
-    return {"id": op["id"], "shared": shared, "national": national}
+    shared_cp = _checkpoint(amira, "Oued Hatab", 35.21, 8.55, ["DZA"])
+    national_cp = _checkpoint(amira, "Col de Semmama", 35.3, 8.7, [])
+    _checkpoint(amira, "Kasserine nord", 35.6, 8.9, ["DZA"])  # outside the area, on no route: not the operation's
+    answer = amira.post(f"/api/v1/checkpoints/{shared_cp}/status", json={"status": "reinforced",
+                                                                          "reason": "armed group 2 km north"})
+    assert answer.status_code == 200, answer.text
+    return {"id": op["id"], "shared": shared, "national": national, "shared_cp": shared_cp,
+            "national_cp": national_cp}
 
 
 def _emsi(client: TestClient, operation_id: str) -> dict[str, Any]:
@@ -100,6 +119,9 @@ def test_the_lead_exports_the_whole_operation_as_valid_emsi(clients: Clients, co
     assert {r["ID"]: r["STATUS"] for r in doc["RESOURCE"]} == {cordon["shared"]: "IN_USE/MOBILE",
                                                               cordon["national"]: "IN_USE/MOBILE"}
     assert all(r["RGEO"][0]["TYPE"] == "CUR" and r["NATIONALITY"] == "TN" for r in doc["RESOURCE"])
+    checkpoints = {e["POSITION"]["LOC_ID"]: e["FREETEXT"] for e in doc["EVENT"]["EGEO"] if e["TYPE"] == "GEN/CKPGEN"}
+    assert checkpoints == {cordon["shared_cp"]: "checkpoint reinforced: armed group 2 km north; operated by TUN",
+                           cordon["national_cp"]: "checkpoint open; operated by TUN"}
     # each export is a message of its own
     assert _emsi(clients("amira"), cordon["id"])["CONTEXT"]["ID"] != doc["CONTEXT"]["ID"]
     # the operation's own route is still the operation's
@@ -113,8 +135,11 @@ def test_a_participant_gets_only_what_was_released_to_it(clients: Clients, cordo
     assert {m["ID"] for m in doc["MISSION"]} == {cordon["id"], f"{cordon['id']}/s-east", f"{cordon['id']}/s-west",
                                                  "jp-joint"}
     text = json.dumps(doc, ensure_ascii=False)
-    for hidden in (cordon["national"], "Faucon 9", "FAUCON-9", "jp-national", "Semmama", "WP "):
+    for hidden in (cordon["national"], "Faucon 9", "FAUCON-9", "jp-national", "Semmama", "WP ",
+                   cordon["national_cp"]):
         assert hidden not in text, hidden
+    assert [e["POSITION"]["LOC_ID"] for e in doc["EVENT"]["EGEO"] if e["TYPE"] == "GEN/CKPGEN"] == [
+        cordon["shared_cp"]]
 
 
 def test_a_country_that_does_not_take_part_gets_a_404_like_for_nothing(clients: Clients,

@@ -10,9 +10,11 @@ import json
 import uuid
 from typing import Any
 
+from ..domain.checkpoint import Checkpoint
 from ..domain.operation import JournalEntry, Operation
 from ..domain.org import User
 from ..domain.patrol import Patrol
+from ..domain.polygon import covers
 from ..domain.unit import Unit
 from ..standards import emsi
 from .context import Context
@@ -34,6 +36,11 @@ class Exports:
         operation = Operation.from_doc(shown)
         patrols = [Patrol.from_doc(doc) for doc in map(json.loads, store.patrols(viewer))
                    if doc.get("operation") == operation_id]
+        # The checkpoints of the operation: those in its area and those on its patrols' routes,
+        # of the ones released to the viewer.
+        on_routes = {w.checkpoint for p in patrols for w in p.route if w.checkpoint is not None}
+        checkpoints = [c for c in map(Checkpoint.from_doc, map(json.loads, store.checkpoints(viewer)))
+                       if c.id in on_routes or covers(dict(operation.area), *c.point["coordinates"])]
         wanted = sorted({*operation.units, *(u for s in operation.sectors for u in s.units),
                          *(u for p in patrols for u in p.units)})
         # An operation, a sector, a patrol or an assignment may name a unit the viewer may not
@@ -45,4 +52,4 @@ class Exports:
         origin = emsi.Origin(emsi.org_id(viewer.country, viewer.agency), store.meta("name") or self.ctx.country,
                              viewer.username)
         return emsi.to_emsi(operation, patrols, units, lines, message_id=str(uuid.uuid4()), now=self.ctx.now(),
-                            origin=origin)
+                            origin=origin, checkpoints=checkpoints)

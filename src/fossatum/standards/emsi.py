@@ -27,6 +27,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..domain.checkpoint import Checkpoint
 from ..domain.operation import JournalEntry, JournalKind, MissionStatus, Operation, OperationKind, Sector
 from ..domain.patrol import Patrol, WaypointKind
 from ..domain.timeutil import parse
@@ -223,12 +224,29 @@ def _resource(unit: Unit, operation: Operation, patrols: Sequence[Patrol]) -> di
     return doc
 
 
-def _event_geometry(operation: Operation, patrols: Sequence[Patrol]) -> list[dict[str, Any]]:
-    """EGEO: the area (a cordon, or an area of responsibility), then the patrols' rendezvous points
-    at the border (GEN/RNDZPT) and the checkpoints on their routes (GEN/CKPGEN), each once."""
+def _checkpoint_geometry(checkpoint: Checkpoint) -> dict[str, Any]:
+    """A checkpoint as EGEO GEN/CKPGEN. EGEO has no status field in the open schema's layout: the
+    status (open, closed, reinforced), its reason and who operates it go in FREETEXT, and DATIME
+    is when that status was set."""
+    entry: dict[str, Any] = {"TYPE": "GEN/CKPGEN"}
+    if checkpoint.history:
+        entry["DATIME"] = emsi_time(checkpoint.history[-1].at)
+    reason = f": {checkpoint.reason}" if checkpoint.reason else ""
+    entry["FREETEXT"] = f"checkpoint {checkpoint.status.value}{reason}; operated by {checkpoint.operator}"
+    lon, lat = checkpoint.point["coordinates"]
+    entry["POSITION"] = point(lat, lon, name=checkpoint.name, loc_id=checkpoint.id)
+    return entry
+
+
+def _event_geometry(operation: Operation, patrols: Sequence[Patrol],
+                    checkpoints: Sequence[Checkpoint]) -> list[dict[str, Any]]:
+    """EGEO: the area (a cordon, or an area of responsibility), the checkpoints given (with their
+    status), then the patrols' rendezvous points at the border (GEN/RNDZPT) and any other
+    checkpoint on their routes (GEN/CKPGEN, position only), each once."""
     egeo = [{"TYPE": KIND_CODES[operation.kind].area,
              "POSITION": polygon(operation.area, name=operation.name, loc_id=operation.id)}]
-    seen: set[str] = set()
+    egeo += [_checkpoint_geometry(c) for c in checkpoints]
+    seen: set[str] = {c.id for c in checkpoints}
     for patrol in patrols:
         for waypoint in patrol.route:
             if waypoint.kind is WaypointKind.RENDEZVOUS:
@@ -252,8 +270,10 @@ def _event_geometry(operation: Operation, patrols: Sequence[Patrol]) -> list[dic
 
 def to_emsi(operation: Operation, patrols: Sequence[Patrol], units: Sequence[Unit],
             journal: Sequence[JournalEntry] = (), *, message_id: str, now: str, origin: Origin,
-            declared_at: str | None = None) -> dict[str, Any]:
+            declared_at: str | None = None, checkpoints: Sequence[Checkpoint] = ()) -> dict[str, Any]:
     """The operation as one EMSI message (see the module's docstring for what the caller passes).
+    `checkpoints`: those of the operation (in its area, or on its patrols' routes) to show with
+    their status.
 
     `message_id` is CONTEXT ID (unique per message); `now` its CREATION; `declared_at` when the
     operation was created (EVENT DECL_DATIME; without it, the earliest journal entry or the
@@ -264,6 +284,7 @@ def to_emsi(operation: Operation, patrols: Sequence[Patrol], units: Sequence[Uni
         raise ValueError(f"patrols of another operation: {', '.join(strangers)}")
     patrols = sorted(patrols, key=lambda p: p.id)
     units = sorted(units, key=lambda u: u.id)
+    checkpoints = sorted(checkpoints, key=lambda c: c.id)
     journal = [e for e in journal if e.operation == operation.id]
     given = {u.id for u in units}
     codes = KIND_CODES[operation.kind]
@@ -305,7 +326,8 @@ def to_emsi(operation: Operation, patrols: Sequence[Patrol], units: Sequence[Uni
     }
     if start is not None:
         event["OCC_DATIME"] = start
-    event.update(EGEO=_event_geometry(operation, patrols), CAUSE=CAUSE, STATUS=EVENT_STATUS[operation.status])
+    event.update(EGEO=_event_geometry(operation, patrols, checkpoints), CAUSE=CAUSE,
+                 STATUS=EVENT_STATUS[operation.status])
 
     lead_org = org_id(operation.lead_country, operation.owner_agency)
     sector_missions = []
