@@ -16,7 +16,7 @@ INTERFACES = ("api", "cot")
 # What is behind the front: the store, the services' context, and the services themselves.
 BEHIND = {"store", "ctx"} | {
     "_reports", "_units", "_sections", "_coverage", "_field", "_admin", "_auth", "_integrity", "_operations", "_checkpoints",
-    "_exports"}
+    "_exports", "_patrols"}
 # (file, attribute) -> why it must stay. Nothing needs to today: the data folder is `node.data_dir`.
 ALLOWED: dict[tuple[str, str], str] = {}
 

@@ -86,3 +86,30 @@ def test_a_checkpoint_is_seen_exactly_by_the_countries_it_is_shared_with(node: N
         if not may:
             with pytest.raises(NotFound):
                 node.checkpoint(viewer=viewer, checkpoint_id=cp["id"])
+
+
+patrol_plans = st.tuples(st.sets(st.sampled_from(PARTNERS)), st.one_of(st.none(), st.sets(st.sampled_from(PARTNERS))),
+                         st.lists(viewers, min_size=1, max_size=5))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(plan=patrol_plans)
+def test_a_patrol_is_seen_exactly_by_its_countries(node: Node, users: dict[str, User], plan: Any) -> None:
+    from fossatum.schemas import PatrolIn, PatrolPatch
+
+    countries, narrowed, people = plan
+    route = [{"name": "A", "lat": 35.1, "lon": 8.5}, {"name": "B", "lat": 35.2, "lon": 8.6}]
+    patrol = node.create_patrol(actor=users["amira"], spec=PatrolIn.model_validate(
+        {"code": "P", "name": "Patrol", "route": route, "countries": sorted(countries),
+         "planned_start": "2026-12-07T05:00:00Z", "planned_end": "2026-12-07T11:00:00Z"}))
+    if narrowed is not None:
+        node.update_patrol(actor=users["amira"], patrol_id=patrol["id"],
+                           patch=PatrolPatch(countries=sorted(narrowed)))
+        countries = narrowed
+    for n, (country, roles, active) in enumerate(people):
+        viewer = User(f"viewer{n}", AGENCY[country], country, frozenset(roles), "", active)
+        may = active and country in {"TUN", *countries}
+        assert (patrol["id"] in {p["id"] for p in node.patrols(viewer=viewer)}) == may, viewer
+        if not may:
+            with pytest.raises(NotFound):
+                node.patrol(viewer=viewer, patrol_id=patrol["id"])

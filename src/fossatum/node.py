@@ -1,7 +1,7 @@
 """The node: its identity, opening and closing, and the one front every interface calls.
 
 The work is done by one service per aggregate (services/: reports, units, sections,
-operations, checkpoints, field, admin, auth, integrity) over a shared context; the write-side rules they ask are in policy/.
+operations, checkpoints, patrols, field, admin, auth, integrity) over a shared context; the write-side rules they ask are in policy/.
 `Node` builds the services and *delegates*: every command and read the API, the CLI, the TAK
 gateway and the tests call is a method of `Node` with the name and signature it always had
 (`name = Delegate("_service", Service.name)`: the service's method, bound to this node's
@@ -38,6 +38,7 @@ from .services.exports import Exports
 from .services.field import Field
 from .services.integrity import Integrity
 from .services.operations import Operations
+from .services.patrols import Patrols
 from .services.reports import Page, Reports
 from .services.sections import Sections
 from .services.units import Units
@@ -116,6 +117,7 @@ class Node:
         self._admin = Admin(self.ctx)
         self._operations = Operations(self.ctx)
         self._checkpoints = Checkpoints(self.ctx)
+        self._patrols = Patrols(self.ctx)
         self._exports = Exports(self.ctx, self._operations)
         self._auth = Auth(self.ctx)
         self._integrity = Integrity(self.ctx, self._partner_keys)
@@ -283,6 +285,13 @@ class Node:
     checkpoints = Delegate("_checkpoints", Checkpoints.checkpoints)
     checkpoint = Delegate("_checkpoints", Checkpoints.checkpoint)
     checkpoint_doc = Delegate("_checkpoints", Checkpoints.checkpoint_doc)
+
+    # --- joint patrols (services/patrols.py) ---------------------------------------------------
+    create_patrol = Delegate("_patrols", Patrols.create_patrol)
+    update_patrol = Delegate("_patrols", Patrols.update_patrol)
+    patrols = Delegate("_patrols", Patrols.patrols)
+    patrol = Delegate("_patrols", Patrols.patrol)
+    patrol_doc = Delegate("_patrols", Patrols.patrol_doc)
 
     # --- reports (services/reports.py) --------------------------------------------------------
     prepare_report = Delegate("_reports", Reports.prepare_report)

@@ -16,6 +16,7 @@ from .domain.checkpoint import CheckpointStatus
 from .domain.geo import Position
 from .domain.operation import MissionStatus, OperationKind
 from .domain.org import Role, UnitKind
+from .domain.patrol import WaypointKind
 from .domain.report import Content, Grade, Salute
 from .domain.taxonomy import ImpactLevel
 from .domain.text import name_problem
@@ -397,3 +398,43 @@ class CheckpointPatch(Strict):
 class CheckpointStatusIn(Strict):
     status: CheckpointStatus
     reason: LongText = ""
+
+
+class WaypointIn(Strict):
+    name: Name
+    lat: float
+    lon: float
+    kind: WaypointKind = WaypointKind.WAYPOINT
+    countries: Annotated[list[Country], Field(max_length=2)] = []  # a rendezvous: the two countries meeting
+    checkpoint: Ident | None = None  # a checkpoint on the route: its id
+    at: str | None = None  # a rendezvous: when the units meet
+
+    @field_validator("at")
+    @classmethod
+    def _time(cls, value: str | None) -> str | None:
+        return _instant(value, "at")
+
+
+class PatrolIn(Strict):
+    """A patrol of this node's country (always taking part), joint with the `countries` named."""
+
+    id: Ident | None = None
+    code: Name
+    name: Name
+    operation: Ident | None = None
+    route: Annotated[list[WaypointIn], Field(min_length=2, max_length=500)]
+    planned_start: str
+    planned_end: str
+    countries: Annotated[list[Country], Field(max_length=20)] = []
+    units: Ids = []
+    tlp: TLP | None = None
+
+
+class PatrolPatch(Strict):
+    name: Name | None = None
+    route: Annotated[list[WaypointIn], Field(min_length=2, max_length=500)] | None = None
+    planned_start: str | None = None
+    planned_end: str | None = None
+    countries: Annotated[list[Country], Field(max_length=20)] | None = None
+    units: Ids | None = None
+    status: MissionStatus | None = None

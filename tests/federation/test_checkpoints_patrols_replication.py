@@ -71,3 +71,46 @@ def test_narrowing_a_checkpoint_purges_it_at_the_partner_that_loses_it(cluster: 
     assert cp["id"] not in held(cluster, "LBY", "checkpoints")
     assert not cluster.nodes["LBY"].store.read("SELECT 1 FROM log WHERE object_id = ?", (cp["id"],), system=True)
     assert cp["id"] in held(cluster, "DZA", "checkpoints")
+
+
+ROUTE = [{"name": "Kasserine", "lat": 35.17, "lon": 8.83},
+         {"name": "RV Bouchebka", "lat": 35.18, "lon": 8.45, "kind": "rendezvous", "countries": ["TUN", "DZA"],
+          "at": "2026-12-07T07:00:00Z"},
+         {"name": "Thala", "lat": 35.57, "lon": 8.67}]
+
+
+def patrol(cluster: Cluster, countries: list[str]) -> dict[str, Any]:
+    from fossatum.schemas import PatrolIn
+
+    route = ROUTE if "DZA" in countries else [ROUTE[0], ROUTE[2]]
+    body = {"code": "JP-26-07", "name": "Patrouille conjointe", "route": route, "countries": countries,
+            "planned_start": "2026-12-07T05:00:00Z", "planned_end": "2026-12-07T11:00:00Z"}
+    return cluster.nodes["TUN"].create_patrol(actor=cluster.officers["TUN"], spec=PatrolIn.model_validate(body))
+
+
+def test_a_joint_patrol_reaches_its_countries_only_and_is_theirs_to_read(cluster: Cluster) -> None:
+    from fossatum.schemas import PatrolPatch
+
+    joint = patrol(cluster, ["DZA"])
+    cluster.sync()
+    assert joint["id"] in held(cluster, "DZA", "patrols") and joint["id"] not in held(cluster, "LBY", "patrols")
+    dza = cluster.nodes["DZA"]
+    with pytest.raises(Forbidden, match="replicated"):
+        dza.update_patrol(actor=cluster.officers["DZA"], patrol_id=joint["id"], patch=PatrolPatch(status="IPR"))
+    cluster.nodes["TUN"].update_patrol(actor=cluster.officers["TUN"], patrol_id=joint["id"],
+                                       patch=PatrolPatch(status="IPR"))
+    cluster.sync()
+    assert dza.patrol(viewer=cluster.officers["DZA"], patrol_id=joint["id"])["status"] == "IPR"
+
+
+def test_narrowing_a_patrol_purges_it_at_the_country_that_leaves(cluster: Cluster) -> None:
+    from fossatum.schemas import PatrolPatch
+
+    wide = patrol(cluster, ["LBY"])
+    cluster.sync()
+    assert wide["id"] in held(cluster, "LBY", "patrols")
+    cluster.nodes["TUN"].update_patrol(actor=cluster.officers["TUN"], patrol_id=wide["id"],
+                                       patch=PatrolPatch(countries=[]))
+    cluster.sync()
+    assert wide["id"] not in held(cluster, "LBY", "patrols")
+    assert not cluster.nodes["LBY"].store.read("SELECT 1 FROM log WHERE object_id = ?", (wide["id"],), system=True)

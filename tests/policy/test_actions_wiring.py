@@ -35,6 +35,7 @@ from fossatum.services.exports import Exports
 from fossatum.services.field import Field
 from fossatum.services.integrity import Integrity
 from fossatum.services.operations import Operations
+from fossatum.services.patrols import Patrols
 from fossatum.services.reports import Reports
 from fossatum.services.sections import Sections
 from fossatum.services.units import Units
@@ -53,8 +54,8 @@ NOT_COMMANDS = {
     "file_prepared": "files reports each checked by prepare_report, which asks (report.file/import)",
 }
 # The services behind `Node` (services/): each command is a method of one of them.
-SERVICES: tuple[type, ...] = (Admin, Auth, Checkpoints, Coverage, Exports, Field, Integrity, Operations, Reports,
-                              Sections, Units)
+SERVICES: tuple[type, ...] = (Admin, Auth, Checkpoints, Coverage, Exports, Field, Integrity, Operations, Patrols,
+                              Reports, Sections, Units)
 
 
 def _class_methods(source: str) -> dict[str, ast.FunctionDef]:
@@ -279,6 +280,13 @@ def test_every_api_write_route_reaches_authorize(node: Node, client_for, monkeyp
     call(amira, "patch", f"/api/v1/checkpoints/{cp['id']}", Action.CHECKPOINT_UPDATE, {"name": "Track 2"})
     call(sami, "post", f"/api/v1/checkpoints/{cp['id']}/status", Action.CHECKPOINT_STATUS,
          {"status": "closed", "reason": "flood"})
+    patrol = call(amira, "post", "/api/v1/patrols", Action.PATROL_CREATE,
+                  {"code": "P1", "name": "Patrol", "planned_start": "2026-12-07T05:00:00Z",
+                   "planned_end": "2026-12-07T11:00:00Z", "units": [unit["id"]],
+                   "route": [{"name": "A", "lat": 35.1, "lon": 8.5}, {"name": "B", "lat": 35.2, "lon": 8.6}]})
+    assert Action.UNIT_TASK in asked
+    call(amira, "patch", f"/api/v1/patrols/{patrol['id']}", Action.PATROL_UPDATE, {"name": "Patrol 2"})
+    call(amira, "patch", f"/api/v1/patrols/{patrol['id']}", Action.PATROL_STATUS, {"status": "IPR"})
     routes = {(m, r.path) for r in create_app(node).routes for m in getattr(r, "methods", ()) or ()}
     for verb, action in (("disable", Action.USER_DISABLE), ("enable", Action.USER_ENABLE)):
         path = next((p for m, p in routes if m == "POST" and p.endswith("/" + verb)), None)

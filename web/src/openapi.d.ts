@@ -403,6 +403,42 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/patrols": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Patrols the viewer may see */
+        get: operations["patrols_api_v1_patrols_get"];
+        put?: never;
+        /** Plan a patrol of this node's country, joint with the countries named (commander, duty officer) */
+        post: operations["create_patrol_api_v1_patrols_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/patrols/{patrol_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Patrol */
+        get: operations["patrol_api_v1_patrols__patrol_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** Change the route, schedule, countries, units or status (409 naming the allowed EMSI transitions) */
+        patch: operations["update_patrol_api_v1_patrols__patrol_id__patch"];
+        trace?: never;
+    };
     "/api/v1/reports": {
         parameters: {
             query?: never;
@@ -1509,6 +1545,99 @@ export interface components {
             /** New Password */
             new_password: string;
         };
+        /** Patrol */
+        Patrol: {
+            audience: components["schemas"]["Audience"];
+            /** Code */
+            code: string;
+            /** Countries */
+            countries: string[];
+            /** Created By */
+            created_by: string;
+            /** Id */
+            id: string;
+            /** Name */
+            name: string;
+            /**
+             * Operation
+             * @description the operation it belongs to, if any
+             */
+            operation: string | null;
+            /** Owner Agency */
+            owner_agency: string;
+            /** Owner Country */
+            owner_country: string;
+            /** Planned End */
+            planned_end: string;
+            /** Planned Start */
+            planned_start: string;
+            /**
+             * Route
+             * @description in driving order
+             */
+            route: components["schemas"]["Waypoint"][];
+            /**
+             * Status
+             * @description EMSI mission status: NST, IPR, PAU, COM, CANCLD
+             */
+            status: string;
+            /** Units */
+            units: string[];
+            /** Updated At */
+            updated_at: string;
+        };
+        /**
+         * PatrolIn
+         * @description A patrol of this node's country (always taking part), joint with the `countries` named.
+         */
+        PatrolIn: {
+            /** Code */
+            code: string;
+            /**
+             * Countries
+             * @default []
+             */
+            countries: string[];
+            /** Id */
+            id?: string | null;
+            /** Name */
+            name: string;
+            /** Operation */
+            operation?: string | null;
+            /** Planned End */
+            planned_end: string;
+            /** Planned Start */
+            planned_start: string;
+            /** Route */
+            route: components["schemas"]["WaypointIn"][];
+            tlp?: components["schemas"]["TLP"] | null;
+            /**
+             * Units
+             * @default []
+             */
+            units: string[];
+        };
+        /** PatrolList */
+        PatrolList: {
+            /** Items */
+            items: components["schemas"]["Patrol"][];
+        };
+        /** PatrolPatch */
+        PatrolPatch: {
+            /** Countries */
+            countries?: string[] | null;
+            /** Name */
+            name?: string | null;
+            /** Planned End */
+            planned_end?: string | null;
+            /** Planned Start */
+            planned_start?: string | null;
+            /** Route */
+            route?: components["schemas"]["WaypointIn"][] | null;
+            status?: components["schemas"]["MissionStatus"] | null;
+            /** Units */
+            units?: string[] | null;
+        };
         /** Phase */
         Phase: {
             /** Actual End */
@@ -2045,6 +2174,60 @@ export interface components {
             /** Error Type */
             type: string;
         };
+        /** Waypoint */
+        Waypoint: {
+            /**
+             * At
+             * @description a rendezvous: when the units meet
+             */
+            at?: string | null;
+            /**
+             * Checkpoint
+             * @description a checkpoint on the route: its id
+             */
+            checkpoint?: string | null;
+            /**
+             * Countries
+             * @description a rendezvous: the two countries
+             */
+            countries?: string[] | null;
+            /**
+             * Kind
+             * @description waypoint, rendezvous (two countries' units meet) or checkpoint
+             */
+            kind: string;
+            /** Lat */
+            lat: number;
+            /** Lon */
+            lon: number;
+            /** Name */
+            name: string;
+        };
+        /** WaypointIn */
+        WaypointIn: {
+            /** At */
+            at?: string | null;
+            /** Checkpoint */
+            checkpoint?: string | null;
+            /**
+             * Countries
+             * @default []
+             */
+            countries: string[];
+            /** @default waypoint */
+            kind: components["schemas"]["WaypointKind"];
+            /** Lat */
+            lat: number;
+            /** Lon */
+            lon: number;
+            /** Name */
+            name: string;
+        };
+        /**
+         * WaypointKind
+         * @enum {string}
+         */
+        WaypointKind: "waypoint" | "rendezvous" | "checkpoint";
     };
     responses: never;
     parameters: never;
@@ -2954,6 +3137,125 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["SectorList"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    patrols_api_v1_patrols_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PatrolList"];
+                };
+            };
+        };
+    };
+    create_patrol_api_v1_patrols_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PatrolIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Patrol"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    patrol_api_v1_patrols__patrol_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                patrol_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Patrol"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    update_patrol_api_v1_patrols__patrol_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                patrol_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PatrolPatch"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Patrol"];
                 };
             };
             /** @description Validation Error */

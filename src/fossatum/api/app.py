@@ -13,7 +13,7 @@ from starlette.middleware.gzip import GZipMiddleware
 from .. import __version__
 from ..federation.worker import Relay, Worker
 from ..node import Node
-from . import checkpoints, directory, federation, field, live, operations, problems, reports
+from . import checkpoints, directory, federation, field, live, operations, patrols, problems, reports
 from .client_address import parse_trusted
 from .limits import BodyLimit
 from .security_headers import SecurityHeaders
@@ -49,6 +49,7 @@ def create_app(node: Node, *, worker: int = 1, sync: Relay | Worker | None = Non
     app.include_router(field.router)
     app.include_router(operations.router)
     app.include_router(checkpoints.router)
+    app.include_router(patrols.router)
     app.include_router(federation.router)
     app.include_router(live.router)
     app.state.live = live.LiveHub(node)

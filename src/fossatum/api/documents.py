@@ -279,6 +279,38 @@ class EmsiMessage(_Doc):
                                                        "RGEO (current position), STATUS, NATIONALITY")
 
 
+class Waypoint(_Doc):
+    name: str
+    lon: float
+    lat: float
+    kind: str = Field(description="waypoint, rendezvous (two countries' units meet) or checkpoint")
+    countries: list[str] | None = Field(default=None, description="a rendezvous: the two countries")
+    at: str | None = Field(default=None, description="a rendezvous: when the units meet")
+    checkpoint: str | None = Field(default=None, description="a checkpoint on the route: its id")
+
+
+class Patrol(_Doc):
+    id: str
+    code: str
+    name: str
+    operation: str | None = Field(description="the operation it belongs to, if any")
+    route: list[Waypoint] = Field(description="in driving order")
+    planned_start: str
+    planned_end: str
+    status: str = Field(description="EMSI mission status: NST, IPR, PAU, COM, CANCLD")
+    countries: list[str]
+    units: list[str]
+    owner_agency: str
+    owner_country: str
+    audience: Audience
+    created_by: str
+    updated_at: str
+
+
+class PatrolList(_Doc):
+    items: list[Patrol]
+
+
 class FieldAlert(_Doc):
     uid: str
     claimed_uid: str
