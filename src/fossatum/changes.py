@@ -154,7 +154,9 @@ class ChangeFeed:
                 urgent=entry.kind == REPORT_FLAGGED and bool(doc.get("urgent")),
                 _facts_of=facts_of))
             before[(obj.name, object_id)] = now
-        for object_id, facts in purged:  # of partners' reports (federation/inbound.py)
+        # Of partners' objects (federation/inbound.py): a report with the facts of who may have seen
+        # it; another object (an operation) with none — consumers that kept what they sent remove it.
+        for object_id, facts in purged:
             out.append(Change(REPORT.name, object_id, None, None, None, facts, removed=True))
         return tuple(out)
 

@@ -6,6 +6,11 @@ per change, renders the CoT event once and decides per device with `policy.may_v
 change's facts — the same rule as every read. An item a device was sent and may no
 longer see (narrowed, retracted, purged) is deleted on the device with `t-x-d-d`.
 On connect, `snapshot` gives the latest state of everything the user may see.
+
+Joint operations (issue 12) are groups of items (an operation's area and its sectors): a
+change replaces the group on each device whose user may see it — a sector dropped, or the whole
+group once the operation ended or the user lost it, is removed with `t-x-d-d` (cot/operations.py
+says what each viewer's devices show).
 """
 
 from __future__ import annotations
@@ -17,12 +22,14 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from ..changes import Change
+from ..domain.operation import Operation
 from ..domain.org import User
-from ..log.kinds import ALERT, CHAT, REPORT, SECTION, UNIT, object_kind
+from ..log.kinds import ALERT, CHAT, OPERATION, REPORT, SECTION, UNIT, object_kind
 from ..policy import redact
 from ..policy.visibility import may_view, sees_released_version
 from ..store.query import ReportQuery
 from . import codec
+from . import operations as ops
 
 SHOWN_STATES = ("validated",)
 RENDER_SECONDS = 30.0  # a cached CoT rendering is reused this long (its `time` is at most this old)
@@ -32,6 +39,7 @@ UNIT_PREFIX = codec.unit_uid("")
 # newest is fanned out (all stay in the node's log and the unit's track), so the work per batch
 # is bounded by units × devices however far behind it is, and the backlog drains.
 COALESCE_BATCH = 64
+GROUPED = {OPERATION.name: ops.operation_uid}
 
 
 class Device(Protocol):
@@ -92,11 +100,15 @@ class Fanout:
         klass = [classes.setdefault(device.user, len(classes)) for device in devices]
         users = list(classes)
         superseded = _superseded_units(changes) if len(changes) > COALESCE_BATCH else frozenset()
+        context = _Context(self.node)
         for n, change in enumerate(changes):
             if change.removed:
-                self._withdraw(devices, codec.report_uid(change.object_id), now)
+                self._withdraw(devices, change.object_id, now)
                 continue
             if n in superseded:
+                continue
+            if change.object_kind in GROUPED:
+                self._dispatch_group(change, devices, klass, users, context, now)
                 continue
             out = self._render(change, change.doc, now)
             if out is None:
@@ -128,14 +140,50 @@ class Fanout:
                     device.send(uid, removal, withdraw=True)
 
     @staticmethod
-    def _withdraw(devices: list[Device], uid: str, now: datetime) -> None:
-        """A purged object: deleted on every device it was sent to."""
+    def _withdraw(devices: list[Device], object_id: str, now: datetime) -> None:
+        """A purged object (a partner's report, operation, patrol or checkpoint that this node may
+        no longer hold): deleted on every device it was sent to."""
+        uid = codec.report_uid(object_id)
+        groups = ops.groups_of_object(object_id)
         for device in devices:
             if device.fresh is not None:
                 device.fresh.add(uid)
+                device.fresh.update(groups)
             if uid in device.sent:
                 device.sent.discard(uid)
                 device.send(uid, codec.delete(uid, now), withdraw=True)
+            for group in groups:
+                _remove(device, _members(device, group), now)
+
+    def _dispatch_group(self, change: Change, devices: list[Device], klass: list[int], users: list[User],
+                        context: _Context, now: datetime) -> None:
+        """An operation changed: each device gets the group's items as its user may see them now,
+        and loses those of the group it no longer gets."""
+        group = GROUPED[change.object_kind](change.object_id)
+        facts = change.facts_now
+        assert facts is not None
+        items: list[list[tuple[str, bytes]]] = []
+        rendered: dict[str, list[tuple[str, bytes]]] = {}
+        for user in users:
+            if not may_view(user, facts):
+                items.append([])
+                continue
+            shown = change.shown(user)
+            # The same redaction renders the same (a fleet of devices, a few distinct copies).
+            key = redact.dumps(shown)
+            if key not in rendered:
+                operation = ops.operation_of(shown)
+                rendered[key] = ops.operation_items(operation, now) if operation is not None else []
+            items.append(rendered[key])
+        for device, k in zip(devices, klass):
+            if device.fresh is not None:
+                device.fresh.add(group)  # the snapshot being read holds an older state of the group
+            keep = set()
+            for uid, message in items[k]:
+                keep.add(uid)
+                device.sent.add(uid)
+                device.send(uid, message)
+            _remove(device, [uid for uid in _members(device, group) if uid not in keep], now)
 
     def _redacted(self, change: Change, users: list[User], visible: list[bool], message: bytes,
                   now: datetime) -> list[bytes]:
@@ -190,6 +238,10 @@ class Fanout:
             return uid, codec.chat_event(p, now), True, p["sender_uid"]
         return None
 
+    def operations_picture(self, user: User, now: datetime) -> list[tuple[str, bytes]]:
+        """The operations `user` may see, as their devices show them."""
+        return ops.picture(_Context(self.node).operations(user).values(), [], [], now)
+
     def snapshot(self, user: User, *, own_unit: str | None) -> list[tuple[str, bytes]]:
         """(uid, message) of the latest state of everything `user` may see (store reads).
 
@@ -224,4 +276,35 @@ class Fanout:
                 uid, message, _ = hit
                 if message is not None and uid != own:
                     out.append((uid, message))
+        out += self.operations_picture(user, now)
         return out
+
+
+def _members(device: Device, group: str) -> list[str]:
+    """The uids of a group's items the device was sent: an operation's area and sectors (sent
+    together, so none without the area), or the one item of a patrol or checkpoint."""
+    if group not in device.sent:
+        return []
+    if not group.startswith(ops.OPERATION_PREFIX):
+        return [group]
+    return [uid for uid in device.sent if ops.group_of(uid) == group]
+
+
+def _remove(device: Device, uids: Iterable[str], now: datetime) -> None:
+    for uid in list(uids):
+        device.sent.discard(uid)
+        device.send(uid, ops.removal_of(uid, now), withdraw=True)
+
+
+class _Context:
+    """What one batch reads, once per user: the operations that user may see."""
+
+    def __init__(self, node: Any) -> None:
+        self.node = node
+        self._visible_operations: dict[User, dict[str, Operation]] = {}
+
+    def operations(self, user: User) -> dict[str, Operation]:
+        if user not in self._visible_operations:
+            found = (ops.operation_of(d) for d in self.node.operations(viewer=user))
+            self._visible_operations[user] = {op.id: op for op in found if op is not None}
+        return self._visible_operations[user]

@@ -60,6 +60,7 @@ from ..domain.timeutil import to_text
 from ..errors import FossatumError, InvalidInput
 from ..sessions import Revocation
 from . import codec
+from . import operations as ops
 from .codec import Auth, CotError, CotEvent
 from .enrol import EnrolListener, Enrolment
 from .fanout import Fanout
@@ -179,7 +180,8 @@ class Client:
         fresh, self.fresh = self.fresh or set(), None
         count = 0
         for uid, message in items:
-            if uid in fresh:
+            # An operation's group (area and sectors) was decided as a whole: none of it is stale-read.
+            if uid in fresh or (fresh and ops.group_of(uid) in fresh):
                 continue
             self.sent.add(uid)
             self.send(uid, message)

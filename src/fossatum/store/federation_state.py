@@ -184,7 +184,7 @@ class FederationTx:
         """Remove every trace of a partner's object: its row in its kind's table, the rows that
         hang on it (a report's index and versions, a unit's positions), its entries in this log
         (the count). Who may have seen a purged report is noted in `purged` for the live
-        channels, never its text. Objects contained in it (an operation's journal lines, from
+        channels, never its text; another object only by its id. Objects contained in it (an operation's journal lines, from
         whichever partner wrote them) go with it: this node may no longer hold the operation, so
         it holds nothing of it; its own lines stay in its own log, shown to nobody without it."""
         rid = self.execute("SELECT rid, doc FROM reports WHERE id = ? AND origin = ?", (object_id, origin)).fetchone()
@@ -200,6 +200,10 @@ class FederationTx:
                                 (object_id, origin)).rowcount
             if gone:
                 removed += self._purge_contained(obj.name, object_id)
+                if not rid:
+                    # An operation, patrol, checkpoint…: noted without facts (the live page
+                    # tells nobody), so that the TAK fan-out removes it from the devices it was sent to.
+                    self.purged.append((object_id, None))
         return removed + int(self.execute("DELETE FROM log WHERE object_id = ? AND origin = ?",
                                           (object_id, origin)).rowcount)
 
