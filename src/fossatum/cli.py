@@ -567,6 +567,96 @@ def import_cmd(data_dir: Path, as_user: str, source: TextIO, database_url: str |
     click.echo(f"imported {imported} reports" + (f", skipped {skipped} already present" if skipped else ""))
 
 
+# --- joint operations (issue 12): operational verbs act as a named user ------------------------
+AS_USER = click.option("--as-user", "--as", "as_user", required=True, metavar="USER",
+                       help="The user the command acts as (operational commands are theirs, not the node's).")
+
+
+@cli.group()
+def operation() -> None:
+    """Joint operations: list, show, create, change status, write in the journal."""
+
+
+@operation.command("list")
+@DATA
+@AS_USER
+@DATABASE_URL
+def operation_list(data_dir: Path, as_user: str, database_url: str | None) -> None:
+    """The operations the user may see: id, status, code, lead, participants, name."""
+    with _open(data_dir, database_url) as node:
+        for op in node.operations(viewer=_as_user(node, as_user)):
+            click.echo(f"{op['id']}\t{op['status']}\t{op['code']}\t{op['lead_country']}\t"
+                       f"{','.join(op['participants'])}\t{op['name']}")
+
+
+@operation.command("show")
+@DATA
+@AS_USER
+@click.argument("operation_id")
+@DATABASE_URL
+def operation_show(data_dir: Path, as_user: str, operation_id: str, database_url: str | None) -> None:
+    """The operation as the user may see it, with its journal (JSON)."""
+    with _open(data_dir, database_url) as node:
+        viewer = _as_user(node, as_user)
+        doc = node.operation(viewer=viewer, operation_id=operation_id)
+        doc["journal"] = node.journal(viewer=viewer, operation_id=operation_id)
+    click.echo(json.dumps(doc, ensure_ascii=False, indent=2, sort_keys=True))
+
+
+@operation.command("create")
+@DATA
+@AS_USER
+@click.option("--file", "source", type=click.File("r", encoding="utf-8"), required=True,
+              help="The operation as JSON (the API's POST /api/v1/operations body); - reads stdin.")
+@DATABASE_URL
+def operation_create(data_dir: Path, as_user: str, source: TextIO, database_url: str | None) -> None:
+    """Plan an operation led by this node's country."""
+    from .schemas import OperationIn
+
+    spec = OperationIn.model_validate(json.load(source))
+    with _open(data_dir, database_url) as node:
+        doc = node.create_operation(actor=_as_user(node, as_user), spec=spec)
+    click.echo(f"created operation {doc['id']} ({doc['code']}), released to {', '.join(doc['participants'])}")
+
+
+@operation.command("status")
+@DATA
+@AS_USER
+@click.argument("operation_id")
+@click.argument("status")
+@DATABASE_URL
+def operation_status(data_dir: Path, as_user: str, operation_id: str, status: str, database_url: str | None) -> None:
+    """Change the EMSI status: NST, IPR, PAU, COM, CANCLD (journaled)."""
+    with _open(data_dir, database_url) as node:
+        doc = node.set_operation_status(actor=_as_user(node, as_user), operation_id=operation_id,
+                                        status=status.upper())
+    click.echo(f"operation {doc['id']} is {doc['status']}")
+
+
+@operation.command("journal")
+@DATA
+@AS_USER
+@click.argument("operation_id")
+@click.argument("text", required=False)
+@click.option("--kind", type=click.Choice(["note", "decision"]), default="note", show_default=True)
+@DATABASE_URL
+def operation_journal(data_dir: Path, as_user: str, operation_id: str, text: str | None, kind: str,
+                      database_url: str | None) -> None:
+    """Write TEXT in the journal as this node's country; without TEXT, list the journal."""
+    from .schemas import JournalIn
+
+    with _open(data_dir, database_url) as node:
+        actor = _as_user(node, as_user)
+        if text is None:
+            for line in node.journal(viewer=actor, operation_id=operation_id):
+                what = line["text"] or ", ".join(f"{k}={v}" for k, v in sorted(line["details"].items()))
+                click.echo(f"{line['at']}\t{line['country']}\t{line['author']}\t{line['kind']}\t{what}")
+            return
+        line = node.write_journal(actor=actor, operation_id=operation_id,
+                                  spec=JournalIn.model_validate({"kind": kind, "text": text}))
+    click.echo(f"journal line {line['id']} written ({line['country']}, {line['kind']})")
+
+
 def main() -> None:
     # Whatever this process creates (database files, certificates, exports) is private to
     # the account unless a file is made public on purpose.
