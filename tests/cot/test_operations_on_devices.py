@@ -173,3 +173,126 @@ def test_the_mission_name_is_escaped_on_the_wire(node: Node, users) -> None:
             await server.stop()
 
     run(scenario())
+
+
+ROUTE = [
+    {"name": "Kasserine", "lat": 35.17, "lon": 8.83},
+    {"name": "RV Bouchebka", "lat": 35.18, "lon": 8.45, "kind": "rendezvous", "countries": ["TUN", "DZA"],
+     "at": "2026-12-07T07:00:00Z"},
+    {"name": "CP Oued Hatab", "lat": 35.21, "lon": 8.55, "kind": "checkpoint"},
+    {"name": "Thala", "lat": 35.57, "lon": 8.67},
+]
+
+
+def _frames(device: Device, uid: str) -> list[bytes]:
+    """Every event the device got about item `uid` (itself or its delete), oldest first."""
+    out = []
+    for frame in device.events:
+        root = safe_xml.fromstring(frame)
+        link = root.find("detail/link")
+        about = link.get("uid") if root.get("type") == "t-x-d-d" and link is not None else root.get("uid")
+        if about == uid:
+            out.append(frame)
+    return out
+
+
+def _missions(frame: bytes) -> list[str]:
+    return [d.get("mission", "") for d in safe_xml.fromstring(frame).findall("detail/marti/dest")]
+
+
+def test_patrol_routes_and_checkpoints_reach_the_devices_of_who_may_see_them(node: Node, users) -> None:
+    from fossatum.schemas import CheckpointIn, PatrolIn, PatrolPatch, SectionIn
+
+    partners(node, "DZA", "LBY")
+    node.add_section(actor=None, spec=SectionIn.model_validate(
+        {"id": "TUN-DZA-07", "name": "Chaambi", "geometry": operation_body()["area"],
+         "audience": {"scope": "all_partners"}}), owner_agency="TN-GN")
+    amira = users["amira"]
+    op = _create(node, users)
+    shared = node.create_checkpoint(actor=amira, spec=CheckpointIn.model_validate(
+        {"name": "Oued Hatab", "location": {"lat": 35.21, "lon": 8.55}, "section": "TUN-DZA-07",
+         "operator": "TUN", "partners": ["DZA"]}))
+    national = node.create_checkpoint(actor=amira, spec=CheckpointIn.model_validate(
+        {"name": "Thala nord", "location": {"lat": 35.6, "lon": 8.7}, "section": "TUN-DZA-07", "operator": "TUN"}))
+    route = [{**w, "checkpoint": shared["id"]} if w.get("kind") == "checkpoint" else w for w in ROUTE]
+    patrol = node.create_patrol(actor=amira, spec=PatrolIn.model_validate(
+        {"code": "JP-26-07", "name": "Patrouille conjointe", "operation": op["id"], "route": route,
+         "planned_start": "2026-12-07T05:00:00Z", "planned_end": "2026-12-07T11:00:00Z", "countries": ["DZA"]}))
+    route_uid, shared_uid, national_uid = (ops.patrol_uid(patrol["id"]), ops.checkpoint_uid(shared["id"]),
+                                           ops.checkpoint_uid(national["id"]))
+
+    async def scenario() -> None:
+        server, port = await start(node)
+        try:
+            sami = await Device.connect(port, "sami", "ANDROID-SAMI", callsign="GN-7")
+            karim = await Device.connect(port, "karim", "ANDROID-KARIM", callsign="DZ-1")
+            omar = await Device.connect(port, "omar", "ANDROID-OMAR", callsign="LY-1")
+            for d in (sami, karim):
+                frame = await d.wait_for(has(f'uid="{route_uid}"'))
+                root = safe_xml.fromstring(frame)
+                assert root.get("type") == "b-m-r" and _missions(frame) == ["CHAAMBI-26-01"]
+                assert [(link.get("type"), link.get("callsign")) for link in root.findall("detail/link")] == [
+                    ("b-m-p-w", "Kasserine"), ("b-m-p-c", "RV Bouchebka"), ("b-m-p-c", "CP Oued Hatab"),
+                    ("b-m-p-w", "Thala")]
+                frame = await d.wait_for(has(f'uid="{shared_uid}"'))
+                assert b'type="b-m-p-c"' in frame and b"OPEN" in frame
+                assert _missions(frame) == ["CHAAMBI-26-01"]  # in the area, and on the operation's patrol
+            await sami.wait_for(has(f'uid="{national_uid}"'))
+            assert _missions(_frames(sami, national_uid)[-1]) == []  # outside the area, on no route
+            await karim.settle(0.3)
+            assert not _frames(karim, national_uid)  # Tunisia's own checkpoint
+            # Live: the shared checkpoint is closed; both sides see why, under the same uid.
+            await asyncio.to_thread(node.set_checkpoint_status, actor=amira, checkpoint_id=shared["id"],
+                                    status="closed", reason="flash flood on the track")
+            for d in (sami, karim):
+                await d.wait_for(lambda f: f'uid="{shared_uid}"'.encode() in f and b"CLOSED" in f
+                                 and b"flash flood on the track" in f)
+            # The patrol is completed: its route leaves the devices that had it.
+            await asyncio.to_thread(node.update_patrol, actor=amira, patrol_id=patrol["id"],
+                                    patch=PatrolPatch(status="IPR"))
+            await asyncio.to_thread(node.update_patrol, actor=amira, patrol_id=patrol["id"],
+                                    patch=PatrolPatch(status="COM"))
+            for d in (sami, karim):
+                frame = await d.wait_for(has('type="t-x-d-d"', f'uid="{route_uid}"'))
+                assert b'relation="none" type="b-m-r"' in frame
+            await omar.settle(0.3)
+            assert not any(b"fossatum.patrol." in f or b"fossatum.checkpoint." in f or b"CHAAMBI" in f
+                           for f in omar.events)
+            for d in (sami, karim, omar):
+                await d.close()
+        finally:
+            await server.stop()
+
+    run(scenario())
+
+
+def test_an_operation_that_ends_takes_its_patrols_routes_with_it(node: Node, users) -> None:
+    from fossatum.schemas import PatrolIn
+
+    partners(node, "DZA")
+    amira = users["amira"]
+    op = _create(node, users)
+    patrol = node.create_patrol(actor=amira, spec=PatrolIn.model_validate(
+        {"code": "JP-26-08", "name": "Patrouille est", "operation": op["id"], "route": [ROUTE[0], ROUTE[3]],
+         "planned_start": "2026-12-07T05:00:00Z", "planned_end": "2026-12-07T11:00:00Z", "countries": ["DZA"]}))
+    route_uid = ops.patrol_uid(patrol["id"])
+
+    async def scenario() -> None:
+        server, port = await start(node)
+        try:
+            karim = await Device.connect(port, "karim", "ANDROID-KARIM", callsign="DZ-1")
+            await karim.wait_for(has(f'uid="{route_uid}"'))
+            await asyncio.to_thread(node.update_operation, actor=amira, operation_id=op["id"],
+                                    patch=OperationPatch(status="CANCLD"))
+            await karim.wait_for(has('type="t-x-d-d"', f'uid="{ops.operation_uid(op["id"])}"'))
+            await karim.wait_for(has('type="t-x-d-d"', f'uid="{route_uid}"'))  # the patrol itself still runs
+            late = await Device.connect(port, "sami", "ANDROID-SAMI")
+            await late.wait_for(has('type="t-x-takp-v"'))
+            await late.settle(0.5)
+            assert not _frames(late, route_uid)
+            for d in (karim, late):
+                await d.close()
+        finally:
+            await server.stop()
+
+    run(scenario())

@@ -7,10 +7,13 @@ change's facts — the same rule as every read. An item a device was sent and ma
 longer see (narrowed, retracted, purged) is deleted on the device with `t-x-d-d`.
 On connect, `snapshot` gives the latest state of everything the user may see.
 
-Joint operations (issue 12) are groups of items (an operation's area and its sectors): a
-change replaces the group on each device whose user may see it — a sector dropped, or the whole
-group once the operation ended or the user lost it, is removed with `t-x-d-d` (cot/operations.py
-says what each viewer's devices show).
+Joint operations, patrols and checkpoints (issue 12) are groups of items (an operation's area
+and its sectors; a patrol's route; a checkpoint): a change replaces the group on each device
+whose user may see it — a sector dropped, or the whole group once the operation ended or the
+user lost it, is removed with `t-x-d-d` — and an operation that ends takes its patrols' routes
+with it (cot/operations.py says what each viewer's devices show). A checkpoint's missions are
+worked out when it changes or a device connects; an operation changing around it does not
+re-send it.
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ from typing import Any, Protocol
 from ..changes import Change
 from ..domain.operation import Operation
 from ..domain.org import User
-from ..log.kinds import ALERT, CHAT, OPERATION, REPORT, SECTION, UNIT, object_kind
+from ..domain.patrol import Patrol
+from ..log.kinds import ALERT, CHAT, CHECKPOINT, OPERATION, PATROL, REPORT, SECTION, UNIT, object_kind
 from ..policy import redact
 from ..policy.visibility import may_view, sees_released_version
 from ..store.query import ReportQuery
@@ -39,7 +43,7 @@ UNIT_PREFIX = codec.unit_uid("")
 # newest is fanned out (all stay in the node's log and the unit's track), so the work per batch
 # is bounded by units × devices however far behind it is, and the backlog drains.
 COALESCE_BATCH = 64
-GROUPED = {OPERATION.name: ops.operation_uid}
+GROUPED = {OPERATION.name: ops.operation_uid, PATROL.name: ops.patrol_uid, CHECKPOINT.name: ops.checkpoint_uid}
 
 
 class Device(Protocol):
@@ -157,8 +161,8 @@ class Fanout:
 
     def _dispatch_group(self, change: Change, devices: list[Device], klass: list[int], users: list[User],
                         context: _Context, now: datetime) -> None:
-        """An operation changed: each device gets the group's items as its user may see them now,
-        and loses those of the group it no longer gets."""
+        """An operation, patrol or checkpoint changed: each device gets the group's items as its
+        user may see them now, and loses those of the group it no longer gets."""
         group = GROUPED[change.object_kind](change.object_id)
         facts = change.facts_now
         assert facts is not None
@@ -169,12 +173,24 @@ class Fanout:
                 items.append([])
                 continue
             shown = change.shown(user)
-            # The same redaction renders the same (a fleet of devices, a few distinct copies).
-            key = redact.dumps(shown)
-            if key not in rendered:
-                operation = ops.operation_of(shown)
-                rendered[key] = ops.operation_items(operation, now) if operation is not None else []
-            items.append(rendered[key])
+            if change.object_kind == OPERATION.name:
+                # The same redaction renders the same (a fleet of devices, a few distinct copies).
+                key = redact.dumps(shown)
+                if key not in rendered:
+                    operation = ops.operation_of(shown)
+                    rendered[key] = ops.operation_items(operation, now) if operation is not None else []
+                items.append(rendered[key])
+            elif change.object_kind == PATROL.name:
+                patrol = ops.patrol_of(shown)
+                items.append(ops.patrol_items(patrol, context.operations(user), now) if patrol is not None else [])
+            else:
+                checkpoint = ops.checkpoint_of(shown)
+                items.append(ops.checkpoint_items(checkpoint, context.patrols(user), context.operations(user), now)
+                             if checkpoint is not None else [])
+        # An operation that ended takes its patrols' routes off the devices (they are not shown
+        # without it, cot/operations.py:patrol_items); one merely hidden from a user does not.
+        ended = change.object_kind == OPERATION.name and change.doc is not None and \
+            change.doc.get("status") in {s.value for s in ops.FINAL}
         for device, k in zip(devices, klass):
             if device.fresh is not None:
                 device.fresh.add(group)  # the snapshot being read holds an older state of the group
@@ -184,6 +200,9 @@ class Fanout:
                 device.sent.add(uid)
                 device.send(uid, message)
             _remove(device, [uid for uid in _members(device, group) if uid not in keep], now)
+            if ended:
+                routes = {ops.patrol_uid(p.id) for p in context.patrols(users[k]) if p.operation == change.object_id}
+                _remove(device, routes & device.sent, now)
 
     def _redacted(self, change: Change, users: list[User], visible: list[bool], message: bytes,
                   now: datetime) -> list[bytes]:
@@ -239,8 +258,10 @@ class Fanout:
         return None
 
     def operations_picture(self, user: User, now: datetime) -> list[tuple[str, bytes]]:
-        """The operations `user` may see, as their devices show them."""
-        return ops.picture(_Context(self.node).operations(user).values(), [], [], now)
+        """The operations, patrols and checkpoints `user` may see, as their devices show them."""
+        context = _Context(self.node)
+        checkpoints = [c for d in self.node.checkpoints(viewer=user) if (c := ops.checkpoint_of(d)) is not None]
+        return ops.picture(context.operations(user).values(), context.patrols(user), checkpoints, now)
 
     def snapshot(self, user: User, *, own_unit: str | None) -> list[tuple[str, bytes]]:
         """(uid, message) of the latest state of everything `user` may see (store reads).
@@ -297,14 +318,23 @@ def _remove(device: Device, uids: Iterable[str], now: datetime) -> None:
 
 
 class _Context:
-    """What one batch reads, once per user: the operations that user may see."""
+    """What one batch reads, once per user, to render patrols and checkpoints: the operations and
+    patrols that user may see (a patrol's mission is its operation's code only for a viewer who
+    may see the operation; a checkpoint's missions are those of the operations around it)."""
 
     def __init__(self, node: Any) -> None:
         self.node = node
         self._visible_operations: dict[User, dict[str, Operation]] = {}
+        self._visible_patrols: dict[User, list[Patrol]] = {}
 
     def operations(self, user: User) -> dict[str, Operation]:
         if user not in self._visible_operations:
             found = (ops.operation_of(d) for d in self.node.operations(viewer=user))
             self._visible_operations[user] = {op.id: op for op in found if op is not None}
         return self._visible_operations[user]
+
+    def patrols(self, user: User) -> list[Patrol]:
+        if user not in self._visible_patrols:
+            self._visible_patrols[user] = [p for d in self.node.patrols(viewer=user)
+                                           if (p := ops.patrol_of(d)) is not None]
+        return self._visible_patrols[user]
