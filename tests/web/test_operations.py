@@ -4,7 +4,9 @@ gaps, in Arabic too — in headless Chromium against the real three-node demo.""
 
 from __future__ import annotations
 
+import json
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -237,4 +239,28 @@ def test_a_checkpoint_status_change_shows_its_reason(open_page: Any, demo: Demo)
     assert demo.api("GET", f"/checkpoints/{cp['id']}", "karim").json()["reason"] == reason
     shot(page, "cop-checkpoint")
     rec.console_errors[:] = [e for e in rec.console_errors if "status of 422" not in e]
+    assert_clean(rec, demo)
+
+
+def test_a_unit_is_assigned_to_a_sector_from_the_journal_and_the_operation_exports_as_emsi(open_page: Any, demo: Demo) -> None:
+    op = make_operation(demo, ["TUN", "DZA"])
+    rec = open_page("amira")  # TN national guard: tasks its own patrol
+    page = open_operation(rec, op["id"])
+    page.select_option("[data-testid=journal-kind]", "assignment")
+    page.select_option("select[name=journal_unit]", "tn-gn-patrol-chaambi")
+    page.select_option("select[name=journal_sector]", "east")  # the Algerian sector is not offered
+    assert page.locator("select[name=journal_sector] option[value=west]").count() == 0
+    page.fill("[data-testid=journal-text]", "FAUCON-1 holds the eastern ridge")
+    page.click("[data-testid=journal-submit]")
+    entry = page.locator("[data-testid=journal-entry][data-kind=assignment]")
+    entry.wait_for(timeout=10_000)
+    assert "tn-gn-patrol-chaambi → east" in entry.inner_text()
+    page.wait_for_function("document.querySelector('[data-testid=sector-row][data-sector=east]').innerText.includes('tn-gn-patrol-chaambi')",
+                           timeout=10_000)
+    with page.expect_download() as download:
+        page.click("[data-testid=op-emsi]")
+    path = download.value.path()
+    assert download.value.suggested_filename == f"{op['code']}.emsi.json"
+    emsi = json.loads(Path(path).read_text(encoding="utf-8"))
+    assert "CONTEXT" in emsi and "MISSION" in emsi
     assert_clean(rec, demo)

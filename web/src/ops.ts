@@ -6,7 +6,7 @@
 // Forms are built once per opening and kept: a live update re-renders only the parts that show
 // the node's data, so nothing typed is lost and the focus stays put; an error from the node (an
 // RFC 9457 problem) is shown in the form, with its field, and the form keeps what was typed.
-import { ApiError, patch, post, type Checkpoint, type JournalEntry, type MissionStatus, type Operation, type Patrol, type Polygon, type Waypoint } from "./api";
+import { ApiError, call, get, patch, post, type Checkpoint, type JournalEntry, type MissionStatus, type Operation, type Patrol, type Polygon, type Waypoint } from "./api";
 import { h, toast } from "./dom";
 import { lang, num, onLanguage, t, tx, when } from "./i18n";
 import { countryClass } from "./palette";
@@ -192,7 +192,8 @@ function renderOperation(id: string) {
       h("h3", {}, t("op_sectors")),
       h("ul.sectors", {}, o.sectors.length ? o.sectors.map((s) => h("li", { "data-testid": "sector-row", "data-sector": s.id, "data-country": s.country },
         chip(s.country), " ", free(s.name), s.units.length ? h("span.meta", {}, ` · ${s.units.join(", ")}`) : null)) : [h("li.empty", {}, t("none"))]),
-      moves.length ? h("div.actions", {}, ...moves) : null, statusErr));
+      h("div.actions", {}, ...moves, h("button.ghost", { "data-testid": "op-emsi", title: "ISO/TR 22351", onclick: () => void exportEmsi(o, statusErr) }, t("op_emsi"))),
+      statusErr));
   };
   const fillJournal = () => {
     const entries = state.journals.get(id);
@@ -208,6 +209,17 @@ function renderOperation(id: string) {
   void loadJournal(id);
 }
 
+/** The operation as EMSI (what this viewer may see of it), saved as a file. */
+async function exportEmsi(o: Operation, err: HTMLElement) {
+  try {
+    const doc = await call<unknown>("GET", `/operations/${encodeURIComponent(o.id)}.emsi`);
+    const url = URL.createObjectURL(new Blob([JSON.stringify(doc, null, 2)], { type: "application/json" }));
+    const a = h("a", { href: url, download: `${o.code}.emsi.json` });
+    document.body.append(a); a.click(); a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10_000);
+  } catch (x) { showError(err, x); }
+}
+
 function journalItem(e: JournalEntry) {
   const d = e.details ?? {};
   const detail = e.kind === "status_change" ? `${t(`ms_${d.from}`)} → ${t(`ms_${d.to}`)}`
@@ -219,22 +231,34 @@ function journalItem(e: JournalEntry) {
 }
 
 function journalForm(operation: string) {
-  const kind = h("select", { name: "journal_kind", "aria-label": t("jk_kind") }, ["note", "decision", "report_link"].map((k) => h("option", { value: k }, t(`jk_${k}`))));
+  const me = state.node?.country ?? "";
+  const o = state.operations.get(operation);
+  // An assignment puts a unit of this country into a sector of this country (the node checks who may task it).
+  const mySectors = (o?.sectors ?? []).filter((x) => x.country === me);
+  const myUnits = [...state.units.values()].filter((u) => u.owner_country === me).sort((a, b) => a.callsign.localeCompare(b.callsign));
+  const kinds = ["note", "decision", ...(mySectors.length && myUnits.length ? ["assignment"] : []), "report_link"];
+  const kind = h("select", { name: "journal_kind", "aria-label": t("jk_kind"), "data-testid": "journal-kind" }, kinds.map((k) => h("option", { value: k }, t(`jk_${k}`))));
   const text = h("textarea", { name: "journal_text", rows: 2, dir: "auto", placeholder: t("journal_placeholder"), "aria-label": t("journal_placeholder"), "data-testid": "journal-text" });
   const report = h("input", { name: "journal_report", placeholder: t("journal_report"), "aria-label": t("journal_report"), dir: "ltr", hidden: true });
-  kind.addEventListener("change", () => { report.hidden = kind.value !== "report_link"; });
+  const unit = h("select", { name: "journal_unit", "aria-label": t("unit") }, myUnits.map((u) => h("option", { value: u.id }, `${u.callsign} · ${u.name}`)));
+  const sector = h("select", { name: "journal_sector", "aria-label": t("op_sector") }, mySectors.map((x) => h("option", { value: x.id }, x.name)));
+  const assign = h("span.inline", { hidden: true }, unit, "→", sector);
+  kind.addEventListener("change", () => { report.hidden = kind.value !== "report_link"; assign.hidden = kind.value !== "assignment"; });
   const err = h("p.error", { role: "alert", "data-testid": "journal-error" });
   const submit = h("button.ok", { type: "submit", "data-testid": "journal-submit" }, t("journal_write"));
-  const form = h("form.journal-form", { "data-testid": "journal-form" }, kind, text, report, h("div.actions", {}, submit), err);
+  const form = h("form.journal-form", { "data-testid": "journal-form" }, kind, assign, text, report, h("div.actions", {}, submit), err);
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     err.textContent = "";
     const body: Record<string, unknown> = { kind: kind.value, text: text.value };
     if (kind.value === "report_link") body.details = { report: report.value.trim() };
+    if (kind.value === "assignment") body.details = { unit: unit.value, sector: sector.value };
     submit.disabled = true;
     try {
       journalReceived(await post<JournalEntry>(`/operations/${operation}/journal`, body));
       text.value = ""; report.value = "";  // written: only now is the text let go
+      // an assignment changes the sector's units in the operation's read model
+      if (kind.value === "assignment") { try { operationChanged(await get("/operations/{operation_id}", { operation_id: operation }) as unknown as Operation); } catch { /* the next catch-up */ } }
     } catch (x) { showError(err, x); } finally { submit.disabled = false; }
   });
   text.addEventListener("keydown", (e) => { if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) form.requestSubmit(); });
