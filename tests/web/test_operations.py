@@ -264,3 +264,38 @@ def test_a_unit_is_assigned_to_a_sector_from_the_journal_and_the_operation_expor
     emsi = json.loads(Path(path).read_text(encoding="utf-8"))
     assert "CONTEXT" in emsi and "MISSION" in emsi
     assert_clean(rec, demo)
+
+
+def test_drawing_a_route_creates_a_patrol_with_its_border_rendezvous(open_page: Any, demo: Demo) -> None:
+    rec = open_page("amira")
+    page = open_board(rec)
+    page.click("[data-testid=new-patrol]")
+    code = f"JP-{uuid.uuid4().hex[:5].upper()}"
+    page.fill("[data-testid=patrol-code]", code)
+    page.fill("[data-testid=patrol-name]", "Joint patrol Bouchebka")
+    page.check("[data-testid=patrol-country-DZA]")
+    page.evaluate("location.hash = '#at/35.45/8.9/12'")
+    page.wait_for_timeout(600)
+    box = page.locator("#map").bounding_box()
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.click("[data-testid=patrol-draw-route]")
+    for dx, dy in [(-200, 60), (-40, -20), (150, -90), (150, -90)]:  # the last point clicked again ends the line
+        page.mouse.click(cx + dx, cy + dy)
+        page.wait_for_timeout(150)
+    assert page.locator("[data-testid=wp-draft]").count() == 3
+    page.select_option("select[name=wp_kind_1]", "rendezvous")
+    page.select_option("select[name=wp_c1_1]", "TUN")
+    page.select_option("select[name=wp_c2_1]", "DZA")
+    page.fill("input[name=wp_name_1]", "RV border")
+    page.click("[data-testid=patrol-submit]")
+    page.locator("[data-testid=patrol-summary]").wait_for(timeout=10_000)
+    patrols = demo.api("GET", "/patrols", "amira").json()["items"]
+    created = next(p for p in patrols if p["code"] == code)
+    assert [w["kind"] for w in created["route"]] == ["waypoint", "rendezvous", "waypoint"]
+    assert created["route"][1]["countries"] == ["DZA", "TUN"] and created["route"][1]["name"] == "RV border"
+    assert created["countries"] == ["DZA", "TUN"]
+    page.locator(f"#map path.patrol-route[data-patrol='{created['id']}']").wait_for()
+    assert page.locator(f"#map .wp-rendezvous [data-patrol='{created['id']}']").count() == 1
+    assert "RV border" in page.inner_text("[data-testid=patrol-summary]")
+    shot(page, "cop-drawn-patrol")
+    assert_clean(rec, demo)

@@ -27,20 +27,15 @@ export interface PatrolProgress {
 export type Coverage = Schemas["SectionCoverage"];
 type Token = Schemas["Token"];
 
-// ---- issue 12: joint operations, patrols, checkpoints. Operations and journals are the API's
-// documents, with their GeoJSON and EMSI status narrowed (the OpenAPI document says them in words).
+// ---- issue 12: joint operations, journals, patrols, checkpoints: the API's documents, with their
+// GeoJSON and code lists narrowed (the OpenAPI document says them in words).
 export interface Polygon { type: "Polygon"; coordinates: number[][][] }
 export type MissionStatus = "NST" | "IPR" | "PAU" | "COM" | "CANCLD";
 export type Sector = Omit<Schemas["Sector"], "polygon"> & { polygon: Polygon };
 export type Operation = Omit<Schemas["Operation"], "area" | "sectors" | "status"> & { area: Polygon; sectors: Sector[]; status: MissionStatus };
 export type JournalEntry = Schemas["JournalLine"];
-// Patrols mirror the domain type's to_doc() (domain/patrol.py) until their routes are in openapi.json.
-export interface Waypoint { name: string; lon: number; lat: number; kind: "waypoint" | "rendezvous" | "checkpoint"; countries?: string[]; at?: string | null; checkpoint?: string }
-export interface Patrol {
-  id: string; code: string; name: string; operation: string | null; route: Waypoint[]; planned_start: string; planned_end: string;
-  status: MissionStatus; countries: string[]; units: string[]; owner_agency: string; owner_country: string; audience: Audience;
-  created_by: string; updated_at: string;
-}
+export type Waypoint = Omit<Schemas["Waypoint"], "kind"> & { kind: "waypoint" | "rendezvous" | "checkpoint" };
+export type Patrol = Omit<Schemas["Patrol"], "status" | "route"> & { status: MissionStatus; route: Waypoint[] };
 export type CheckpointStatus = "open" | "closed" | "reinforced";
 export type Checkpoint = Omit<Schemas["Checkpoint"], "point" | "status" | "history"> & {
   point: { type: "Point"; coordinates: [number, number] }; status: CheckpointStatus;
@@ -93,20 +88,6 @@ export function get<R extends keyof GetRoutes>(route: R, vars: Record<string, st
 export const post = <T>(path: string, body?: unknown) => call<T>("POST", path, body ?? {});
 export const patch = <T>(path: string, body: unknown) => call<T>("PATCH", path, body);
 export const put = <T>(path: string, body: unknown) => call<T>("PUT", path, body);
-/** Every item of a list route (`{items, next}` pages followed). */
-export async function allItems<T>(path: string, params = new URLSearchParams(), max = 5000): Promise<T[]> {
-  const out: T[] = [];
-  let cursor: string | null = null;
-  do {
-    const p = new URLSearchParams(params);
-    if (cursor) p.set("cursor", cursor);
-    const q = p.toString();
-    const page: { items: T[]; next?: string | null } = await call("GET", q ? `${path}?${q}` : path);
-    out.push(...page.items);
-    cursor = page.next ?? null;
-  } while (cursor && out.length < max);
-  return out;
-}
 
 export async function login(username: string, password: string): Promise<void> {
   const r = await call<Token>("POST", "/auth/token", { username, password });

@@ -14,7 +14,7 @@ import {
   checkpointChanged, coverageToggled, drawCancelled, drawStarted, drawnTaken, journalReceived, operationChanged, opsToggled, opsViewed,
   patrolChanged, previewSet, state, subscribe, type LatLon,
 } from "./store";
-import { PATROL_ROUTES, loadCoverage, loadJournal, loadProgress } from "./sync";
+import { PROGRESS_ROUTE, loadCoverage, loadJournal, loadProgress } from "./sync";
 
 let box: HTMLElement;
 /** The parts of the open view that show the node's data, re-rendered when it changes. */
@@ -157,9 +157,9 @@ function renderBoard() {
   frame(t("operations"),
     writes() ? h("div.op-tools", {},
       h("button.ok", { onclick: () => opsViewed({ kind: "new-operation" }), "data-testid": "new-operation" }, "+ ", t("op_new")),
-      PATROL_ROUTES ? h("button", { onclick: () => opsViewed({ kind: "new-patrol" }), "data-testid": "new-patrol" }, "+ ", t("patrol_new")) : null) : null,
+      h("button", { onclick: () => opsViewed({ kind: "new-patrol" }), "data-testid": "new-patrol" }, "+ ", t("patrol_new"))) : null,
     h("label.check.coverage", {}, cov, " ", t("cov_layer"), " ", hours),
-    h("h3", {}, t("operations")), ops, ...(PATROL_ROUTES ? [h("h3", {}, t("patrols")), patrols] : []), h("h3", {}, t("checkpoints")), cps);
+    h("h3", {}, t("operations")), ops, h("h3", {}, t("patrols")), patrols, h("h3", {}, t("checkpoints")), cps);
 }
 
 // ---------- one operation, its journal beside the map
@@ -330,11 +330,11 @@ function renderPatrol(id: string) {
         class: s === "CANCLD" ? "danger" : "", onclick: async () => {
           try { patrolChanged(await patch<Patrol>(`/patrols/${p.id}`, { status: s })); } catch (x) { showError(err, x); }
         },
-      }, t(`ms_to_${s}`)))) : null, err));
+      }, t(s === "CANCLD" ? "pa_cancel" : `ms_to_${s}`)))) : null, err));
   };
   refreshers.ops = fill;
   fill();
-  frame(h("span", {}, back(), " ", t("patrol")), summary, h("h3", {}, t("patrol_progress")), progress);
+  frame(h("span", {}, back(), " ", t("patrol")), summary, ...(PROGRESS_ROUTE ? [h("h3", {}, t("patrol_progress")), progress] : []));
   const fillProgress = () => {
     const pr = state.progress;
     if (!pr || pr.patrol !== id) { progress.replaceChildren(h("p.empty", {}, "…")); return; }

@@ -1,7 +1,7 @@
 // The one way the page's picture is brought up to date from the node: the first load, the live
 // feed's (re)connection, polling while the feed is down, a changed query and the duty officer's
 // queue all call `catchUp`, and what it fetches enters the store through its actions.
-import { allItems, allReports, call, get, type Checkpoint, type Coverage, type Operation, type Patrol, type PatrolProgress } from "./api";
+import { allReports, call, get, type Checkpoint, type Coverage, type Operation, type Patrol, type PatrolProgress } from "./api";
 import { toast } from "./dom";
 import { t } from "./i18n";
 import {
@@ -63,15 +63,14 @@ async function loadField() {
 
 // ---- issue 12: operations, patrols, checkpoints; an operation's journal; coverage gaps.
 // Optional layers too: a node without them (or a viewer refused them) keeps the report picture.
-export const PATROL_ROUTES = false;
+// A patrol's progress is not on the node yet (issue 12 lands step by step): asked for once it is.
+export const PROGRESS_ROUTE = false;
 async function loadOps() {
-  const one = async <T>(path: string): Promise<T[] | null> => { try { return await allItems<T>(path); } catch { return null; } };
   // GeoJSON and status narrowed (api.ts)
   const ops = async () => { try { return (await get("/operations")).items as unknown as Operation[]; } catch { return null; } };
   const cps = async () => { try { return (await get("/checkpoints")).items as unknown as Checkpoint[]; } catch { return null; } };
-  // The patrol routes are not on the node yet (issue 12 lands step by step): asked for once they
-  // are in openapi.json.
-  const [operations, patrols, checkpoints] = await Promise.all([ops(), PATROL_ROUTES ? one<Patrol>("/patrols") : null, cps()]);
+  const pas = async () => { try { return (await get("/patrols")).items as unknown as Patrol[]; } catch { return null; } };
+  const [operations, patrols, checkpoints] = await Promise.all([ops(), pas(), cps()]);
   opsLoaded(operations, patrols, checkpoints);
   // An open journal is caught up with the rest (entries written while the feed was down).
   const v = state.opsView;
@@ -94,5 +93,6 @@ export async function loadCoverage() {
 
 /** The open patrol's actual tracks and rendezvous, fetched again when the patrol changes. */
 export async function loadProgress(patrol: string) {
+  if (!PROGRESS_ROUTE) return;
   try { progressLoaded(await call<PatrolProgress>("GET", `/patrols/${encodeURIComponent(patrol)}/progress`)); } catch { progressLoaded(null); }
 }
