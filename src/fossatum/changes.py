@@ -73,6 +73,9 @@ class Change:
     removed: bool = False
     held_abroad: bool = False
     urgent: bool = False
+    # A contained object (an operation's journal line, log/kinds.py `contained_in`): the facts of
+    # its parent as held after the commit, None if it is not held. Shown only to who may see both.
+    facts_parent: Facts | None = None
     _facts_of: Callable[[str, frozenset[str]], Mapping[str, Facts]] | None = field(default=None, repr=False)
     _views: dict[User, dict[str, Any]] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -148,10 +151,12 @@ class ChangeFeed:
             report = rules.from_doc(doc) if obj is REPORT else None
             if obj.owner_notes:  # as stored: with the owner's notes, which `shown` gives to whom they concern
                 doc = self.store.current_doc(obj.name, object_id) or doc
+            parent = obj.parent(entry.payload)
             out.append(Change(
                 obj.name, object_id, entry, doc, now, before.get((obj.name, object_id)),
                 held_abroad=report is not None and not report.is_released_version,
                 urgent=entry.kind == REPORT_FLAGGED and bool(doc.get("urgent")),
+                facts_parent=facts_of(parent[0], frozenset({parent[1]})).get(parent[1]) if parent else None,
                 _facts_of=facts_of))
             before[(obj.name, object_id)] = now
         # Of partners' objects (federation/inbound.py): a report with the facts of who may have seen

@@ -190,3 +190,22 @@ def test_every_node_verifies_after_an_operation_s_life(cluster: Cluster) -> None
         assert node.store.ownership_mismatches() == []
         refused = [a for a in node.federation.audit() if a["decision"] in ("refused", "rejected", "blocked")]
         assert refused == [], refused
+
+
+def test_a_purge_tells_the_live_channels_who_may_have_seen_the_operation_and_its_lines(cluster: Cluster) -> None:
+    op = create(cluster, ["DZA", "LBY"])
+    cluster.sync()
+    line = note(cluster, "DZA", op["id"], "west slope sealed")
+    cluster.sync()
+    libya = cluster.nodes["LBY"]
+    seen: list[Any] = []
+    libya.changes.subscribe(lambda changes: seen.extend(c for c in changes if c.removed))
+    cluster.nodes["TUN"].update_operation(actor=cluster.officers["TUN"], operation_id=op["id"],
+                                          patch=OperationPatch(participants=["DZA"]))
+    cluster.sync()
+    removed = {c.object_id: c.facts_before for c in seen}
+    assert set(removed) == {op["id"], line["id"]}
+    officer = cluster.officers["LBY"]
+    from fossatum.policy.visibility import may_view
+
+    assert all(facts is not None and may_view(officer, facts) for facts in removed.values())

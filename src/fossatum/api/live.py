@@ -31,8 +31,8 @@ from ..changes import Change
 from ..domain.org import Role, User
 from ..domain.timeutil import to_text
 from ..errors import Unauthorized
-from ..log.kinds import ALERT, CHAT, REPORT, SECTION, UNIT
-from ..policy.visibility import may_view, sees_released_version
+from ..log.kinds import ALERT, CHAT, CHECKPOINT, JOURNAL, OPERATION, PATROL, REPORT, SECTION, UNIT, object_kind
+from ..policy.visibility import Facts, may_view, sees_released_version
 from ..sessions import MESSAGES, Revocation
 
 log = logging.getLogger("fossatum.live")
@@ -45,6 +45,10 @@ _END = "\0end"  # queued after a session ended: nothing queued before it is sent
 # Object kind → (message type, key of its document) of the objects pushed to whoever may see them.
 _MESSAGES = {UNIT.name: ("unit", "unit"), SECTION.name: ("section", "section"),
              ALERT.name: ("field_alert", "alert"), CHAT.name: ("chat", "message")}
+# Issue 12's kinds: sent to whoever may see them now, and `<type>.removed` to whoever could before
+# and no longer may (narrowed, cancelled); a journal line only with its operation.
+_SHARED = {OPERATION.name: ("operation", "operation"), PATROL.name: ("patrol", "patrol"),
+           CHECKPOINT.name: ("checkpoint", "checkpoint"), JOURNAL.name: ("journal", "entry")}
 
 
 @dataclass(eq=False)
@@ -108,7 +112,9 @@ class LiveHub:
                 self._removed(change)
             elif change.object_kind == REPORT.name:
                 self._report(change)
-            else:
+            elif change.object_kind in _SHARED:
+                self._shared(change)
+            elif change.object_kind in _MESSAGES:
                 self._object(change)
 
     def _report(self, change: Change) -> None:
@@ -142,6 +148,27 @@ class LiveHub:
         for conn in list(self.connections):
             if may_view(conn.user, facts):
                 self._send(conn, message(change.shown(conn.user)))
+
+    def _shared(self, change: Change) -> None:
+        """An operation, journal line, patrol or checkpoint: to whoever may see it now (a journal
+        line: and its operation); whoever could before and no longer may is told it is removed."""
+        now, before = change.facts_now, change.facts_before
+        assert now is not None
+        kind, key = _SHARED[change.object_kind]
+        contained = object_kind(change.object_kind).contained_in is not None
+        message = _encoded(lambda shown: {"type": kind, key: shown})
+        removed = json.dumps({"type": f"{kind}.removed", "id": change.object_id})
+
+        def sees(user: User, facts: Facts | None) -> bool:
+            if facts is None or not may_view(user, facts):
+                return False
+            return not contained or (change.facts_parent is not None and may_view(user, change.facts_parent))
+
+        for conn in list(self.connections):
+            if sees(conn.user, now):
+                self._send(conn, message(change.shown(conn.user)))
+            elif before is not None and may_view(conn.user, before):
+                self._send(conn, removed)
 
     def _removed(self, change: Change) -> None:
         """A purge: whoever may have seen the object is told (from its facts, never its text)."""

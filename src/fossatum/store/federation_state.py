@@ -13,6 +13,7 @@ import json
 from typing import Any
 
 from ..domain import report as rules
+from ..domain.audience import Scope
 from ..log.entry import Entry
 from ..log.kinds import OBJECT_KINDS
 from ..policy.visibility import Facts
@@ -196,16 +197,29 @@ class FederationTx:
             self.execute("DELETE FROM unit_positions WHERE unit_id = ?", (object_id,))
         removed = 0
         for obj in _FEDERATED:
+            facts = None if rid else self._row_facts(obj.table, obj.key, object_id)
             gone = self.execute(f"DELETE FROM {obj.table} WHERE {obj.key} = ? AND origin = ?",
                                 (object_id, origin)).rowcount
             if gone:
                 removed += self._purge_contained(obj.name, object_id)
                 if not rid:
-                    # An operation, patrol, checkpoint…: noted without facts (the live page
-                    # tells nobody), so that the TAK fan-out removes it from the devices it was sent to.
-                    self.purged.append((object_id, None))
+                    # A unit, operation, patrol, checkpoint…: with the facts of who may have seen
+                    # it (the live page tells them), and the TAK fan-out removes it from devices.
+                    self.purged.append((object_id, facts))
         return removed + int(self.execute("DELETE FROM log WHERE object_id = ? AND origin = ?",
                                           (object_id, origin)).rowcount)
+
+    def _row_facts(self, table: str, key: str, object_id: str) -> Facts | None:
+        row = self.execute(f"SELECT owner_agency, owner_country, scope, releasable_to, state, released, author "
+                           f"FROM {table} WHERE {key} = ?", (object_id,)).fetchone()
+        if row is None:
+            return None
+        agency, country, scope, releasable, state, released, author = row
+        try:
+            return Facts(agency, country, Scope(scope), frozenset(c for c in str(releasable).split(",") if c), state,
+                         bool(released), author)
+        except ValueError:  # a scope this version does not know: nobody is told of its removal
+            return None
 
     def _purge_contained(self, parent_kind: str, parent_id: str) -> int:
         """Partner copies of the objects contained in a purged one (log/kinds.py `contained_in`)."""
@@ -216,6 +230,7 @@ class FederationTx:
             rows = self.execute(f"SELECT {child.key}, origin FROM {child.table} WHERE {column} = ? AND origin <> ?",
                                 (parent_id, own[0] if own else "")).fetchall()
             for child_id, child_origin in rows:
+                self.purged.append((child_id, self._row_facts(child.table, child.key, child_id)))
                 self.execute(f"DELETE FROM {child.table} WHERE {child.key} = ?", (child_id,))
                 removed += int(self.execute("DELETE FROM log WHERE object_id = ? AND origin = ?",
                                             (child_id, child_origin)).rowcount)
