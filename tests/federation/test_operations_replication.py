@@ -209,3 +209,30 @@ def test_a_purge_tells_the_live_channels_who_may_have_seen_the_operation_and_its
     from fossatum.policy.visibility import may_view
 
     assert all(facts is not None and may_view(officer, facts) for facts in removed.values())
+
+
+def test_a_forged_assignment_of_another_country_s_unit_assigns_nothing(cluster: Cluster) -> None:
+    """A partner node that writes, under its own signature, an assignment of the lead's unit into
+    its own sector: stored as its line, but the lead's unit is not shown in that sector."""
+    tun = cluster.nodes["TUN"]
+    tn_unit = tun.add_unit(actor=None, spec=UnitIn.model_validate(
+        {"name": "GN Kasserine", "kind": "patrol", "agency": "TN-GN", "audience": {"scope": "all_partners"}}))
+    op = create(cluster, ["DZA"])
+    cluster.sync()
+    dza, officer = cluster.nodes["DZA"], cluster.officers["DZA"]
+    with pytest.raises(Forbidden):  # the service refuses it
+        dza.write_journal(actor=officer, operation_id=op["id"], spec=JournalIn.model_validate(
+            {"kind": "assignment", "details": {"unit": tn_unit["id"], "sector": "s-dza"}}))
+    audience = {"owner_agency": "DZ-GN", "owner_country": "DZA", "scope": "partners", "partners": ["TUN"],
+                "releasable_to": ["DZA", "TUN"], "tlp": "AMBER"}
+    forged = {"id": "j-forged", "operation": op["id"], "kind": "assignment", "author": officer.username,
+              "country": "DZA", "at": "2026-12-06T06:00:00.000000Z", "text": "",
+              "details": {"unit": tn_unit["id"], "sector": "s-dza"}, "owner_agency": "DZ-GN", "owner_country": "DZA",
+              "audience": audience}
+    with dza.store.transaction() as tx:  # written under the service, as a hostile node would
+        tx.append(ts=forged["at"], author=officer.username, kind=kinds.JOURNAL_WRITTEN, payload=forged,
+                  audience=audience)
+    cluster.sync()
+    assert "j-forged" in held(cluster, "TUN", "operation_journal")
+    sectors = {s["id"]: s["units"] for s in tun.sectors(viewer=cluster.officers["TUN"], operation_id=op["id"])}
+    assert sectors == {"s-east": [], "s-dza": []}

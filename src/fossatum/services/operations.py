@@ -268,13 +268,18 @@ class Operations:
         """The read model: per sector, the lead's units plus the assignments written by the
         sector's own country; linked reports the viewer may not see left out."""
         visible_units = set(doc["units"])  # redacted by the store: units the viewer may see
+        assignments = [line for line in self._lines(viewer, doc) if line.get("kind") == JournalKind.ASSIGNMENT.value]
+        # A country assigns its own units only: a line naming a unit this node knows as another
+        # country's (written by a node that forged it) assigns nothing.
+        owners = self.ctx.store.facts_of("unit", frozenset(line["details"]["unit"] for line in assignments))
         assigned: dict[str, list[str]] = {}
-        for line in self._lines(viewer, doc):
-            if line.get("kind") != JournalKind.ASSIGNMENT.value:
-                continue
+        for line in assignments:
+            unit = line["details"]["unit"]
             sector = next((s for s in doc["sectors"] if s["id"] == line["details"].get("sector")), None)
-            if sector is not None and sector["country"] == line["country"]:
-                assigned.setdefault(sector["id"], []).append(line["details"]["unit"])
+            owner = owners.get(unit)
+            if sector is not None and sector["country"] == line["country"] and (
+                    owner is None or owner.owner_country == line["country"]):
+                assigned.setdefault(sector["id"], []).append(unit)
         sectors = [{**s, "units": sorted({*(u for u in s["units"] if u in visible_units), *assigned.get(s["id"], [])})}
                    for s in doc["sectors"]]
         units = sorted(visible_units | {u for us in assigned.values() for u in us})
