@@ -296,3 +296,98 @@ def test_an_operation_that_ends_takes_its_patrols_routes_with_it(node: Node, use
             await server.stop()
 
     run(scenario())
+
+
+def test_a_device_speaking_tak_protocol_v1_gets_the_same_items(node: Node, users) -> None:
+    from fossatum.cot.framing import ProtoFramer
+
+    from .harness import event
+
+    partners(node, "DZA")
+
+    async def scenario() -> None:
+        server, port = await start(node)
+        try:
+            sami = await Device.connect(port, "sami", "ANDROID-SAMI", callsign="GN-7")
+            await sami.wait_for(has('type="t-x-takp-v"'))
+            await sami.send(event("ANDROID-SAMI", "t-x-takp-q", detail='<TakControl><TakRequest version="1"/></TakControl>'))
+            await sami.wait_for(has('type="t-x-takp-r"', 'status="true"'))
+            sami._buf = b""  # from here on, the server speaks protobuf
+            op = await asyncio.to_thread(_create, node, users)
+            wanted = set(ops.operation_uids(_operation(node, users, op)))
+            framer, got = ProtoFramer(1 << 20), {}
+
+            async def until(done) -> None:
+                while not done():
+                    framer.feed(await asyncio.wait_for(sami.reader.read(65536), 5))
+                    while (frame := framer.next()) is not None:
+                        root = safe_xml.fromstring(frame)
+                        link = root.find("detail/link")
+                        uid = link.get("uid") if root.get("type") == "t-x-d-d" and link is not None else root.get("uid")
+                        got[uid] = root
+
+            await until(lambda: wanted <= set(got))
+            for uid in wanted:
+                root = got[uid]
+                assert root.get("type") == "u-d-f"
+                assert [d.get("mission") for d in root.findall("detail/marti/dest")] == ["CHAAMBI-26-01"]
+                links = root.findall("detail/link")
+                assert len(links) == 5 and links[0].get("point") == links[-1].get("point")
+                assert root.find("detail/strokeColor") is not None
+            await asyncio.to_thread(node.update_operation, actor=users["amira"], operation_id=op["id"],
+                                    patch=OperationPatch(status="CANCLD"))
+            await until(lambda: all(got[uid].get("type") == "t-x-d-d" for uid in wanted))
+            for uid in wanted:
+                link = got[uid].find("detail/link")
+                assert link is not None and (link.get("relation"), link.get("type")) == ("none", "u-d-f")
+                assert got[uid].find("detail/__forcedelete") is not None
+            await sami.close()
+        finally:
+            await server.stop()
+
+    run(scenario())
+
+
+def test_a_checkpoint_follows_the_operations_drawn_around_it(node: Node, users) -> None:
+    from fossatum.schemas import CheckpointIn, SectionIn
+
+    partners(node, "DZA")
+    node.add_section(actor=None, spec=SectionIn.model_validate(
+        {"id": "TUN-DZA-07", "name": "Chaambi", "geometry": operation_body()["area"],
+         "audience": {"scope": "all_partners"}}), owner_agency="TN-GN")
+    amira = users["amira"]
+    checkpoint = node.create_checkpoint(actor=amira, spec=CheckpointIn.model_validate(
+        {"name": "Oued Hatab", "location": {"lat": 35.21, "lon": 8.55}, "section": "TUN-DZA-07",
+         "operator": "joint", "partners": ["DZA"]}))
+    uid = ops.checkpoint_uid(checkpoint["id"])
+
+    async def scenario() -> None:
+        server, port = await start(node)
+        try:
+            karim = await Device.connect(port, "karim", "ANDROID-KARIM", callsign="DZ-1")
+            frame = await karim.wait_for(has(f'uid="{uid}"'))
+            assert _missions(frame) == [] and b"operator joint" in frame
+            op = await asyncio.to_thread(_create, node, users)  # a cordon drawn around it
+            await karim.wait_for(lambda f: f'uid="{uid}"'.encode() in f and b"CHAAMBI-26-01" in f)
+            assert _missions(_frames(karim, uid)[-1]) == ["CHAAMBI-26-01"]
+            count = len(_frames(karim, uid))
+            await asyncio.to_thread(node.update_operation, actor=amira, operation_id=op["id"],
+                                    patch=OperationPatch(status="IPR"))  # the same missions: not re-sent
+            await karim.wait_for(has('status IPR'))
+            await asyncio.to_thread(node.update_operation, actor=amira, operation_id=op["id"],
+                                    patch=OperationPatch(status="COM"))
+            await karim.wait_for(has('type="t-x-d-d"', f'uid="{ops.operation_uid(op["id"])}"'))
+            frames = await _eventually_more(karim, uid, count)
+            assert _missions(frames[-1]) == [] and b'type="b-m-p-c"' in frames[-1]  # still shown, in no mission
+            assert len(frames) == count + 1
+            await karim.close()
+        finally:
+            await server.stop()
+
+    run(scenario())
+
+
+async def _eventually_more(device: Device, uid: str, count: int) -> list[bytes]:
+    await device.wait_for(lambda f: len(_frames(device, uid)) > count)
+    await device.settle(0.3)
+    return _frames(device, uid)

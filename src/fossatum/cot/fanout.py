@@ -11,9 +11,8 @@ Joint operations, patrols and checkpoints (issue 12) are groups of items (an ope
 and its sectors; a patrol's route; a checkpoint): a change replaces the group on each device
 whose user may see it — a sector dropped, or the whole group once the operation ended or the
 user lost it, is removed with `t-x-d-d` — and an operation that ends takes its patrols' routes
-with it (cot/operations.py says what each viewer's devices show). A checkpoint's missions are
-worked out when it changes or a device connects; an operation changing around it does not
-re-send it.
+with it (cot/operations.py says what each viewer's devices show). A checkpoint joins the
+missions of the operations around it; when an operation or patrol changes those, it is re-sent.
 """
 
 from __future__ import annotations
@@ -25,6 +24,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from ..changes import Change
+from ..domain.checkpoint import Checkpoint
 from ..domain.operation import Operation
 from ..domain.org import User
 from ..domain.patrol import Patrol
@@ -76,6 +76,9 @@ class Fanout:
         self.loop: Any = None
         # (kind, stored document text) → (CoT uid, rendering or None, monotonic time rendered)
         self._rendered: dict[tuple[str, str], tuple[str, bytes | None, float]] = {}
+        # (user, checkpoint id) → the missions its event last named on that user's devices: an
+        # operation or patrol that changes around a checkpoint re-sends it only if they change.
+        self._checkpoint_missions: dict[tuple[User, str], tuple[str, ...]] = {}
         # Commits of the node's other API workers too (the feed hears them): a report validated
         # through any of them reaches the devices connected to the one process that runs the gateway.
         node.changes.subscribe(self.committed, active=self.active)
@@ -185,8 +188,7 @@ class Fanout:
                 items.append(ops.patrol_items(patrol, context.operations(user), now) if patrol is not None else [])
             else:
                 checkpoint = ops.checkpoint_of(shown)
-                items.append(ops.checkpoint_items(checkpoint, context.patrols(user), context.operations(user), now)
-                             if checkpoint is not None else [])
+                items.append([self._checkpoint(user, checkpoint, context, now)] if checkpoint is not None else [])
         # An operation that ended takes its patrols' routes off the devices (they are not shown
         # without it, cot/operations.py:patrol_items); one merely hidden from a user does not.
         ended = change.object_kind == OPERATION.name and change.doc is not None and \
@@ -203,6 +205,34 @@ class Fanout:
             if ended:
                 routes = {ops.patrol_uid(p.id) for p in context.patrols(users[k]) if p.operation == change.object_id}
                 _remove(device, routes & device.sent, now)
+        if change.object_kind != CHECKPOINT.name:
+            self._refresh_checkpoints(devices, klass, users, context, now)
+
+    def _checkpoint(self, user: User, checkpoint: Checkpoint, context: _Context, now: datetime) -> tuple[str, bytes]:
+        """A checkpoint's event for `user`'s devices, in the missions of the operations around it
+        that the user may see (remembered, see `_refresh_checkpoints`)."""
+        missions = tuple(ops.checkpoint_missions(checkpoint, context.patrols(user), context.operations(user)))
+        self._checkpoint_missions[(user, checkpoint.id)] = missions
+        return ops.checkpoint_uid(checkpoint.id), ops.checkpoint_event(checkpoint, now, missions=missions)
+
+    def _refresh_checkpoints(self, devices: list[Device], klass: list[int], users: list[User], context: _Context,
+                             now: datetime) -> None:
+        """After an operation or patrol changed: the checkpoints whose missions changed with it
+        (an operation drawn around one, a patrol routed through one, an operation that ended),
+        re-sent to the devices that have them."""
+        again: list[list[tuple[str, bytes]]] = []
+        for user in users:
+            out = []
+            for checkpoint in context.checkpoints(user):
+                before = self._checkpoint_missions.get((user, checkpoint.id))
+                item = self._checkpoint(user, checkpoint, context, now)
+                if before is not None and before != self._checkpoint_missions[(user, checkpoint.id)]:
+                    out.append(item)
+            again.append(out)
+        for device, k in zip(devices, klass):
+            for uid, message in again[k]:
+                if uid in device.sent:
+                    device.send(uid, message)
 
     def _redacted(self, change: Change, users: list[User], visible: list[bool], message: bytes,
                   now: datetime) -> list[bytes]:
@@ -260,8 +290,8 @@ class Fanout:
     def operations_picture(self, user: User, now: datetime) -> list[tuple[str, bytes]]:
         """The operations, patrols and checkpoints `user` may see, as their devices show them."""
         context = _Context(self.node)
-        checkpoints = [c for d in self.node.checkpoints(viewer=user) if (c := ops.checkpoint_of(d)) is not None]
-        return ops.picture(context.operations(user).values(), context.patrols(user), checkpoints, now)
+        shapes = ops.picture(context.operations(user).values(), context.patrols(user), (), now)
+        return shapes + [self._checkpoint(user, c, context, now) for c in context.checkpoints(user)]
 
     def snapshot(self, user: User, *, own_unit: str | None) -> list[tuple[str, bytes]]:
         """(uid, message) of the latest state of everything `user` may see (store reads).
@@ -326,6 +356,7 @@ class _Context:
         self.node = node
         self._visible_operations: dict[User, dict[str, Operation]] = {}
         self._visible_patrols: dict[User, list[Patrol]] = {}
+        self._visible_checkpoints: dict[User, list[Checkpoint]] = {}
 
     def operations(self, user: User) -> dict[str, Operation]:
         if user not in self._visible_operations:
@@ -338,3 +369,9 @@ class _Context:
             self._visible_patrols[user] = [p for d in self.node.patrols(viewer=user)
                                            if (p := ops.patrol_of(d)) is not None]
         return self._visible_patrols[user]
+
+    def checkpoints(self, user: User) -> list[Checkpoint]:
+        if user not in self._visible_checkpoints:
+            self._visible_checkpoints[user] = [c for d in self.node.checkpoints(viewer=user)
+                                               if (c := ops.checkpoint_of(d)) is not None]
+        return self._visible_checkpoints[user]
