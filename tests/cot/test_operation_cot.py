@@ -140,7 +140,7 @@ def test_each_sector_is_a_u_d_f_in_its_countrys_fixed_colour() -> None:
                                           "fossatum.operation.op1.sector.s-tun"]
     assert [uid for uid, _ in events] == ops.operation_uids(op)
     by_uid = {uid: parse(message) for uid, message in events}
-    for sector, colour in (("s-tun", -1638381), ("s-dza", -16752077)):
+    for sector, colour in (("s-tun", -2793984), ("s-dza", -16736653)):
         root = by_uid[f"fossatum.operation.op1.sector.{sector}"]
         assert root.get("type") == "u-d-f" and root.get("uid") == f"fossatum.operation.op1.sector.{sector}"
         assert missions(root) == ["OP-CHAAMBI-26"]
@@ -154,7 +154,7 @@ def test_each_sector_is_a_u_d_f_in_its_countrys_fixed_colour() -> None:
 
 
 def test_country_colours_are_fixed_distinct_and_signed() -> None:
-    fixed = {"TUN": ops.argb(0xFFE70013), "DZA": ops.argb(0xFF006233), "LBY": ops.argb(0xFF1E63D6)}
+    fixed = {"TUN": ops.argb(0xFFD55E00), "DZA": ops.argb(0xFF009E73), "LBY": ops.argb(0xFF56B4E9)}  # as the COP page
     assert dict(ops.COUNTRY_COLOURS) == fixed
     assert len(set(ops.COUNTRY_COLOURS.values())) == 3
     assert ops.argb(0xFFFF0000) == -65536 and ops.argb(0x40FF0000) == 0x40FF0000  # as ATAK: red = -65536
@@ -394,3 +394,16 @@ def test_a_viewers_copy_with_units_redacted_is_still_shown() -> None:
     assert ops.operation_of({"id": "broken"}) is None
     assert ops.patrol_of({**patrol().to_doc(), "route": []}) is None
     assert ops.checkpoint_of(checkpoint().to_doc()) == checkpoint()
+
+
+def test_the_country_colours_are_the_cop_pages() -> None:
+    # One colour per country on the wall screen and on the device (web/src/palette.ts).
+    import re
+    from pathlib import Path
+
+    palette = (Path(__file__).resolve().parents[2] / "web" / "src" / "palette.ts").read_text()
+    line = re.search(r"COUNTRY_COLOUR[^=]*=\s*\{([^}]*)\}", palette)
+    assert line is not None
+    page = {c: int("FF" + h, 16) for c, h in re.findall(r'(\w+):\s*"#([0-9A-Fa-f]{6})"', line.group(1))}
+    for country, colour in ops.COUNTRY_COLOURS.items():
+        assert colour & 0xFFFFFFFF == page[country], country

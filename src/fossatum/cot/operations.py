@@ -60,22 +60,25 @@ def argb(value: int) -> int:
     return value - (1 << 32) if value & 0x80000000 else value
 
 
-# Fixed colours of the countries' sectors and routes, the same on every device and node (the COP
-# page uses the same): Tunisia the red of its flag, Algeria the green of its flag, Libya blue —
-# not its flag's green, which beside Algeria's could not be told apart at a glance.
+# Fixed colours of the countries' sectors and routes: those of the COP page (web/src/palette.ts),
+# so that a sector has one colour on the wall screen and on the device. They are the Okabe–Ito
+# palette, told apart with the common forms of colour blindness; a sector's callsign and remarks
+# also name its country, so colour is never the only carrier.
 COUNTRY_COLOURS: Final[Mapping[str, int]] = MappingProxyType({
-    "TUN": argb(0xFFE70013),
-    "DZA": argb(0xFF006233),
-    "LBY": argb(0xFF1E63D6),
+    "TUN": argb(0xFFD55E00),  # vermillion
+    "DZA": argb(0xFF009E73),  # bluish green
+    "LBY": argb(0xFF56B4E9),  # sky blue
 })
-# Any other country: one of these, chosen by its code alone (stable across nodes and runs).
-OTHER_COLOURS: Final = tuple(argb(c) for c in (0xFF8E24AA, 0xFFF57C00, 0xFF00897B, 0xFF6D4C41, 0xFFC2185B))
+# Any other country: one of the palette's spare colours, chosen by its code alone (the same on
+# every node and device, whatever order partners were added in).
+OTHER_COLOURS: Final = tuple(argb(c) for c in (0xFFE69F00, 0xFF0072B2, 0xFFF0E442))
 AREA_COLOUR: Final = argb(0xFFFFFFFF)  # the operation's outline: white, not filled, under the sectors
 FILL_ALPHA: Final = 0x40  # sectors are filled at 25 % so the map stays readable under them
+# As on the COP page: open blue, reinforced orange, closed vermillion (the remarks say it in words).
 CHECKPOINT_COLOURS: Final[Mapping[CheckpointStatus, int]] = MappingProxyType({
-    CheckpointStatus.OPEN: argb(0xFF2E7D32),        # green: passable, manned
-    CheckpointStatus.REINFORCED: argb(0xFFFF8F00),  # amber: manned in strength
-    CheckpointStatus.CLOSED: argb(0xFFC62828),      # red: the track is shut
+    CheckpointStatus.OPEN: argb(0xFF0072B2),
+    CheckpointStatus.REINFORCED: argb(0xFFE69F00),
+    CheckpointStatus.CLOSED: argb(0xFFD55E00),
 })
 
 
