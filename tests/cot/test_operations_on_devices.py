@@ -391,3 +391,31 @@ async def _eventually_more(device: Device, uid: str, count: int) -> list[bytes]:
     await device.wait_for(lambda f: len(_frames(device, uid)) > count)
     await device.settle(0.3)
     return _frames(device, uid)
+
+
+def test_a_sector_dropped_while_the_snapshot_is_read_is_never_shown(node: Node, users) -> None:
+    # Step by step, no sockets (as tests/cot/test_admission.py): the fan-out decided the whole
+    # operation after the snapshot was read, so none of the snapshot's copy of it is queued.
+    from fossatum.changes import Change
+    from fossatum.cot.server import Client, CotServer
+
+    from .harness import settings
+
+    partners(node, "DZA")
+    op = _create(node, users)
+    server = CotServer(node, settings=settings())
+    karim = Client(peer="test", limit=100, user=users["karim"])
+    karim.fresh = set()
+    server.clients.add(karim)
+    snapshot = server.fanout.snapshot(users["karim"], own_unit=None)
+    west, east = ops.sector_uid(op["id"], "s-west"), ops.sector_uid(op["id"], "s-east")
+    assert {west, east, ops.operation_uid(op["id"])} <= set(dict(snapshot))
+    changes: list[Change] = []
+    node.changes.subscribe(changes.extend)
+    east_only = [SectorIn.model_validate(s) for s in operation_body()["sectors"] if s["id"] == "s-east"]
+    node.set_sectors(actor=users["amira"], operation_id=op["id"], sectors=east_only)
+    server.fanout.dispatch(changes)
+    karim.take_snapshot(snapshot)
+    queued = {uid: b"".join(m) for uid, (m, _) in karim.queue.items()}
+    assert west not in karim.sent and west not in queued
+    assert east in karim.sent and queued[east].count(b"<event ") == 1  # the live copy only
