@@ -12,6 +12,8 @@ from conftest import PASSWORD
 from operations_fixtures import operation_body
 from test_cli import assert_cli_error, log_size, run, setup_node
 
+SCHEMA = Path(__file__).resolve().parents[1] / "src" / "fossatum" / "standards" / "emsi.schema.json"
+
 
 @pytest.fixture(scope="module")
 def tun(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -108,3 +110,23 @@ def test_create_reads_stdin_and_a_missing_file_is_one_line(tun: Path, tmp_path: 
     result = run("operation", "create", "--data", tun, "--as-user", "amira", "--file", tmp_path / "nowhere.json")
     assert result.returncode != 0 and len(result.stderr.strip().splitlines()) == 1
     assert "Traceback" not in result.stderr
+
+
+def test_export_writes_emsi_of_what_the_user_may_see(tun: Path, tmp_path: Path) -> None:
+    from jsonschema import Draft202012Validator
+
+    op = create(tun, tmp_path, exercise=True)
+    result = run("operation", "export", "--data", tun, "--as-user", "karim", op, check=True)
+    doc = json.loads(result.stdout)
+    assert list(Draft202012Validator(json.loads(SCHEMA.read_text())).iter_errors(doc)) == []
+    assert doc["CONTEXT"]["MODE"] == "EXERCS" and doc["CONTEXT"]["ORIGIN"]["USER_ID"] == "karim"
+    assert doc["EVENT"]["ID"] == op and "mode EXERCS" in result.stderr
+    written = tmp_path / "op.emsi.json"
+    run("operation", "export", "--data", tun, "--as-user", "amira", op, "-o", written, check=True)
+    assert json.loads(written.read_text())["EVENT"]["ID"] == op
+    # a country that does not take part: the same one line as for an operation that does not exist
+    before = log_size(tun)
+    assert_cli_error(run("operation", "export", "--data", tun, "--as-user", "omar", op), f"no operation {op}")
+    assert_cli_error(run("operation", "export", "--data", tun, "--as-user", "omar", "op-nowhere"),
+                     "no operation op-nowhere")
+    assert log_size(tun) == before

@@ -574,7 +574,7 @@ AS_USER = click.option("--as-user", "--as", "as_user", required=True, metavar="U
 
 @cli.group()
 def operation() -> None:
-    """Joint operations: list, show, create, change status, write in the journal."""
+    """Joint operations: list, show, create, change status, write in the journal, export as EMSI."""
 
 
 @operation.command("list")
@@ -655,6 +655,22 @@ def operation_journal(data_dir: Path, as_user: str, operation_id: str, text: str
         line = node.write_journal(actor=actor, operation_id=operation_id,
                                   spec=JournalIn.model_validate({"kind": kind, "text": text}))
     click.echo(f"journal line {line['id']} written ({line['country']}, {line['kind']})")
+
+
+@operation.command("export")
+@DATA
+@AS_USER
+@click.argument("operation_id")
+@click.option("--output", "-o", type=click.File("w", encoding="utf-8"), default="-", show_default=True)
+@DATABASE_URL
+def operation_export(data_dir: Path, as_user: str, operation_id: str, output: TextIO,
+                     database_url: str | None) -> None:
+    """The operation as an EMSI message (ISO/TR 22351, JSON) of what the user may see."""
+    with _open(data_dir, database_url) as node:
+        doc = node.operation_emsi(viewer=_as_user(node, as_user), operation_id=operation_id)
+    output.write(json.dumps(doc, ensure_ascii=False, indent=2) + "\n")
+    click.echo(f"exported operation {operation_id} as EMSI ({len(doc['MISSION'])} missions, "
+               f"{len(doc['RESOURCE'])} resources, mode {doc['CONTEXT']['MODE']})", err=True)
 
 
 def main() -> None:
