@@ -6,7 +6,7 @@
 // Forms are built once per opening and kept: a live update re-renders only the parts that show
 // the node's data, so nothing typed is lost and the focus stays put; an error from the node (an
 // RFC 9457 problem) is shown in the form, with its field, and the form keeps what was typed.
-import { ApiError, call, get, patch, post, type Checkpoint, type JournalEntry, type MissionStatus, type Operation, type Patrol, type Polygon, type Waypoint } from "./api";
+import { ApiError, call, get, patch, post, put, type Checkpoint, type JournalEntry, type MissionStatus, type Operation, type Patrol, type Polygon, type Waypoint } from "./api";
 import { h, toast } from "./dom";
 import { lang, num, onLanguage, t, tx, when } from "./i18n";
 import { countryClass } from "./palette";
@@ -99,6 +99,8 @@ function render(relabel: boolean) {
   else if (v.kind === "patrol") renderPatrol(v.id);
   else if (v.kind === "checkpoint") renderCheckpoint(v.id);
   else if (v.kind === "new-operation") renderNewOperation();
+  else if (v.kind === "new-checkpoint") renderNewCheckpoint();
+  else if (v.kind === "sectors") renderSectorsEditor(v.id);
   else renderNewPatrol();
   if (kept) restoreValues(box, kept);
 }
@@ -157,7 +159,8 @@ function renderBoard() {
   frame(t("operations"),
     writes() ? h("div.op-tools", {},
       h("button.ok", { onclick: () => opsViewed({ kind: "new-operation" }), "data-testid": "new-operation" }, "+ ", t("op_new")),
-      h("button", { onclick: () => opsViewed({ kind: "new-patrol" }), "data-testid": "new-patrol" }, "+ ", t("patrol_new"))) : null,
+      h("button", { onclick: () => opsViewed({ kind: "new-patrol" }), "data-testid": "new-patrol" }, "+ ", t("patrol_new")),
+      h("button", { onclick: () => opsViewed({ kind: "new-checkpoint" }), "data-testid": "new-checkpoint" }, "+ ", t("cp_new"))) : null,
     h("label.check.coverage", {}, cov, " ", t("cov_layer"), " ", hours),
     h("h3", {}, t("operations")), ops, h("h3", {}, t("patrols")), patrols, h("h3", {}, t("checkpoints")), cps);
 }
@@ -192,7 +195,9 @@ function renderOperation(id: string) {
       h("h3", {}, t("op_sectors")),
       h("ul.sectors", {}, o.sectors.length ? o.sectors.map((s) => h("li", { "data-testid": "sector-row", "data-sector": s.id, "data-country": s.country },
         chip(s.country), " ", free(s.name), s.units.length ? h("span.meta", {}, ` · ${s.units.join(", ")}`) : null)) : [h("li.empty", {}, t("none"))]),
-      h("div.actions", {}, ...moves, h("button.ghost", { "data-testid": "op-emsi", title: "ISO/TR 22351", onclick: () => void exportEmsi(o, statusErr) }, t("op_emsi"))),
+      h("div.actions", {}, ...moves,
+        lead && !["COM", "CANCLD"].includes(o.status) ? h("button", { "data-testid": "op-edit-sectors", onclick: () => opsViewed({ kind: "sectors", id: o.id }) }, t("op_edit_sectors")) : null,
+        h("button.ghost", { "data-testid": "op-emsi", title: "ISO/TR 22351", onclick: () => void exportEmsi(o, statusErr) }, t("op_emsi"))),
       statusErr));
   };
   const fillJournal = () => {
@@ -605,6 +610,136 @@ function renderNewPatrol() {
   frame(h("span", {}, back(), " ", t("patrol_new")), form);
   wpRows(); sync();
   code.focus();
+}
+
+// ---------- the lead changes an operation's sectors: replaced as a whole (PUT), checked together
+interface SectorDraft { id: string; name: string; country: string; points: LatLon[]; units: string[] }
+let sectorDrafts: { op: string; sectors: SectorDraft[] } | null = null;
+const pointsOf = (p: Polygon): LatLon[] => p.coordinates[0].slice(0, -1).map(([lon, lat]) => ({ lat, lon }));
+
+function renderSectorsEditor(id: string) {
+  const o = state.operations.get(id);
+  if (!o) return;
+  if (sectorDrafts?.op !== id) sectorDrafts = { op: id, sectors: o.sectors.map((s) => ({ id: s.id, name: s.name, country: s.country, points: pointsOf(s.polygon),
+    // the lead's own units of the sector (a country's assignments are its journal lines, kept apart)
+    units: s.units.filter((u) => o.units.includes(u)) })) };
+  const drafts = sectorDrafts;
+  const area = pointsOf(o.area);
+  const list = h("ol.sector-drafts", { "data-testid": "sector-drafts" });
+  const hint = h("p.hint", { "data-testid": "draw-hint" });
+  const err = h("p.error", { role: "alert", "data-testid": "sectors-error" });
+  const save = h("button.ok", { type: "submit", "data-testid": "sectors-save" }, t("op_save_sectors"));
+  const rows = () => list.replaceChildren(...drafts.sectors.map((s, i) => {
+    const nm = h("input", { name: `sector_name_${i}`, dir: "auto", value: s.name, "aria-label": t("op_sector"), oninput: (e: Event) => { s.name = (e.target as HTMLInputElement).value; sync(); } });
+    const ct = h("select", { name: `sector_country_${i}`, "aria-label": t("f_country"), onchange: (e: Event) => { s.country = (e.target as HTMLSelectElement).value; sync(); } },
+      o.participants.map((c) => h("option", { value: c, selected: c === s.country }, `${c} · ${tx(c)}`)));
+    return h("li", { "data-testid": "sector-draft" }, nm, ct, h("span.meta", {}, `${num(s.points.length)} ${t("corners")}`),
+      h("button.ghost", { type: "button", "aria-label": t("remove"), onclick: () => { drafts.sectors.splice(i, 1); rows(); sync(); } }, "×"));
+  }));
+  const sync = () => {
+    hint.textContent = state.drawing?.purpose === "sectors" ? t("draw_polygon_hint") : "";
+    previewSet({ polygons: [{ points: area, country: null, label: "" }, ...drafts.sectors.map((s) => ({ points: s.points, country: s.country, label: `${s.name} · ${s.country}` }))], line: null, marks: [] });
+  };
+  drawnHandler = () => {
+    const d = state.drawn;
+    sync();
+    if (d?.purpose !== "sectors") return;
+    const used = new Set(drafts.sectors.map((s) => s.id));
+    let n = drafts.sectors.length + 1;
+    while (used.has(`s${n}`)) n++;
+    const mine = state.node?.country ?? o.lead_country;
+    drafts.sectors.push({ id: `s${n}`, name: `${t("op_sector")} ${num(n)}`, country: o.participants.includes(mine) ? mine : o.participants[0], points: d.points, units: [] });
+    drawnTaken(); rows(); sync();
+  };
+  const draw = h("button", { type: "button", "data-testid": "sectors-draw", onclick: () => drawStarted("polygon", "sectors", [...area, ...drafts.sectors.flatMap((s) => s.points)]) }, "+ ", t("op_draw_sector"));
+  const form = h("form.op-form", { "data-testid": "sectors-form" }, list, draw, hint, h("div.actions", {}, save,
+    h("button.ghost", { type: "button", onclick: () => { sectorDrafts = null; opsViewed({ kind: "operation", id }); } }, t("cancel"))), err);
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    err.textContent = "";
+    save.disabled = true;
+    try {
+      await put("/operations/" + encodeURIComponent(id) + "/sectors", { sectors: drafts.sectors.map((s) => ({ id: s.id, name: s.name.trim(), country: s.country, polygon: toRing(s.points), units: s.units })) });
+      operationChanged(await get("/operations/{operation_id}", { operation_id: id }) as unknown as Operation);
+      sectorDrafts = null;
+      opsViewed({ kind: "operation", id });
+    } catch (x) { showError(err, x); } finally { save.disabled = false; }
+  });
+  frame(h("span", {}, h("button.ghost", { onclick: () => opsViewed({ kind: "operation", id }) }, lang === "ar" ? "→ " : "← ", o.code), " ", t("op_sectors")), form);
+  rows(); sync();
+}
+
+// ---------- a new checkpoint: a point picked on the map, its border section, who mans it
+let cpPoint: LatLon | null = null;
+
+/** The border section whose strip holds the point (a section drawn as a line: none). */
+function sectionAt(p: LatLon): string | null {
+  for (const s of state.sections.values()) {
+    const g = s.geometry as { type?: string; coordinates?: number[][][] } | null;
+    if (g?.type === "Polygon" && g.coordinates && inside(p, g.coordinates[0].map(([lon, lat]) => ({ lat, lon })))) return s.id;
+  }
+  return null;
+}
+
+function renderNewCheckpoint() {
+  const me = state.node?.country ?? state.me?.country ?? "";
+  const others = roster().filter((c) => c !== me);
+  const name = h("input", { name: "cp_name", required: true, dir: "auto", "data-testid": "cp-name" });
+  const section = h("select", { name: "cp_section", "aria-label": t("cp_section"), "data-testid": "cp-section" },
+    [...state.sections.values()].sort((a, b) => a.id.localeCompare(b.id)).map((s) => h("option", { value: s.id }, `${s.id} · ${s.name}`)));
+  const operator = h("select", { name: "cp_operator", "data-testid": "cp-operator" }, [me, ...others].map((c) => h("option", { value: c }, `${c} · ${tx(c)}`)),
+    h("option", { value: "joint" }, t("cp_joint")));
+  const partnerBoxes = others.map((c) => h("input", { type: "checkbox", name: `cp_partner_${c}`, value: c, "data-testid": `cp-partner-${c}` }));
+  const status = h("select", { name: "cp_new_status" }, (["open", "closed", "reinforced"] as const).map((x) => h("option", { value: x }, t(`cp_${x}`))));
+  const reason = h("input", { name: "cp_new_reason", dir: "auto", placeholder: t("cp_reason"), "aria-label": t("cp_reason") });
+  const where = h("span.meta", { "data-testid": "cp-point" });
+  const pick = h("button", { type: "button", "data-testid": "cp-pick", onclick: () => drawStarted("point", "cp-point") }, t("cp_pick"));
+  const hint = h("p.hint", { "data-testid": "draw-hint" });
+  const err = h("p.error", { role: "alert", "data-testid": "cp-new-error" });
+  const submit = h("button.ok", { type: "submit", "data-testid": "cp-create" }, t("cp_create"));
+  const sync = () => {
+    where.textContent = cpPoint ? `${num(cpPoint.lat, 5)}, ${num(cpPoint.lon, 5)}` : t("cp_no_point");
+    hint.textContent = state.drawing?.purpose === "cp-point" ? t("cp_pick_hint") : "";
+    previewSet(cpPoint ? { polygons: [], line: null, marks: [{ at: cpPoint, kind: "checkpoint", label: "" }] } : null);
+  };
+  drawnHandler = () => {
+    const d = state.drawn;
+    sync();
+    if (d?.purpose !== "cp-point") return;
+    cpPoint = d.points[0];
+    drawnTaken();
+    const s = sectionAt(cpPoint);
+    if (s) section.value = s;
+    sync();
+  };
+  const form = h("form.op-form", { "data-testid": "cp-new-form" },
+    h("label", {}, t("op_name"), name),
+    h("div.inline", {}, pick, where),
+    h("label", {}, t("cp_section"), section),
+    h("label", {}, t("cp_operator"), operator),
+    h("fieldset", {}, h("legend", {}, t("cp_partners")), partnerBoxes.map((b) => h("label.check", {}, b, ` ${b.value} · ${tx(b.value)}`))),
+    h("div.grid2", {}, h("label", {}, t("state"), status), h("label", {}, t("reason"), reason)),
+    hint, h("div.actions", {}, submit, h("button.ghost", { type: "button", onclick: () => { cpPoint = null; opsViewed({ kind: "board" }); } }, t("cancel"))), err);
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    err.textContent = "";
+    if (!cpPoint) { err.textContent = t("cp_no_point"); pick.focus(); return; }
+    const body = {
+      name: name.value.trim(), location: { lat: cpPoint.lat, lon: cpPoint.lon }, section: section.value, operator: operator.value,
+      partners: partnerBoxes.filter((b) => b.checked).map((b) => b.value), status: status.value, reason: reason.value,
+    };
+    submit.disabled = true;
+    try {
+      const c = await post<Checkpoint>("/checkpoints", body);
+      checkpointChanged(c);
+      cpPoint = null;
+      toast(t("cp_created"));
+      opsViewed({ kind: "checkpoint", id: c.id });
+    } catch (x) { showError(err, x); } finally { submit.disabled = false; }
+  });
+  frame(h("span", {}, back(), " ", t("cp_new")), form);
+  sync();
+  name.focus();
 }
 
 /** Escape while drawing ends the drawing, not the form. */

@@ -212,6 +212,7 @@ function drawClick(e: L.LeafletMouseEvent) {
   if (d.mode === "line" && pts.length >= 2 && near(pts[pts.length - 1])) { drawFinished(); return; }
   const snapped = d.snap.find(near);
   vertexAdded(snapped ?? { lat: round(e.latlng.lat), lon: round(e.latlng.lng) });
+  if (d.mode === "point") drawFinished();  // one click is the point
 }
 /** Six decimals: ~0.1 m, as precise as a click can mean. */
 const round = (v: number) => Math.round(v * 1e6) / 1e6;

@@ -17,9 +17,10 @@ export interface Alert { report_id: string; by: string; at: string; note: string
 export interface LatLon { lat: number; lon: number }
 /** What the operations panel beside the map shows. */
 export type OpsView = { kind: "board" } | { kind: "operation"; id: string } | { kind: "patrol"; id: string }
-  | { kind: "checkpoint"; id: string } | { kind: "new-operation" } | { kind: "new-patrol" };
+  | { kind: "checkpoint"; id: string } | { kind: "new-operation" } | { kind: "new-patrol" } | { kind: "new-checkpoint" }
+  | { kind: "sectors"; id: string };
 /** A shape being drawn on the map: corners so far, and what it is for (the form that asked). */
-export interface Drawing { mode: "polygon" | "line"; purpose: string; points: LatLon[]; snap: LatLon[] }
+export interface Drawing { mode: "polygon" | "line" | "point"; purpose: string; points: LatLon[]; snap: LatLon[] }
 /** What an open form has drawn but not yet saved, shown on the map. */
 export interface Preview {
   polygons: { points: LatLon[]; country: string | null; label: string }[];
@@ -420,7 +421,7 @@ export function vertexUndone() {
 /** The shape is complete (a polygon needs 3 corners, a line 2); `drawn` holds it for its form. */
 export function drawFinished(): boolean {
   const d = s.drawing;
-  if (!d || d.points.length < (d.mode === "polygon" ? 3 : 2)) return false;
+  if (!d || d.points.length < (d.mode === "polygon" ? 3 : d.mode === "line" ? 2 : 1)) return false;
   s.drawing = null; s.drawn = d;
   emit("draw");
   return true;
