@@ -357,3 +357,55 @@ def test_the_lead_changes_the_sectors_on_the_map(open_page: Any, demo: Demo) -> 
     assert page.locator("[data-testid=sector-draft]").count() == 2
     rec.console_errors[:] = [e for e in rec.console_errors if "status of 422" not in e]
     assert_clean(rec, demo)
+
+
+def test_a_journal_entry_appears_live_on_another_page(open_page: Any, demo: Demo) -> None:
+    op = make_operation(demo, ["TUN", "DZA"])
+    amira = open_page("amira")
+    karim = open_page("karim")  # another country's officer, on another page
+    open_operation(karim, op["id"])
+    karim.page.locator("[data-testid=journal] li").first.wait_for()
+    page = open_operation(amira, op["id"])
+    text = f"Cordon closed on the eastern ridge {uuid.uuid4().hex[:6]}"
+    page.fill("[data-testid=journal-text]", text)
+    page.click("[data-testid=journal-submit]")
+    page.locator("[data-testid=journal-entry]", has_text=text).wait_for(timeout=10_000)
+    assert page.input_value("[data-testid=journal-text]") == ""  # written: the form lets it go
+    entry = karim.page.locator("[data-testid=journal-entry]", has_text=text)
+    entry.wait_for(timeout=20_000)  # pushed to the other page: no reload
+    assert "TUN" in entry.inner_text() and "amira" in entry.inner_text()
+    # an empty note is refused by the node, said in place, and what was typed stays
+    page.select_option("select[name=journal_kind]", "report_link")
+    page.fill("input[name=journal_report]", "no-such-report")
+    page.fill("[data-testid=journal-text]", "keep this text")
+    page.click("[data-testid=journal-submit]")
+    page.wait_for_function("document.querySelector('[data-testid=journal-error]').textContent.length > 0", timeout=10_000)
+    assert page.input_value("[data-testid=journal-text]") == "keep this text"
+    shot(karim.page, "cop-journal-live")
+    assert_clean(karim, demo)
+    amira.console_errors[:] = [e for e in amira.console_errors if "status of 4" not in e]  # the refused request, shown in place
+    assert_clean(amira, demo)
+
+
+def test_status_changes_and_a_cancel_reach_the_other_country_live(open_page: Any, demo: Demo) -> None:
+    op = make_operation(demo, ["TUN", "DZA"])
+    amira = open_page("amira")
+    karim = open_page("karim")
+    board = open_board(karim)
+    row = board.locator(f"[data-testid=op-row][data-id='{op['id']}']")
+    row.wait_for(timeout=15_000)
+    assert row.get_attribute("data-status") == "NST"
+    page = open_operation(amira, op["id"])
+    page.click("[data-act=status-IPR]")
+    board.wait_for_function(f"document.querySelector(\"[data-testid=op-row][data-id='{op['id']}']\")?.dataset.status === 'IPR'",
+                            timeout=20_000)
+    assert "In progress" in row.inner_text()
+    # the status change is journaled, and the line reaches the open operation on both pages
+    page.locator("[data-testid=journal-entry][data-kind=status_change]").wait_for(timeout=10_000)
+    # cancelled: the operation stays at the lead country only, and leaves the Algerian page
+    page.click("[data-act=status-CANCLD]")
+    row.wait_for(state="detached", timeout=20_000)
+    assert karim.page.locator(f"#map path[data-op='{op['id']}']").count() == 0
+    assert demo.api("GET", f"/operations/{op['id']}", "karim").status_code == 404
+    assert_clean(karim, demo)
+    assert_clean(amira, demo)

@@ -8,7 +8,7 @@ import {
   chatReceived, checkpointChanged, fieldAlertChanged, journalReceived, liveChanged, operationChanged, patrolChanged, raiseAlert, reportRemoved,
   reportsReceived, sectionChanged, unitChanged, type Alert,
 } from "./store";
-import { catchUp } from "./sync";
+import { catchUp, refreshOperation } from "./sync";
 
 let ws: WebSocket | null = null;
 let stopped = false;
@@ -46,8 +46,13 @@ export function startLive() {
         case "field_alert": fieldAlertChanged(m.alert as FieldAlert); break;
         case "chat": chatReceived(m.message as ChatMessage); break;
         // issue 12: each kind's document under its own name (a purge comes as report.removed, by id)
-        case "operation": operationChanged(m.operation as Operation); break;
-        case "journal": journalReceived((m.entry ?? m.journal) as JournalEntry); break;
+        case "operation": operationChanged(m.operation as Operation); void refreshOperation((m.operation as Operation).id); break;
+        case "journal": {
+          const e = (m.entry ?? m.journal) as JournalEntry;
+          journalReceived(e);
+          if (e.kind === "assignment") void refreshOperation(e.operation);  // a sector's units changed
+          break;
+        }
         case "patrol": patrolChanged(m.patrol as Patrol); break;
         case "checkpoint": checkpointChanged(m.checkpoint as Checkpoint); break;
         case "operation.removed": case "patrol.removed": case "checkpoint.removed": case "journal.removed": reportRemoved(m.id as string); break;

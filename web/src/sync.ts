@@ -5,7 +5,7 @@ import { allReports, call, get, type Checkpoint, type Coverage, type Operation, 
 import { toast } from "./dom";
 import { t } from "./i18n";
 import {
-  HOUR, busyChanged, coverageLoaded, fieldLoaded, journalLoaded, opsLoaded, progressLoaded, reportsCaughtUp, sectionsLoaded, serverParams, state,
+  HOUR, busyChanged, coverageLoaded, fieldLoaded, journalLoaded, operationChanged, opsLoaded, progressLoaded, reportsCaughtUp, sectionsLoaded, serverParams, state,
   unitsLoaded, windowLoaded,
 } from "./store";
 
@@ -95,4 +95,10 @@ export async function loadCoverage() {
 export async function loadProgress(patrol: string) {
   if (!PROGRESS_ROUTE) return;
   try { progressLoaded(await call<PatrolProgress>("GET", `/patrols/${encodeURIComponent(patrol)}/progress`)); } catch { progressLoaded(null); }
+}
+
+/** An operation as the node's read model shows it to this viewer: the pushed document is the lead's,
+ *  and the units each country assigned to its sectors (its journal lines) are merged by the node. */
+export async function refreshOperation(id: string) {
+  try { operationChanged((await get("/operations/{operation_id}", { operation_id: id })) as unknown as Operation); } catch { /* gone, or the next catch-up */ }
 }
