@@ -81,3 +81,29 @@ def test_cancelling_deletes_it_on_every_partner_device(cluster: Cluster) -> None
     # and a device admitted afterwards gets nothing of it
     _, later, _ = _device(cluster, "DZA")
     assert not later.sent & uids
+
+
+def test_a_partners_assignment_updates_its_sector_on_the_leads_devices(cluster: Cluster) -> None:
+    from fossatum.schemas import JournalIn, UnitIn
+
+    dza = cluster.nodes["DZA"]
+    unit = dza.add_unit(actor=None, spec=UnitIn(name="GN Tebessa", kind="patrol", agency="DZ-GN"))
+    op = create(cluster, ["DZA"])
+    cluster.sync()
+    server, tun, changes = _device(cluster, "TUN")
+    sector = ops.sector_uid(op["id"], "s-dza")
+    assert b"0 units assigned" in _queued(tun)[sector]
+    tun.queue.clear()
+    dza.write_journal(actor=cluster.officers["DZA"], operation_id=op["id"],
+                      spec=JournalIn.model_validate({"kind": "assignment",
+                                                     "details": {"unit": unit["id"], "sector": "s-dza"}}))
+    cluster.sync()
+    server.fanout.dispatch(changes)
+    assert b"1 unit assigned" in _queued(tun)[sector]  # as the snapshot and the API show it
+    # a note changes no sector: nothing re-sent
+    tun.queue.clear()
+    dza.write_journal(actor=cluster.officers["DZA"], operation_id=op["id"],
+                      spec=JournalIn.model_validate({"kind": "note", "text": "in position"}))
+    cluster.sync()
+    server.fanout.dispatch(changes[-1:])
+    assert not _queued(tun)

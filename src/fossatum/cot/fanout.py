@@ -11,7 +11,9 @@ Joint operations, patrols and checkpoints (issue 12) are groups of items (an ope
 and its sectors; a patrol's route; a checkpoint): a change replaces the group on each device
 whose user may see it — a sector dropped, or the whole group once the operation ended or the
 user lost it, is removed with `t-x-d-d` — and an operation that ends takes its patrols' routes
-with it (cot/operations.py says what each viewer's devices show). A checkpoint joins the
+with it (cot/operations.py says what each viewer's devices show). An operation is shown as
+its read model (services/operations.py), so a country's journal line assigning its units to its
+sector re-sends that operation. A checkpoint joins the
 missions of the operations around it; when an operation or patrol changes those, it is re-sent.
 """
 
@@ -25,10 +27,10 @@ from typing import Any, Protocol
 
 from ..changes import Change
 from ..domain.checkpoint import Checkpoint
-from ..domain.operation import Operation
+from ..domain.operation import JournalKind, Operation
 from ..domain.org import User
 from ..domain.patrol import Patrol
-from ..log.kinds import ALERT, CHAT, CHECKPOINT, OPERATION, PATROL, REPORT, SECTION, UNIT, object_kind
+from ..log.kinds import ALERT, CHAT, CHECKPOINT, JOURNAL, OPERATION, PATROL, REPORT, SECTION, UNIT, object_kind
 from ..policy import redact
 from ..policy.visibility import may_view, sees_released_version
 from ..store.query import ReportQuery
@@ -115,7 +117,14 @@ class Fanout:
             if n in superseded:
                 continue
             if change.object_kind in GROUPED:
-                self._dispatch_group(change, devices, klass, users, context, now)
+                self._dispatch_group(change.object_kind, change.object_id, change, devices, klass, users, context,
+                                     now)
+                continue
+            if change.object_kind == JOURNAL.name:
+                # A country's assignment of its units to its sector changes the sector as shown.
+                doc = change.doc or {}
+                if doc.get("kind") == JournalKind.ASSIGNMENT.value and isinstance(doc.get("operation"), str):
+                    self._dispatch_group(OPERATION.name, doc["operation"], None, devices, klass, users, context, now)
                 continue
             out = self._render(change, change.doc, now)
             if out is None:
@@ -162,28 +171,27 @@ class Fanout:
             for group in groups:
                 _remove(device, _members(device, group), now)
 
-    def _dispatch_group(self, change: Change, devices: list[Device], klass: list[int], users: list[User],
-                        context: _Context, now: datetime) -> None:
-        """An operation, patrol or checkpoint changed: each device gets the group's items as its
-        user may see them now, and loses those of the group it no longer gets."""
-        group = GROUPED[change.object_kind](change.object_id)
-        facts = change.facts_now
-        assert facts is not None
+    def _dispatch_group(self, kind: str, object_id: str, change: Change | None, devices: list[Device],
+                        klass: list[int], users: list[User], context: _Context, now: datetime) -> None:
+        """An operation, patrol or checkpoint changed (`change`; None: an operation's journal
+        assigned units): each device gets the group's items as its user may see them now, and
+        loses those of the group it no longer gets."""
+        group = GROUPED[kind](object_id)
+        facts = change.facts_now if change is not None else None
         items: list[list[tuple[str, bytes]]] = []
-        rendered: dict[str, list[tuple[str, bytes]]] = {}
         for user in users:
-            if not may_view(user, facts):
+            if facts is not None and not may_view(user, facts):
                 items.append([])
                 continue
+            if kind == OPERATION.name:
+                # The read model as the user may see it (services/operations.py: the lead's units
+                # and each country's assignments to its sectors), as the snapshot shows it too.
+                operation = context.operations(user).get(object_id)
+                items.append(ops.operation_items(operation, now) if operation is not None else [])
+                continue
+            assert change is not None
             shown = change.shown(user)
-            if change.object_kind == OPERATION.name:
-                # The same redaction renders the same (a fleet of devices, a few distinct copies).
-                key = redact.dumps(shown)
-                if key not in rendered:
-                    operation = ops.operation_of(shown)
-                    rendered[key] = ops.operation_items(operation, now) if operation is not None else []
-                items.append(rendered[key])
-            elif change.object_kind == PATROL.name:
+            if kind == PATROL.name:
                 patrol = ops.patrol_of(shown)
                 items.append(ops.patrol_items(patrol, context.operations(user), now) if patrol is not None else [])
             else:
@@ -191,7 +199,7 @@ class Fanout:
                 items.append([self._checkpoint(user, checkpoint, context, now)] if checkpoint is not None else [])
         # An operation that ended takes its patrols' routes off the devices (they are not shown
         # without it, cot/operations.py:patrol_items); one merely hidden from a user does not.
-        ended = change.object_kind == OPERATION.name and change.doc is not None and \
+        ended = kind == OPERATION.name and change is not None and change.doc is not None and \
             change.doc.get("status") in {s.value for s in ops.FINAL}
         for device, k in zip(devices, klass):
             if device.fresh is not None:
@@ -203,9 +211,9 @@ class Fanout:
                 device.send(uid, message)
             _remove(device, [uid for uid in _members(device, group) if uid not in keep], now)
             if ended:
-                routes = {ops.patrol_uid(p.id) for p in context.patrols(users[k]) if p.operation == change.object_id}
+                routes = {ops.patrol_uid(p.id) for p in context.patrols(users[k]) if p.operation == object_id}
                 _remove(device, routes & device.sent, now)
-        if change.object_kind != CHECKPOINT.name:
+        if kind != CHECKPOINT.name and change is not None:
             self._refresh_checkpoints(devices, klass, users, context, now)
 
     def _checkpoint(self, user: User, checkpoint: Checkpoint, context: _Context, now: datetime) -> tuple[str, bytes]:
