@@ -402,6 +402,11 @@ def test_status_changes_and_a_cancel_reach_the_other_country_live(open_page: Any
     assert "In progress" in row.inner_text()
     # the status change is journaled, and the line reaches the open operation on both pages
     page.locator("[data-testid=journal-entry][data-kind=status_change]").wait_for(timeout=10_000)
+    # the lead marks the first phase begun: the actual start shows, and the node has it
+    page.click("[data-testid=phase-row][data-phase=Bouclage] [data-act=phase-start]")
+    page.locator("[data-testid=phase-row][data-phase=Bouclage] [data-act=phase-end]").wait_for(timeout=10_000)
+    assert "…" in page.inner_text("[data-testid=phase-row][data-phase=Bouclage]")
+    assert demo.api("GET", f"/operations/{op['id']}", "amira").json()["phases"][0]["actual_start"]
     # cancelled: the operation stays at the lead country only, and leaves the Algerian page
     page.click("[data-act=status-CANCLD]")
     row.wait_for(state="detached", timeout=20_000)

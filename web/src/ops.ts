@@ -14,7 +14,7 @@ import {
   checkpointChanged, coverageToggled, drawCancelled, drawStarted, drawnTaken, journalReceived, operationChanged, opsToggled, opsViewed,
   patrolChanged, previewSet, state, subscribe, type LatLon,
 } from "./store";
-import { PROGRESS_ROUTE, loadCoverage, loadJournal, loadProgress } from "./sync";
+import { PROGRESS_ROUTE, loadCoverage, loadJournal, loadProgress, refreshOperation } from "./sync";
 
 let box: HTMLElement;
 /** The parts of the open view that show the node's data, re-rendered when it changes. */
@@ -190,8 +190,19 @@ function renderOperation(id: string) {
         row(t("op_participants"), ...o.participants.map(chip)),
         row(t("op_command"), ...Object.entries(o.command).map(([c, v]) => h("div", {}, chip(c), " ", free(v.commander), v.deputy ? [" / ", free(v.deputy)] : null) as Node))),
       o.phases.length ? h("table.phases", {}, h("tr", {}, h("th", {}, t("op_phase")), h("th", {}, t("planned")), h("th", {}, t("actual"))),
-        o.phases.map((p) => h("tr", {}, h("td", { dir: "auto" }, p.name), h("td", {}, `${when(p.planned_start)} – ${when(p.planned_end)}`),
-          h("td", {}, p.actual_start ? `${when(p.actual_start)} – ${p.actual_end ? when(p.actual_end) : "…"}` : "—")))) : null,
+        o.phases.map((p, i) => h("tr", { "data-testid": "phase-row", "data-phase": p.name }, h("td", { dir: "auto" }, p.name), h("td", {}, `${when(p.planned_start)} – ${when(p.planned_end)}`),
+          h("td", {}, p.actual_start ? `${when(p.actual_start)} – ${p.actual_end ? when(p.actual_end) : "…"}` : "—",
+            // the lead marks a phase begun or ended now (PATCH phases, the others as they are)
+            lead && ["IPR", "PAU"].includes(o.status) && !p.actual_end ? h("button.ghost.phase-act", {
+              "data-act": p.actual_start ? "phase-end" : "phase-start", title: t(p.actual_start ? "phase_end" : "phase_start"),
+              "aria-label": t(p.actual_start ? "phase_end" : "phase_start"),
+              onclick: async (e: Event) => {
+                (e.target as HTMLButtonElement).disabled = true;
+                const now = new Date().toISOString();
+                const phases = o.phases.map((q, j) => ({ ...q, ...(j === i ? (q.actual_start ? { actual_end: now } : { actual_start: now }) : {}) }));
+                try { operationChanged(await patch<Operation>(`/operations/${o.id}`, { phases })); await refreshOperation(o.id); } catch (x) { showError(statusErr, x); (e.target as HTMLButtonElement).disabled = false; }
+              },
+            }, p.actual_start ? "■" : "▶") : null)))) : null,
       h("h3", {}, t("op_sectors")),
       h("ul.sectors", {}, o.sectors.length ? o.sectors.map((s) => h("li", { "data-testid": "sector-row", "data-sector": s.id, "data-country": s.country },
         chip(s.country), " ", free(s.name), s.units.length ? h("span.meta", {}, ` · ${s.units.join(", ")}`) : null)) : [h("li.empty", {}, t("none"))]),
