@@ -107,3 +107,24 @@ def test_a_partners_assignment_updates_its_sector_on_the_leads_devices(cluster: 
     cluster.sync()
     server.fanout.dispatch(changes[-1:])
     assert not _queued(tun)
+
+
+def test_narrowed_patrols_and_checkpoints_leave_the_partners_devices(cluster: Cluster) -> None:
+    from fossatum.schemas import CheckpointPatch, PatrolPatch
+
+    from .test_checkpoints_patrols_replication import checkpoint, patrol
+
+    route, cp = patrol(cluster, ["LBY"]), checkpoint(cluster, partners=["DZA", "LBY"])
+    cluster.sync()
+    server, lby, changes = _device(cluster, "LBY")
+    uids = {ops.patrol_uid(route["id"]): "b-m-r", ops.checkpoint_uid(cp["id"]): "b-m-p-c"}
+    assert set(uids) <= lby.sent
+    lby.queue.clear()
+    tun, officer = cluster.nodes["TUN"], cluster.officers["TUN"]
+    tun.update_patrol(actor=officer, patrol_id=route["id"], patch=PatrolPatch(countries=[]))
+    tun.update_checkpoint(actor=officer, checkpoint_id=cp["id"], patch=CheckpointPatch(partners=["DZA"]))
+    cluster.sync()
+    server.fanout.dispatch(changes)
+    assert _deleted(lby) == set(uids) and not lby.sent & set(uids)
+    for uid, type_ in uids.items():
+        assert f'<link uid="{uid}" relation="none" type="{type_}"/>'.encode() in _queued(lby)[uid]
