@@ -164,6 +164,13 @@ def test_a_refused_operation_keeps_the_form(open_page: Any, demo: Demo) -> None:
     page.wait_for_function("document.querySelector('[data-testid=op-error]').textContent.includes('sectors')", timeout=10_000)
     assert page.input_value("[data-testid=op-code]") == "KEEP-ME"
     assert page.input_value("input[name=sector_name_0]") == "Middle"
+    # left for the board and opened again: still there, until sent or cancelled
+    page.click("[data-testid=ops-back]")
+    page.click("[data-testid=new-operation]")
+    assert page.input_value("[data-testid=op-code]") == "KEEP-ME"
+    assert page.input_value("[data-testid=op-name]") == "Refused cordon"
+    assert page.input_value("input[name=sector_name_0]") == "Middle"
+    assert page.inner_text("[data-testid=op-area-info]").startswith("3")  # the drawn triangle too
     rec.console_errors[:] = [e for e in rec.console_errors if "status of 422" not in e]
     assert_clean(rec, demo)
 

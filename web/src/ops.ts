@@ -12,7 +12,7 @@ import { lang, num, onLanguage, t, tx, when } from "./i18n";
 import { countryClass } from "./palette";
 import {
   checkpointChanged, coverageToggled, drawCancelled, drawStarted, drawnTaken, journalReceived, operationChanged, opsToggled, opsViewed,
-  patrolChanged, previewSet, state, subscribe, type LatLon,
+  patrolChanged, previewSet, state, subscribe, type LatLon, type OpsView,
 } from "./store";
 import { PROGRESS_ROUTE, loadCoverage, loadJournal, loadProgress, refreshOperation } from "./sync";
 
@@ -90,7 +90,9 @@ function render(relabel: boolean) {
   const v = state.opsView;
   const key = JSON.stringify(v);
   if (key === viewKey && !relabel && box.childElementCount) return;  // same view: parts refresh themselves
-  const kept = key === viewKey ? saveValues(box) : null;
+  const was = viewKey ? JSON.parse(viewKey) as OpsView : null;
+  if (key !== viewKey && was && FORMS.includes(was.kind) && box.childElementCount) typed.set(viewKey, saveValues(box));
+  const kept = key === viewKey ? saveValues(box) : typed.get(key) ?? null;
   viewKey = key;
   refreshers = {};
   drawnHandler = null;
@@ -112,13 +114,22 @@ function saveValues(root: HTMLElement): Map<string, string | boolean> {
   return m;
 }
 function restoreValues(root: HTMLElement, m: Map<string, string | boolean>) {
+  // All values first, then their change handlers (one may rebuild rows from the values around it).
+  const set: HTMLInputElement[] = [];
   for (const e of root.querySelectorAll<HTMLInputElement>("input[name], select[name], textarea[name]")) {
     const v = m.get(e.name);
     if (v === undefined) continue;
     if (e.type === "checkbox") e.checked = v as boolean; else e.value = v as string;
-    e.dispatchEvent(new Event("change"));
+    set.push(e);
   }
+  for (const e of set) if (e.isConnected) e.dispatchEvent(new Event("change"));
 }
+
+/** What was typed in a form left for another view (the board, an operation), by view: it is there
+ *  again when the form is opened again, until it is sent or cancelled. */
+const typed = new Map<string, Map<string, string | boolean>>();
+const FORMS = ["new-operation", "new-patrol", "new-checkpoint", "sectors"];
+function forget(v: OpsView) { typed.delete(JSON.stringify(v)); }
 
 function frame(title: Node | string, ...parts: (Node | null)[]) {
   box.replaceChildren(h("header", {}, h("h2", {}, title), closeButton()), ...parts.filter((x): x is Node => !!x));
@@ -496,7 +507,7 @@ function renderNewOperation() {
     h("label", {}, t("op_commander"), commander),
     h("fieldset", {}, h("legend", {}, t("op_area")), h("div.inline", {}, drawArea, areaInfo)),
     h("fieldset", {}, h("legend", {}, t("op_sectors")), sectorList, addSector),
-    hint, h("div.actions", {}, submit, h("button.ghost", { type: "button", onclick: () => { opDraft = { area: null, sectors: [] }; opsViewed({ kind: "board" }); } }, t("cancel"))), err);
+    hint, h("div.actions", {}, submit, h("button.ghost", { type: "button", onclick: () => { opDraft = { area: null, sectors: [] }; forget({ kind: "new-operation" }); opsViewed({ kind: "board" }); } }, t("cancel"))), err);
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     err.textContent = "";
@@ -517,6 +528,7 @@ function renderNewOperation() {
       const o = await post<Operation>("/operations", body);
       operationChanged(o);
       opDraft = { area: null, sectors: [] };
+      forget({ kind: "new-operation" });
       toast(t("op_created"));
       opsViewed({ kind: "operation", id: o.id });
     } catch (x) { showError(err, x); } finally { submit.disabled = false; }
@@ -589,7 +601,7 @@ function renderNewPatrol() {
     h("div.grid2", {}, h("label", {}, t("from"), start), h("label", {}, t("to"), end)),
     h("label", {}, t("operation"), operation),
     h("fieldset", {}, h("legend", {}, t("patrol_route")), drawRoute, wpList),
-    hint, h("div.actions", {}, submit, h("button.ghost", { type: "button", onclick: () => { routeDraft = null; opsViewed({ kind: "board" }); } }, t("cancel"))), err);
+    hint, h("div.actions", {}, submit, h("button.ghost", { type: "button", onclick: () => { routeDraft = null; forget({ kind: "new-patrol" }); opsViewed({ kind: "board" }); } }, t("cancel"))), err);
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     err.textContent = "";
@@ -614,6 +626,7 @@ function renderNewPatrol() {
       const p = await post<Patrol>("/patrols", body);
       patrolChanged(p);
       routeDraft = null;
+      forget({ kind: "new-patrol" });
       toast(t("patrol_created"));
       opsViewed({ kind: "patrol", id: p.id });
     } catch (x) { showError(err, x); } finally { submit.disabled = false; }
@@ -664,7 +677,7 @@ function renderSectorsEditor(id: string) {
   };
   const draw = h("button", { type: "button", "data-testid": "sectors-draw", onclick: () => drawStarted("polygon", "sectors", [...area, ...drafts.sectors.flatMap((s) => s.points)]) }, "+ ", t("op_draw_sector"));
   const form = h("form.op-form", { "data-testid": "sectors-form" }, list, draw, hint, h("div.actions", {}, save,
-    h("button.ghost", { type: "button", onclick: () => { sectorDrafts = null; opsViewed({ kind: "operation", id }); } }, t("cancel"))), err);
+    h("button.ghost", { type: "button", onclick: () => { sectorDrafts = null; forget({ kind: "sectors", id }); opsViewed({ kind: "operation", id }); } }, t("cancel"))), err);
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     err.textContent = "";
@@ -673,6 +686,7 @@ function renderSectorsEditor(id: string) {
       await put("/operations/" + encodeURIComponent(id) + "/sectors", { sectors: drafts.sectors.map((s) => ({ id: s.id, name: s.name.trim(), country: s.country, polygon: toRing(s.points), units: s.units })) });
       operationChanged(await get("/operations/{operation_id}", { operation_id: id }) as unknown as Operation);
       sectorDrafts = null;
+      forget({ kind: "sectors", id });
       opsViewed({ kind: "operation", id });
     } catch (x) { showError(err, x); } finally { save.disabled = false; }
   });
@@ -730,7 +744,7 @@ function renderNewCheckpoint() {
     h("label", {}, t("cp_operator"), operator),
     h("fieldset", {}, h("legend", {}, t("cp_partners")), partnerBoxes.map((b) => h("label.check", {}, b, ` ${b.value} · ${tx(b.value)}`))),
     h("div.grid2", {}, h("label", {}, t("state"), status), h("label", {}, t("reason"), reason)),
-    hint, h("div.actions", {}, submit, h("button.ghost", { type: "button", onclick: () => { cpPoint = null; opsViewed({ kind: "board" }); } }, t("cancel"))), err);
+    hint, h("div.actions", {}, submit, h("button.ghost", { type: "button", onclick: () => { cpPoint = null; forget({ kind: "new-checkpoint" }); opsViewed({ kind: "board" }); } }, t("cancel"))), err);
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     err.textContent = "";
@@ -744,6 +758,7 @@ function renderNewCheckpoint() {
       const c = await post<Checkpoint>("/checkpoints", body);
       checkpointChanged(c);
       cpPoint = null;
+      forget({ kind: "new-checkpoint" });
       toast(t("cp_created"));
       opsViewed({ kind: "checkpoint", id: c.id });
     } catch (x) { showError(err, x); } finally { submit.disabled = false; }
