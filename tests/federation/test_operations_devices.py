@@ -128,3 +128,21 @@ def test_narrowed_patrols_and_checkpoints_leave_the_partners_devices(cluster: Cl
     assert _deleted(lby) == set(uids) and not lby.sent & set(uids)
     for uid, type_ in uids.items():
         assert f'<link uid="{uid}" relation="none" type="{type_}"/>'.encode() in _queued(lby)[uid]
+
+
+def test_a_checkpoint_leaves_the_mission_of_an_operation_purged_around_it(cluster: Cluster) -> None:
+    from .test_checkpoints_patrols_replication import checkpoint
+
+    cp = checkpoint(cluster)  # shared with Algeria, inside the cordon's area
+    op = create(cluster, ["DZA"])
+    cluster.sync()
+    server, dza, changes = _device(cluster, "DZA")
+    uid = ops.checkpoint_uid(cp["id"])
+    assert b'<dest mission="CHAAMBI-26-01"/>' in _queued(dza)[uid]
+    dza.queue.clear()
+    tun = cluster.nodes["TUN"]
+    tun.set_operation_status(actor=cluster.officers["TUN"], operation_id=op["id"], status="CANCLD")
+    cluster.sync()
+    server.fanout.dispatch(changes)
+    again = _queued(dza)[uid]
+    assert b'type="b-m-p-c"' in again and b"<marti>" not in again  # still shown, in no mission

@@ -110,15 +110,18 @@ class Fanout:
         users = list(classes)
         superseded = _superseded_units(changes) if len(changes) > COALESCE_BATCH else frozenset()
         context = _Context(self.node)
+        around_checkpoints = False  # an operation or patrol changed: checkpoints' missions may have
         for n, change in enumerate(changes):
             if change.removed:
                 self._withdraw(devices, change.object_id, now)
+                around_checkpoints = True  # a purged operation or patrol was around some, perhaps
                 continue
             if n in superseded:
                 continue
             if change.object_kind in GROUPED:
                 self._dispatch_group(change.object_kind, change.object_id, change, devices, klass, users, context,
                                      now)
+                around_checkpoints = around_checkpoints or change.object_kind != CHECKPOINT.name
                 continue
             if change.object_kind == JOURNAL.name:
                 # A country's assignment of its units to its sector changes the sector as shown.
@@ -154,6 +157,8 @@ class Fanout:
                     device.sent.discard(uid)
                     removal = removal or codec.delete(uid, now)
                     device.send(uid, removal, withdraw=True)
+        if around_checkpoints:  # once per batch: a burst of a partner's entries is one pass
+            self._refresh_checkpoints(devices, klass, users, context, now)
 
     @staticmethod
     def _withdraw(devices: list[Device], object_id: str, now: datetime) -> None:
@@ -213,8 +218,6 @@ class Fanout:
             if ended:
                 routes = {ops.patrol_uid(p.id) for p in context.patrols(users[k]) if p.operation == object_id}
                 _remove(device, routes & device.sent, now)
-        if kind != CHECKPOINT.name and change is not None:
-            self._refresh_checkpoints(devices, klass, users, context, now)
 
     def _checkpoint(self, user: User, checkpoint: Checkpoint, context: _Context, now: datetime) -> tuple[str, bytes]:
         """A checkpoint's event for `user`'s devices, in the missions of the operations around it
