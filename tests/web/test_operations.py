@@ -264,6 +264,15 @@ def test_a_unit_is_assigned_to_a_sector_from_the_journal_and_the_operation_expor
     assert "tn-gn-patrol-chaambi → east" in entry.inner_text()
     page.wait_for_function("document.querySelector('[data-testid=sector-row][data-sector=east]').innerText.includes('tn-gn-patrol-chaambi')",
                            timeout=10_000)
+    # a report linked in the journal opens in the report panel
+    report = demo.api("GET", "/reports", "amira", params={"limit": 1, "state": "validated"}).json()["items"][0]["id"]
+    page.select_option("[data-testid=journal-kind]", "report_link")
+    page.fill("input[name=journal_report]", report)
+    page.click("[data-testid=journal-submit]")
+    link = page.locator("[data-testid=journal-entry][data-kind=report_link] [data-testid=journal-report]")
+    link.wait_for(timeout=10_000)
+    link.click()
+    page.wait_for_function(f"document.querySelector('[data-testid=report-panel]')?.dataset.id === '{report}'", timeout=10_000)
     with page.expect_download() as download:
         page.click("[data-testid=op-emsi]")
     path = download.value.path()

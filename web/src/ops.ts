@@ -12,7 +12,7 @@ import { lang, num, onLanguage, t, tx, when } from "./i18n";
 import { countryClass } from "./palette";
 import {
   checkpointChanged, coverageToggled, drawCancelled, drawStarted, drawnTaken, journalReceived, operationChanged, opsToggled, opsViewed,
-  patrolChanged, previewSet, state, subscribe, type LatLon, type OpsView,
+  patrolChanged, previewSet, reportSelected, state, subscribe, type LatLon, type OpsView,
 } from "./store";
 import { PROGRESS_ROUTE, loadCoverage, loadJournal, loadProgress, refreshOperation } from "./sync";
 
@@ -253,7 +253,9 @@ function journalItem(e: JournalEntry) {
     : e.kind === "assignment" ? `${d.unit} → ${d.sector}` : e.kind === "report_link" ? `#${(d.report ?? "").slice(0, 8)}` : "";
   return h("li", { "data-testid": "journal-entry", "data-id": e.id, "data-kind": e.kind, "data-country": e.country },
     h("div.head", {}, when(e.at), " · ", chip(e.country), " ", h("b", { dir: "auto" }, e.author), " · ", t(`jk_${e.kind}`)),
-    detail ? h("div.detail", { dir: "auto" }, detail) : null,
+    e.kind === "report_link" && d.report
+      ? h("div.detail", {}, h("a", { href: `#report/${d.report}`, "data-testid": "journal-report", onclick: (ev: Event) => { ev.preventDefault(); reportSelected(d.report); } }, detail))
+      : detail ? h("div.detail", { dir: "auto" }, detail) : null,
     e.text ? h("div.text", { dir: "auto" }, e.text) : null);
 }
 
