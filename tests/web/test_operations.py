@@ -290,6 +290,7 @@ def test_drawing_a_route_creates_a_patrol_with_its_border_rendezvous(open_page: 
     page.fill("[data-testid=patrol-code]", code)
     page.fill("[data-testid=patrol-name]", "Joint patrol Bouchebka")
     page.check("[data-testid=patrol-country-DZA]")
+    page.check("[data-testid=patrol-unit-tn-gn-patrol-chaambi]")
     page.evaluate("location.hash = '#at/35.45/8.9/12'")
     page.wait_for_timeout(600)
     box = page.locator("#map").bounding_box()
@@ -309,7 +310,7 @@ def test_drawing_a_route_creates_a_patrol_with_its_border_rendezvous(open_page: 
     created = next(p for p in patrols if p["code"] == code)
     assert [w["kind"] for w in created["route"]] == ["waypoint", "rendezvous", "waypoint"]
     assert created["route"][1]["countries"] == ["DZA", "TUN"] and created["route"][1]["name"] == "RV border"
-    assert created["countries"] == ["DZA", "TUN"]
+    assert created["countries"] == ["DZA", "TUN"] and created["units"] == ["tn-gn-patrol-chaambi"]
     page.locator(f"#map path.patrol-route[data-patrol='{created['id']}']").wait_for()
     assert page.locator(f"#map .wp-rendezvous [data-patrol='{created['id']}']").count() == 1
     assert "RV border" in page.inner_text("[data-testid=patrol-summary]")

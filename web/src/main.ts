@@ -17,7 +17,7 @@ import {
   clockTicked, drawCancelled, drawFinished, feedToggled, filtersToggled, focusRequested, formOpened, isDutyOfficer, opsToggled, opsViewed,
   panelClosed, reportSelected, signedIn, signedOut, state, subscribe, triageToggled, vertexUndone,
 } from "./store";
-import { catchUp } from "./sync";
+import { catchUp, coverageMoved } from "./sync";
 import { choosePreset, initTimebar, togglePlay } from "./timebar";
 import { initTopbar } from "./topbar";
 import { initTriage } from "./triage";
@@ -78,6 +78,7 @@ function buildLayout(): HTMLElement[] {
   initTopbar({ logout: doLogout });
   onLanguage(() => { renderAll(); refreshOpen(); renderField(); });
   subscribe(["query"], () => void catchUp("window"));
+  subscribe(["units"], coverageMoved);
   subscribe(["busy"], () => document.body.classList.toggle("busy", state.busy));
   window.setInterval(clockTicked, 30_000);
   return layout;

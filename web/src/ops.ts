@@ -552,6 +552,9 @@ function renderNewPatrol() {
   const local = (ms: number) => new Date(ms - new Date().getTimezoneOffset() * 60000).toISOString().slice(0, 16);
   const start = h("input", { type: "datetime-local", name: "pa_start", value: local(Date.now() + 3600_000) });
   const end = h("input", { type: "datetime-local", name: "pa_end", value: local(Date.now() + 7 * 3600_000) });
+  // this country's units (a partner's join from its own node); the node checks who may task them
+  const unitBoxes = [...state.units.values()].filter((u) => u.owner_country === me).sort((a, b) => a.callsign.localeCompare(b.callsign))
+    .map((u) => h("label.check", {}, h("input", { type: "checkbox", name: `pa_unit_${u.id}`, value: u.id, "data-testid": `patrol-unit-${u.id}` }), ` ${u.callsign} · ${u.name}`));
   const operation = h("select", { name: "pa_operation" }, h("option", { value: "" }, t("none")),
     [...state.operations.values()].filter((o) => !["COM", "CANCLD"].includes(o.status)).map((o) => h("option", { value: o.id }, `${o.code} · ${o.name}`)));
   const drawRoute = h("button", { type: "button", "data-testid": "patrol-draw-route", onclick: () => { routeDraft = null; wpRows(); sync(); drawStarted("line", "patrol-route", knownCorners()); } });
@@ -602,6 +605,7 @@ function renderNewPatrol() {
       countryBoxes.map((b) => h("label.check", {}, b, ` ${b.value} · ${tx(b.value)}`))),
     h("div.grid2", {}, h("label", {}, t("from"), start), h("label", {}, t("to"), end)),
     h("label", {}, t("operation"), operation),
+    unitBoxes.length ? h("fieldset.units", {}, h("legend", {}, t("op_units")), unitBoxes) : null,
     h("fieldset", {}, h("legend", {}, t("patrol_route")), drawRoute, wpList),
     hint, h("div.actions", {}, submit, h("button.ghost", { type: "button", onclick: () => { routeDraft = null; forget({ kind: "new-patrol" }); opsViewed({ kind: "board" }); } }, t("cancel"))), err);
   form.addEventListener("submit", async (e) => {
@@ -621,7 +625,8 @@ function renderNewPatrol() {
     });
     const body = {
       code: code.value.trim(), name: name.value.trim(), operation: operation.value || null, route,
-      planned_start: new Date(start.value).toISOString(), planned_end: new Date(end.value).toISOString(), countries: countries(), units: [],
+      planned_start: new Date(start.value).toISOString(), planned_end: new Date(end.value).toISOString(), countries: countries(),
+      units: unitBoxes.map((l) => l.querySelector("input")!).filter((i) => i.checked).map((i) => i.value),
     };
     submit.disabled = true;
     try {

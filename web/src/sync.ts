@@ -82,8 +82,10 @@ export async function loadJournal(operation: string) {
 }
 
 /** The gaps of every border section this viewer sees, over the chosen window. */
+let coverageAt = 0;
 export async function loadCoverage() {
   if (!state.coverageOn) return;
+  coverageAt = Date.now();
   const hours = String(state.coverageHours);
   const all = await Promise.all([...state.sections.keys()].map(async (id) => {
     try { return await get("/sections/{section_id}/coverage", { section_id: id }, new URLSearchParams({ hours })); } catch { return null; }
@@ -101,4 +103,9 @@ export async function loadProgress(patrol: string) {
  *  and the units each country assigned to its sectors (its journal lines) are merged by the node. */
 export async function refreshOperation(id: string) {
   try { operationChanged((await get("/operations/{operation_id}", { operation_id: id })) as unknown as Operation); } catch { /* gone, or the next catch-up */ }
+}
+
+/** Positions moved: the gaps are asked for again, at most once a minute (each asks every section). */
+export function coverageMoved() {
+  if (state.coverageOn && Date.now() - coverageAt > 60_000) void loadCoverage();
 }
