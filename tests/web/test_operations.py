@@ -44,7 +44,8 @@ def make_operation(demo: Demo, participants: list[str], *, user: str = "amira", 
 
 def open_board(rec: Page) -> Any:
     page = rec.page
-    page.click("[data-testid=ops-button]")
+    if not page.is_visible("[data-testid=ops]"):
+        page.click("[data-testid=ops-button]")
     page.locator("[data-testid=ops]").wait_for()
     return page
 
@@ -380,17 +381,27 @@ def test_a_journal_entry_appears_live_on_another_page(open_page: Any, demo: Demo
     op = make_operation(demo, ["TUN", "DZA"])
     amira = open_page("amira")
     karim = open_page("karim")  # another country's officer, on another page
-    open_operation(karim, op["id"])
-    karim.page.locator("[data-testid=journal] li").first.wait_for()
+    board = open_board(karim)
+    board.locator(f"[data-testid=op-row][data-id='{op['id']}']").wait_for(timeout=15_000)
     page = open_operation(amira, op["id"])
     text = f"Cordon closed on the eastern ridge {uuid.uuid4().hex[:6]}"
     page.fill("[data-testid=journal-text]", text)
     page.click("[data-testid=journal-submit]")
     page.locator("[data-testid=journal-entry]", has_text=text).wait_for(timeout=10_000)
     assert page.input_value("[data-testid=journal-text]") == ""  # written: the form lets it go
+    # pushed to the other page, no reload: the board shows it as the operation's latest line ...
+    last = board.locator(f"[data-testid=op-row][data-id='{op['id']}'] [data-testid=op-last-line]", has_text=text)
+    last.wait_for(timeout=20_000)
+    assert "TUN" in last.inner_text()
+    # ... and the operation's journal has it
+    open_operation(karim, op["id"])
     entry = karim.page.locator("[data-testid=journal-entry]", has_text=text)
-    entry.wait_for(timeout=20_000)  # pushed to the other page: no reload
+    entry.wait_for(timeout=10_000)
     assert "TUN" in entry.inner_text() and "amira" in entry.inner_text()
+    # a second line reaches the open journal live too
+    page.fill("[data-testid=journal-text]", f"second {text}")
+    page.click("[data-testid=journal-submit]")
+    karim.page.locator("[data-testid=journal-entry]", has_text=f"second {text}").wait_for(timeout=20_000)
     # an empty note is refused by the node, said in place, and what was typed stays
     page.select_option("select[name=journal_kind]", "report_link")
     page.fill("input[name=journal_report]", "no-such-report")

@@ -150,7 +150,8 @@ function renderBoard() {
       "data-testid": "op-row", "data-id": o.id, "data-status": o.status, role: "button", tabindex: 0,
       onclick: () => opsViewed({ kind: "operation", id: o.id }), onkeydown: (e: KeyboardEvent) => { if (e.key === "Enter") opsViewed({ kind: "operation", id: o.id }); },
     }, h("div.line1", {}, h("b", { dir: "auto" }, o.code), " ", h("span", { dir: "auto" }, o.name), statusChip(o.status)),
-      h("div.meta", {}, tx(`ok_${o.kind}`), " · ", phaseText(o), " · ", ...o.participants.map(chip)))) : [h("li.empty", {}, t("ops_none"))]));
+      h("div.meta", {}, tx(`ok_${o.kind}`), " · ", phaseText(o), " · ", ...o.participants.map(chip)),
+      lastLine(o.id))) : [h("li.empty", {}, t("ops_none"))]));
     const pl = [...state.patrols.values()].sort((a, b) => a.planned_start.localeCompare(b.planned_start));
     patrols.replaceChildren(...(pl.length ? pl.map((p) => h("li.op-row", {
       "data-testid": "patrol-row", "data-id": p.id, role: "button", tabindex: 0, onclick: () => opsViewed({ kind: "patrol", id: p.id }),
@@ -166,6 +167,7 @@ function renderBoard() {
       c.reason ? h("div.meta", { dir: "auto" }, c.reason) : null)) : [h("li.empty", {}, t("checkpoints_none"))]));
   };
   refreshers.ops = fill;
+  refreshers.journal = fill;
   fill();
   frame(t("operations"),
     writes() ? h("div.op-tools", {},
@@ -247,6 +249,15 @@ async function exportEmsi(o: Operation, err: HTMLElement) {
   } catch (x) { showError(err, x); }
 }
 
+/** An operation's latest journal line, on the board. */
+function lastLine(op: string) {
+  const entries = state.journals.get(op);
+  const e = entries?.[entries.length - 1];
+  if (!e) return null;
+  const what = e.text || (e.kind === "status_change" ? `${t(`ms_${e.details.from}`)} → ${t(`ms_${e.details.to}`)}` : t(`jk_${e.kind}`));
+  return h("div.last", { "data-testid": "op-last-line" }, when(e.at), " ", chip(e.country), " ", h("span", { dir: "auto" }, what));
+}
+
 function journalItem(e: JournalEntry) {
   const d = e.details ?? {};
   const detail = e.kind === "status_change" ? `${t(`ms_${d.from}`)} → ${t(`ms_${d.to}`)}`
@@ -310,7 +321,7 @@ function renderCheckpoint(id: string) {
         row(t("op_units"), c.units.length ? c.units.join(", ") : "—"),
         row(t("updated"), when(c.updated_at))),
       h("h3", {}, t("cp_history")),
-      h("ol.history", { "data-testid": "checkpoint-history" }, [...c.history].reverse().map((x) => h("li", {},
+      h("ol.history", { "data-testid": "checkpoint-history", reversed: true }, [...c.history].reverse().map((x) => h("li", {},
         when(x.at), " · ", h("span", { class: `cp-state cp-state-${x.status}` }, t(`cp_${x.status}`)), " · ", free(x.by),
         x.reason ? [" — ", free(x.reason)] : null))));
   };

@@ -72,9 +72,12 @@ async function loadOps() {
   const pas = async () => { try { return (await get("/patrols")).items as unknown as Patrol[]; } catch { return null; } };
   const [operations, patrols, checkpoints] = await Promise.all([ops(), pas(), cps()]);
   opsLoaded(operations, patrols, checkpoints);
-  // An open journal is caught up with the rest (entries written while the feed was down).
+  // The journals of the operations under way (the board shows each one's latest line, and an open
+  // one is caught up with what was written while the feed was down): a few operations at a time.
+  const running = [...state.operations.values()].filter((o) => ["NST", "IPR", "PAU"].includes(o.status)).slice(0, 20);
+  await Promise.all(running.map((o) => loadJournal(o.id)));
   const v = state.opsView;
-  if (v.kind === "operation" && state.operations.has(v.id)) await loadJournal(v.id);
+  if (v.kind === "operation" && state.operations.has(v.id) && !running.some((o) => o.id === v.id)) await loadJournal(v.id);
 }
 
 export async function loadJournal(operation: string) {
