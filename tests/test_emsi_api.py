@@ -14,10 +14,6 @@ import pytest
 from fastapi.testclient import TestClient
 from jsonschema import Draft202012Validator
 
-from fossatum.domain.audience import TLP, Audience, Scope
-from fossatum.domain.operation import MissionStatus
-from fossatum.domain.patrol import Patrol, Waypoint, WaypointKind
-from fossatum.log import kinds
 from fossatum.node import Node
 from fossatum.schemas import SectionIn
 from fossatum.standards import emsi
@@ -54,26 +50,25 @@ def _unit(admin: TestClient, name: str, audience: dict[str, Any], lat: float, lo
     return str(answer.json()["id"])
 
 
-def _patrol(node: Node, operation_id: str, patrol_id: str, name: str, units: list[str], countries: tuple[str, ...],
-            status: MissionStatus = MissionStatus.IN_PROGRESS) -> None:
-    """A patrol as its owner's node writes it (a patrol.created entry of the TN national guard),
-    released to the patrol's countries."""
-    others = tuple(c for c in countries if c != "TUN")
-    audience = Audience("TN-GN", "TUN", Scope.PARTNERS if others else Scope.NATIONAL, others,
-                        frozenset(countries), TLP.AMBER).to_doc()
-    route = (Waypoint("Bouchebka", 8.62, 35.17),
-             Waypoint(f"RV {name}", 8.60, 35.20, WaypointKind.RENDEZVOUS, ("DZA", "TUN"),
-                      at="2026-12-07T06:00:00.000000Z") if others else Waypoint(f"WP {name}", 8.61, 35.2))
-    patrol = Patrol(patrol_id, patrol_id.upper(), name, operation_id, route, "2026-12-07T05:00:00.000000Z",
-                    "2026-12-07T09:00:00.000000Z", status, countries, tuple(units), "TN-GN", "TUN", audience,
-                    "amira", "2026-12-07T05:00:00.000000Z")
-    with node.store.transaction() as tx:
-        tx.append(ts=patrol.updated_at, author="amira", kind=kinds.PATROL_CREATED, payload=patrol.to_doc(),
-                  audience=audience)
+def _patrol(amira: TestClient, operation_id: str, name: str, units: list[str], countries: list[str]) -> str:
+    """A national guard patrol of the operation, through the API (its write rules), joint with
+    `countries`: a joint one has a border rendezvous, a national one a plain waypoint."""
+    second = ({"name": f"RV {name}", "lat": 35.20, "lon": 8.60, "kind": "rendezvous", "countries": ["DZA", "TUN"],
+               "at": "2026-12-07T06:00:00Z"} if countries else {"name": f"WP {name}", "lat": 35.2, "lon": 8.61})
+    answer = amira.post("/api/v1/patrols", json={
+        "code": name.upper().replace(" ", "-")[:20], "name": name, "operation": operation_id,
+        "route": [{"name": "Bouchebka", "lat": 35.17, "lon": 8.62}, second],
+        "planned_start": "2026-12-07T05:00:00Z", "planned_end": "2026-12-07T09:00:00Z",
+        "countries": countries, "units": units})
+    assert answer.status_code == 201, answer.text
+    patrol_id = str(answer.json()["id"])
+    answer = amira.patch(f"/api/v1/patrols/{patrol_id}", json={"status": "IPR"})
+    assert answer.status_code == 200, answer.text
+    return patrol_id
 
 
 @pytest.fixture
-def cordon(node: Node, clients: Clients) -> dict[str, Any]:
+def cordon(clients: Clients) -> dict[str, Any]:
     """A Tunisian-Algerian cordon led from Tunis: one national guard patrol released to Algeria
     (on a joint patrol), one kept national (on a national patrol), and the TN sector holding both."""
     admin, amira = clients("admin"), clients("amira")
@@ -85,8 +80,8 @@ def cordon(node: Node, clients: Clients) -> dict[str, Any]:
     assert answer.status_code == 201, answer.text
     op = dict(answer.json())
     assert amira.patch(f"/api/v1/operations/{op['id']}", json={"status": "IPR"}).status_code == 200
-    _patrol(node, op["id"], "jp-joint", "Patrouille mixte borne 212", [shared], ("DZA", "TUN"))
-    _patrol(node, op["id"], "jp-national", "Patrouille GN Semmama", [national], ("TUN",))
+    joint = _patrol(amira, op["id"], "Patrouille mixte borne 212", [shared], ["DZA"])
+    alone = _patrol(amira, op["id"], "Patrouille GN Semmama", [national], [])
     shared_cp = _checkpoint(amira, "Oued Hatab", 35.21, 8.55, ["DZA"])
     national_cp = _checkpoint(amira, "Col de Semmama", 35.3, 8.7, [])
     _checkpoint(amira, "Kasserine nord", 35.6, 8.9, ["DZA"])  # outside the area, on no route: not the operation's
@@ -94,7 +89,7 @@ def cordon(node: Node, clients: Clients) -> dict[str, Any]:
                                                                           "reason": "armed group 2 km north"})
     assert answer.status_code == 200, answer.text
     return {"id": op["id"], "shared": shared, "national": national, "shared_cp": shared_cp,
-            "national_cp": national_cp}
+            "national_cp": national_cp, "joint": joint, "alone": alone}
 
 
 def _emsi(client: TestClient, operation_id: str) -> dict[str, Any]:
@@ -113,8 +108,8 @@ def test_the_lead_exports_the_whole_operation_as_valid_emsi(clients: Clients, co
     assert doc["CONTEXT"]["ORIGIN"]["USER_ID"] == "amira" and doc["EVENT"]["STATUS"] == "IPR"
     assert doc["EVENT"]["ID"] == cordon["id"] and doc["EVENT"]["EGEO"][0]["TYPE"] == "GEN/CORDON"
     missions = {m["ID"]: m for m in doc["MISSION"]}
-    assert set(missions) == {cordon["id"], f"{cordon['id']}/s-east", f"{cordon['id']}/s-west", "jp-joint",
-                             "jp-national"}
+    assert set(missions) == {cordon["id"], f"{cordon['id']}/s-east", f"{cordon['id']}/s-west", cordon["joint"],
+                             cordon["alone"]}
     assert missions[f"{cordon['id']}/s-east"]["RESOURCE_ID"] == sorted([cordon["shared"], cordon["national"]])
     assert {r["ID"]: r["STATUS"] for r in doc["RESOURCE"]} == {cordon["shared"]: "IN_USE/MOBILE",
                                                               cordon["national"]: "IN_USE/MOBILE"}
@@ -133,9 +128,9 @@ def test_a_participant_gets_only_what_was_released_to_it(clients: Clients, cordo
     assert doc["CONTEXT"]["ORIGIN"]["ORG_ID"] == "dz.dz-gn"
     assert [r["ID"] for r in doc["RESOURCE"]] == [cordon["shared"]]
     assert {m["ID"] for m in doc["MISSION"]} == {cordon["id"], f"{cordon['id']}/s-east", f"{cordon['id']}/s-west",
-                                                 "jp-joint"}
+                                                 cordon["joint"]}
     text = json.dumps(doc, ensure_ascii=False)
-    for hidden in (cordon["national"], "Faucon 9", "FAUCON-9", "jp-national", "Semmama", "WP ",
+    for hidden in (cordon["national"], "Faucon 9", "FAUCON-9", cordon["alone"], "Semmama", "WP ",
                    cordon["national_cp"]):
         assert hidden not in text, hidden
     assert [e["POSITION"]["LOC_ID"] for e in doc["EVENT"]["EGEO"] if e["TYPE"] == "GEN/CKPGEN"] == [
@@ -150,7 +145,7 @@ def test_a_country_that_does_not_take_part_gets_a_404_like_for_nothing(clients: 
     assert answer.status_code == nothing.status_code == 404
     assert answer.headers["content-type"].startswith("application/problem+json")
     assert answer.json()["title"] == nothing.json()["title"]
-    for trace in ("Cordon", "CHAAMBI", cordon["shared"], "jp-joint"):
+    for trace in ("Cordon", "CHAAMBI", cordon["shared"], cordon["joint"]):
         assert trace not in answer.text
     assert clients("amira").get("/api/v1/operations/op-nowhere.emsi").status_code == 404
 
