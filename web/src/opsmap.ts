@@ -133,7 +133,8 @@ function sectorPopup(o: Operation, sectorId: string): HTMLElement {
   return h("div.popup", { dir: rtl(), "data-testid": "sector-popup" },
     h("b", { dir: "auto" }, `${o.code} — ${s.name}`), h("br"),
     h("span", { class: `chip ${countryClass(s.country)}` }, s.country), " ", tx(s.country), h("br"),
-    `${t("op_units")}: `, s.units.length ? s.units.join(", ") : t("none"));
+    `${t("op_units")}: `, s.units.length ? s.units.join(", ") : t("none"), h("br"),
+    h("button.ghost", { "data-testid": "sector-open-op", onclick: () => { map.closePopup(); opsViewed({ kind: "operation", id: o.id }); } }, `${t("operation")} ${o.code}`));
 }
 
 function renderRoute(p: Patrol, interactive: boolean) {
