@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import Demo, Page, shot
+from .conftest import PASSWORD, Demo, Page, shot
 from .test_cop import assert_clean
 
 pytestmark = pytest.mark.slow
@@ -442,3 +442,44 @@ def test_status_changes_and_a_cancel_reach_the_other_country_live(open_page: Any
     assert demo.api("GET", f"/operations/{op['id']}", "karim").status_code == 404
     assert_clean(karim, demo)
     assert_clean(amira, demo)
+
+
+def test_the_operation_reaches_the_partner_node_s_page_and_not_the_libyan_one(browser: Any, demo: Demo) -> None:
+    """The Tunisian lead's operation on the Algerian centre's own page (replicated from its origin),
+    live, and never on the Libyan centre's page."""
+    op = make_operation(demo, ["TUN", "DZA"])
+    pages = {}
+    for country, user in (("DZA", "nadia"), ("LBY", "salem")):
+        context = browser.new_context(viewport={"width": 1440, "height": 900}, service_workers="block")
+        context.add_init_script("localStorage.setItem('fossatum.lang', 'fr')")
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda e, errors=errors: errors.append(str(e)))
+        page.goto(demo.urls[country] + "/")
+        page.fill("input[name=username]", user)
+        page.fill("input[name=password]", PASSWORD)
+        page.click("form.login button[type=submit]")
+        page.wait_for_selector("#map[data-shown]", timeout=20_000)
+        page.wait_for_function("document.querySelector('#status .dot.live') !== null", timeout=15_000)
+        page.click("[data-testid=ops-button]")
+        pages[country] = (context, page, errors)
+    try:
+        nadia = pages["DZA"][1]
+        row = nadia.locator(f"[data-testid=op-row][data-id='{op['id']}']")
+        row.wait_for(timeout=30_000)  # replicated to the Algerian node, then pushed or caught up
+        row.click()
+        nadia.locator(f"#map path.op-sector[data-op='{op['id']}'][data-country=DZA]").wait_for(timeout=10_000)
+        assert "Pays participants" in nadia.inner_text("[data-testid=op-summary]")
+        # a line written at Tunis reaches the Algerian page live
+        text = f"Bouclage en place {uuid.uuid4().hex[:6]}"
+        assert demo.api("POST", f"/operations/{op['id']}/journal", "amira", json={"kind": "note", "text": text}).status_code == 201
+        nadia.locator("[data-testid=journal-entry]", has_text=text).wait_for(timeout=30_000)
+        salem = pages["LBY"][1]
+        salem.wait_for_timeout(1500)
+        assert salem.locator(f"[data-testid=op-row][data-id='{op['id']}']").count() == 0
+        assert salem.locator(f"#map path[data-op='{op['id']}']").count() == 0
+        assert op["code"] not in salem.inner_text("[data-testid=ops]")
+        assert pages["DZA"][2] == [] and pages["LBY"][2] == []
+    finally:
+        for context, _, _ in pages.values():
+            context.close()
